@@ -1,4 +1,5 @@
 import type { KubeObject, WatchEventType } from '../core/types.ts';
+import type { KubeError } from '../core/errors.ts';
 
 /**
  * The cluster store. Keys are group-resource strings ("pods", "deployments.apps"),
@@ -68,7 +69,9 @@ export interface WatchOptions {
 
 export type StoreEvent =
   | { type: Exclude<WatchEventType, 'BOOKMARK' | 'ERROR'>; object: KubeObject; resourceVersion: string }
-  | { type: 'BOOKMARK'; resourceVersion: string };
+  | { type: 'BOOKMARK'; resourceVersion: string }
+  /** The watch ended abnormally (e.g. Gone after a long Redis outage); no event follows. */
+  | { type: 'ERROR'; error: KubeError };
 
 export interface StoreWatch {
   close(): void;
