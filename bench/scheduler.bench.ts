@@ -25,6 +25,7 @@ import { podInfoOf, type PodInfo } from '../src/scheduler/pod-info.ts';
 import { Snapshot } from '../src/scheduler/snapshot.ts';
 import { runFilters, scheduleAndAssume } from '../src/scheduler/schedule.ts';
 import type { Node, Pod } from '../src/scheduler/api-types.ts';
+import { median } from './stats.ts';
 
 const { values } = parseArgs({
   options: {
@@ -112,10 +113,6 @@ function run(kind: Kind, nodeObjs: Node[], podObjs: Pod[]): Run {
   return { podsPerSec: podObjs.length / seconds, scheduled, spreadRange: Math.max(...counts) - Math.min(...counts) };
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
 
 interface E2e {
   nodes: number;

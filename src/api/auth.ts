@@ -1,0 +1,146 @@
+// Authentication (static bearer tokens, the Kubernetes token-file format) and
+// authorization (a fixed policy: admins do anything, nodes do what a kubelet needs).
+import { randomBytes } from 'node:crypto';
+import { readFileSync, writeFileSync, chmodSync } from 'node:fs';
+import { KubeError } from '../core/errors.ts';
+
+export interface Identity {
+  user: string;
+  uid: string;
+  groups: string[];
+}
+
+/** token → identity. */
+export type TokenSet = ReadonlyMap<string, Identity>;
+
+export const ADMIN_GROUP = 'system:masters';
+export const NODES_GROUP = 'system:nodes';
+
+/** Splits one CSV line, honouring double quotes ("a,b" and "" escapes). */
+export function splitCsvLine(line: string): string[] {
+  const fields: string[] = [];
+  let field = '';
+  let quoted = false;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i];
+    if (quoted) {
+      if (c === '"' && line[i + 1] === '"') {
+        field += '"';
+        i++;
+      } else if (c === '"') quoted = false;
+      else field += c;
+    } else if (c === '"') quoted = true;
+    else if (c === ',') {
+      fields.push(field);
+      field = '';
+    } else field += c;
+  }
+  fields.push(field);
+  return fields.map((f) => f.trim());
+}
+
+/** Parses a static token file: `token,user,uid,"group1,group2"` per line; blank lines and # comments skipped. */
+export function parseTokenFile(text: string): TokenSet {
+  const tokens = new Map<string, Identity>();
+  text.split(/\r?\n/).forEach((raw, index) => {
+    const line = raw.trim();
+    if (!line || line.startsWith('#')) return;
+    const [token, user, uid, groups] = splitCsvLine(line);
+    if (!token || !user) throw new Error(`token file line ${index + 1}: need at least token,user`);
+    tokens.set(token, {
+      user,
+      uid: uid ?? '',
+      groups: groups ? groups.split(',').map((g) => g.trim()).filter(Boolean) : [],
+    });
+  });
+  return tokens;
+}
+
+export function loadTokenFile(path: string): TokenSet {
+  return parseTokenFile(readFileSync(path, 'utf8'));
+}
+
+function csvField(value: string): string {
+  return /[",\s]/.test(value) ? `"${value.replaceAll('"', '""')}"` : value;
+}
+
+/** Writes a token file (mode 0600) with a fresh random token per identity; returns user → token. */
+export function generateTokenFile(
+  path: string,
+  identities: { user: string; uid: string; groups: string[] }[],
+): Map<string, string> {
+  const byUser = new Map<string, string>();
+  const lines: string[] = [];
+  for (const id of identities) {
+    const token = randomBytes(32).toString('hex');
+    byUser.set(id.user, token);
+    lines.push([token, csvField(id.user), csvField(id.uid), csvField(id.groups.join(','))].join(','));
+  }
+  writeFileSync(path, lines.join('\n') + '\n', { mode: 0o600 });
+  chmodSync(path, 0o600);
+  return byUser;
+}
+
+/** The identity behind an Authorization header, or a 401 KubeError. */
+export function authenticate(tokens: TokenSet, authorization: string | undefined): Identity {
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '');
+  const identity = match ? tokens.get(match[1]) : undefined;
+  if (!identity) throw new KubeError('Unauthorized', 'Unauthorized');
+  return identity;
+}
+
+export interface ResourceAttributes {
+  verb: string;
+  /** group-resource, e.g. "pods", "deployments.apps" */
+  resource: string;
+  subresource?: string;
+  namespace?: string;
+  name?: string;
+}
+
+const READ_VERBS = new Set(['get', 'list', 'watch']);
+const WRITE_VERBS = new Set(['create', 'update', 'patch']);
+/** What a node identity may write, as "resource[/subresource]". */
+const NODE_WRITABLE = new Set([
+  'nodes',
+  'nodes/status',
+  'pods/status',
+  'leases.coordination.k8s.io',
+  'events',
+  'endpointslices.discovery.k8s.io',
+  'endpoints',
+]);
+
+/** The fixed authorization policy. */
+export function isAllowed(identity: Identity, attrs: ResourceAttributes): boolean {
+  if (identity.groups.includes(ADMIN_GROUP)) return true;
+  if (!identity.groups.includes(NODES_GROUP)) return false;
+  if (READ_VERBS.has(attrs.verb)) return true;
+  const target = attrs.subresource ? `${attrs.resource}/${attrs.subresource}` : attrs.resource;
+  if (WRITE_VERBS.has(attrs.verb)) return NODE_WRITABLE.has(target);
+  if (attrs.verb === 'delete') return target === 'pods';
+  return false;
+}
+
+/** Throws the 403 Status Kubernetes answers with. */
+export function authorize(identity: Identity, attrs: ResourceAttributes): void {
+  if (isAllowed(identity, attrs)) return;
+  const resource = attrs.subresource ? `${attrs.resource}/${attrs.subresource}` : attrs.resource;
+  const [plural, ...groupParts] = resource.split('/')[0].split('.');
+  const group = groupParts.join('.');
+  const scope = attrs.namespace ? ` in the namespace "${attrs.namespace}"` : ' at the cluster scope';
+  const what = attrs.subresource ? `${plural}/${attrs.subresource}` : plural;
+  const name = attrs.name ? `${what} "${attrs.name}"` : what;
+  throw new KubeError(
+    'Forbidden',
+    `${name}${group ? `.${group}` : ''} is forbidden: User "${identity.user}" cannot ${attrs.verb} resource "${what}" in API group "${group}"${scope}`,
+    { name: attrs.name, group, kind: plural },
+  );
+}
+
+/** Non-resource URLs (discovery, health) any authenticated user may read; /metrics is for admins. */
+export function authorizeNonResource(identity: Identity, path: string): void {
+  if (path === '/metrics' && !identity.groups.includes(ADMIN_GROUP)) {
+    throw new KubeError('Forbidden', `forbidden: User "${identity.user}" cannot get path "${path}"`);
+  }
+}

@@ -1,0 +1,444 @@
+// Object semantics over the Store: what get/list/create/update/patch/delete and
+// the subresources mean (server-owned metadata, defaults, validation, status
+// isolation, finalizers, graceful deletion, optimistic concurrency). The rules
+// themselves are pure functions in object-rules.ts; this file does the I/O.
+import { randomUUID } from 'node:crypto';
+import { KubeError, alreadyExists, conflict, invalid, isKubeError, notFound } from '../core/errors.ts';
+import { apiVersionOf, type ResourceInfo } from '../core/resources.ts';
+import {
+  matchesFields,
+  matchesLabels,
+  parseFieldSelector,
+  parseLabelSelector,
+  supportedFieldSelectors,
+  type FieldRequirement,
+  type Requirement,
+} from '../core/selectors.ts';
+import type { Json, JsonObject, KubeObject, StatusCause } from '../core/types.ts';
+import type { Store } from '../store/types.ts';
+import { applyJsonPatch, applyMergePatch, applyServerSideApply, applyStrategicMergePatch } from './patch.ts';
+import { applyDefaults, unknownTopLevelFields, validateObject } from './validation.ts';
+import { ListPager, parseLimit, type Page } from './list-pages.ts';
+import { mediaType, successStatus } from './http-io.ts';
+import {
+  PROTECTED_NAMESPACES,
+  asRecord,
+  bindPod,
+  checkBody,
+  decideDeletion,
+  parseDeleteOptions,
+  prepareForCreate,
+  prepareForFinalize,
+  prepareForStatusUpdate,
+  prepareForUpdate,
+  scaleReplicas,
+  shouldDeleteDuringUpdate,
+  toScale,
+  type DeleteOptions,
+} from './object-rules.ts';
+import type { ResourceRoute } from './router.ts';
+
+export interface Reply {
+  code: number;
+  body: unknown;
+}
+
+export interface Filter {
+  labels: Requirement[];
+  fields: FieldRequirement[];
+  /** Set when the request names one object (a watch on an item). */
+  name?: string;
+}
+
+const MAX_RETRIES = 8;
+
+/** kubectl logs: replaced once the node agent serves logs (a later issue proxies them). */
+export function podLogsUnavailable(namespace: string, name: string): never {
+  throw new KubeError(
+    'NotFound',
+    `logs for pod "${name}" in namespace "${namespace}" are not available: container logs arrive with the node agent`,
+    { name, kind: 'pods' },
+  );
+}
+
+export function parseFilter(info: ResourceInfo, query: URLSearchParams, name?: string): Filter {
+  return {
+    labels: parseLabelSelector(query.get('labelSelector') ?? ''),
+    fields: parseFieldSelector(query.get('fieldSelector') ?? '', supportedFieldSelectors(info)),
+    name,
+  };
+}
+
+export function matchesFilter(filter: Filter, obj: KubeObject): boolean {
+  if (filter.name !== undefined && obj.metadata.name !== filter.name) return false;
+  return matchesLabels(filter.labels, obj.metadata.labels) && matchesFields(filter.fields, obj);
+}
+
+function strictFieldCheck(info: ResourceInfo, obj: KubeObject, query: URLSearchParams): void {
+  if (query.get('fieldValidation') !== 'Strict') return;
+  const unknown = unknownTopLevelFields(info, obj);
+  if (unknown.length > 0) {
+    throw new KubeError('BadRequest', `strict decoding error: ${unknown.map((f: string) => `unknown field "${f}"`).join(', ')}`);
+  }
+}
+
+function requireBody(body: Json | undefined): Json {
+  if (body === undefined) throw new KubeError('BadRequest', 'the request body is empty');
+  return body;
+}
+
+export class Registry {
+  readonly pager: ListPager;
+
+  constructor(
+    readonly store: Store,
+    opts: { pager?: ListPager; now?: () => Date } = {},
+  ) {
+    this.pager = opts.pager ?? new ListPager();
+    this.now = opts.now ?? (() => new Date());
+  }
+
+  private readonly now: () => Date;
+
+  // ------------------------------------------------------------------ reads
+
+  async getObject(route: ResourceRoute): Promise<KubeObject> {
+    const { info, gr, name } = route;
+    const ns = route.namespace ?? '';
+    const obj = await this.store.get(gr, ns, name ?? '');
+    if (!obj) throw notFound(info.resource, info.group, name ?? '');
+    return obj;
+  }
+
+  /** GET on an item or a subresource: the object, or a Scale. */
+  async get(route: ResourceRoute): Promise<Reply> {
+    if (route.subresource === 'log') podLogsUnavailable(route.namespace ?? '', route.name ?? '');
+    if (route.subresource === 'binding' || route.subresource === 'finalize') {
+      throw new KubeError('MethodNotAllowed', `GET is not supported on ${route.info.resource}/${route.subresource}`);
+    }
+    const obj = await this.getObject(route);
+    return { code: 200, body: route.subresource === 'scale' ? toScale(obj) : obj };
+  }
+
+  /** A list page: filtered, from one snapshot across pages. */
+  async list(route: ResourceRoute, query: URLSearchParams): Promise<Page> {
+    const filter = parseFilter(route.info, query);
+    const limit = parseLimit(query.get('limit'));
+    const key = [route.gr, route.namespace ?? '', query.get('labelSelector') ?? '', query.get('fieldSelector') ?? ''].join('\u0000');
+    const token = query.get('continue');
+    if (token) return this.pager.next(key, token, limit);
+    const snapshot = await this.store.list(route.gr, route.namespace);
+    const items = snapshot.items.filter((o) => matchesFilter(filter, o));
+    return this.pager.first(key, items, snapshot.resourceVersion, limit);
+  }
+
+  // ----------------------------------------------------------------- create
+
+  async create(route: ResourceRoute, body: Json | undefined, query: URLSearchParams): Promise<Reply> {
+    if (route.subresource === 'binding') return this.bind(route, requireBody(body));
+    if (route.subresource) throw new KubeError('MethodNotAllowed', `POST is not supported on ${route.info.resource}/${route.subresource}`);
+    const obj = checkBody(requireBody(body), { apiVersion: apiVersionOf(route.info), kind: route.info.kind }, route.namespace, undefined);
+    strictFieldCheck(route.info, obj, query);
+    return { code: 201, body: await this.createObject(route.info, route.gr, obj, route.namespace) };
+  }
+
+  private async createObject(info: ResourceInfo, gr: string, input: KubeObject, namespace: string | undefined): Promise<KubeObject> {
+    if (!input.metadata.name && !input.metadata.generateName) {
+      throw invalid(info.kind, info.group, '', [
+        { reason: 'FieldValueRequired', field: 'metadata.name', message: 'name or generateName is required' },
+      ]);
+    }
+    if (info.namespaced) await this.ensureNamespaceWritable(namespace ?? '');
+    for (let attempt = 0; ; attempt++) {
+      const prepared = prepareForCreate(info, input, { namespace, now: this.now(), uid: randomUUID() });
+      const obj = applyDefaults(info, prepared);
+      this.validate(info, obj);
+      try {
+        return await this.store.create(gr, obj);
+      } catch (err) {
+        if (!isKubeError(err, 'AlreadyExists')) throw err;
+        // A generated name may collide: try another suffix.
+        if (input.metadata.name || attempt >= MAX_RETRIES) throw alreadyExists(info.resource, info.group, obj.metadata.name ?? '');
+      }
+    }
+  }
+
+  private validate(info: ResourceInfo, obj: KubeObject, old?: KubeObject): void {
+    const causes: StatusCause[] = validateObject(info, obj, old);
+    if (causes.length > 0) throw invalid(info.kind, info.group, obj.metadata.name ?? '', causes);
+  }
+
+  private async ensureNamespaceWritable(namespace: string): Promise<void> {
+    const ns = await this.store.get('namespaces', '', namespace);
+    if (!ns) throw notFound('namespaces', '', namespace);
+    if (ns.metadata.deletionTimestamp || asRecord(ns.status)?.phase === 'Terminating') {
+      throw new KubeError('Forbidden', `unable to create new content in namespace ${namespace} because it is being terminated`, {
+        name: namespace,
+        kind: 'namespaces',
+      });
+    }
+  }
+
+  // ----------------------------------------------------------------- update
+
+  /**
+   * Read-modify-write with optimistic concurrency. mutate gets the current
+   * object and returns what to store. With a caller-given resourceVersion a
+   * mismatch is 409; without one, conflicts with concurrent writers are retried.
+   */
+  private async guaranteedUpdate(
+    route: ResourceRoute,
+    mutate: (old: KubeObject) => KubeObject,
+    userResourceVersion?: string,
+  ): Promise<KubeObject> {
+    const { info, gr } = route;
+    const name = route.name ?? '';
+    for (let attempt = 0; ; attempt++) {
+      const old = await this.getObject(route);
+      if (userResourceVersion && userResourceVersion !== old.metadata.resourceVersion) {
+        throw conflict(info.resource, info.group, name, 'the object has been modified; please apply your changes to the latest version and try again');
+      }
+      const next = mutate(old);
+      next.metadata.resourceVersion = old.metadata.resourceVersion;
+      try {
+        if (shouldDeleteDuringUpdate(info, next)) {
+          return await this.store.delete(gr, route.namespace ?? '', name, { resourceVersion: old.metadata.resourceVersion });
+        }
+        return await this.store.update(gr, next);
+      } catch (err) {
+        if (userResourceVersion || !isKubeError(err, 'Conflict') || attempt >= MAX_RETRIES) {
+          if (isKubeError(err, 'Conflict')) {
+            throw conflict(info.resource, info.group, name, 'the object has been modified; please apply your changes to the latest version and try again');
+          }
+          throw err;
+        }
+      }
+    }
+  }
+
+  /** Applies the update rules for the route's subresource and validates. */
+  private updateRules(route: ResourceRoute, old: KubeObject, candidate: KubeObject): KubeObject {
+    const { info } = route;
+    let next: KubeObject;
+    switch (route.subresource) {
+      case 'status':
+        next = prepareForStatusUpdate(info, old, candidate);
+        break;
+      case 'finalize':
+        next = prepareForFinalize(old, candidate);
+        break;
+      case undefined:
+        next = applyDefaults(info, prepareForUpdate(info, old, candidate));
+        break;
+      default:
+        throw new KubeError('MethodNotAllowed', `updates are not supported on ${info.resource}/${route.subresource}`);
+    }
+    this.validate(info, next, old);
+    return next;
+  }
+
+  async update(route: ResourceRoute, body: Json | undefined, query: URLSearchParams): Promise<Reply> {
+    const { info } = route;
+    const name = route.name ?? '';
+    if (route.subresource === 'scale') return this.updateScale(route, requireBody(body));
+    if (route.subresource === 'log' || route.subresource === 'binding') {
+      throw new KubeError('MethodNotAllowed', `PUT is not supported on ${info.resource}/${route.subresource}`);
+    }
+    const candidate = checkBody(requireBody(body), { apiVersion: apiVersionOf(info), kind: info.kind }, route.namespace, name);
+    if (!route.subresource) strictFieldCheck(info, candidate, query);
+    const exists = await this.store.get(route.gr, route.namespace ?? '', name);
+    if (!exists && !route.subresource && CREATE_ON_UPDATE.has(info.resource)) {
+      candidate.metadata.name = name;
+      return { code: 201, body: await this.createObject(info, route.gr, candidate, route.namespace) };
+    }
+    const saved = await this.guaranteedUpdate(route, (old) => this.updateRules(route, old, candidate), candidate.metadata.resourceVersion || undefined);
+    return { code: 200, body: saved };
+  }
+
+  private async updateScale(route: ResourceRoute, body: Json): Promise<Reply> {
+    const scale = checkBody(body, { apiVersion: 'autoscaling/v1', kind: 'Scale' }, route.namespace, route.name);
+    const replicas = scaleReplicas(route.name ?? '', scale);
+    const saved = await this.guaranteedUpdate(
+      route,
+      (old) => this.withReplicas(route, old, replicas),
+      scale.metadata.resourceVersion || undefined,
+    );
+    return { code: 200, body: toScale(saved) };
+  }
+
+  private withReplicas(route: ResourceRoute, old: KubeObject, replicas: number): KubeObject {
+    const next = structuredClone(old);
+    next.spec = { ...(asRecord(old.spec) ?? {}), replicas };
+    return this.updateRules({ ...route, subresource: undefined }, old, next);
+  }
+
+  // ------------------------------------------------------------------ patch
+
+  async patch(route: ResourceRoute, body: Json | undefined, contentType: string | undefined, query: URLSearchParams): Promise<Reply> {
+    const { info } = route;
+    const type = mediaType(contentType);
+    const patch = requireBody(body);
+    if (route.subresource === 'log' || route.subresource === 'binding' || route.subresource === 'finalize') {
+      throw new KubeError('MethodNotAllowed', `PATCH is not supported on ${info.resource}/${route.subresource}`);
+    }
+    if (type === 'application/apply-patch+yaml') return this.apply(route, patch, query);
+    const applyPatch = this.patcher(type, route);
+    if (route.subresource === 'scale') {
+      const saved = await this.guaranteedUpdate(route, (old) => {
+        const patched = asRecord(applyPatch(toScale(old) as unknown as Json, patch));
+        if (!patched) throw new KubeError('BadRequest', 'the patch did not produce an object');
+        return this.withReplicas(route, old, scaleReplicas(route.name ?? '', patched));
+      });
+      return { code: 200, body: toScale(saved) };
+    }
+    const saved = await this.guaranteedUpdate(route, (old) => {
+      const patched = checkBody(applyPatch(old as unknown as Json, patch), { apiVersion: old.apiVersion, kind: old.kind }, route.namespace, route.name);
+      const rv = patched.metadata.resourceVersion;
+      // A resourceVersion inside the patch is a precondition.
+      if (rv && rv !== old.metadata.resourceVersion) {
+        throw conflict(info.resource, info.group, route.name ?? '', 'the object has been modified; please apply your changes to the latest version and try again');
+      }
+      if (!route.subresource) strictFieldCheck(info, patched, query);
+      return this.updateRules(route, old, patched);
+    });
+    return { code: 200, body: saved };
+  }
+
+  private patcher(type: string, route: ResourceRoute): (target: Json, patch: Json) => Json {
+    switch (type) {
+      case 'application/merge-patch+json':
+        return applyMergePatch;
+      case 'application/json-patch+json':
+        return applyJsonPatch;
+      case 'application/strategic-merge-patch+json':
+        if (route.subresource === 'scale') return applyMergePatch;
+        return (target, patch) => {
+          const t = asRecord(target);
+          const p = asRecord(patch);
+          if (!t || !p) throw new KubeError('BadRequest', 'a strategic merge patch must be an object');
+          return applyStrategicMergePatch(t as JsonObject, p as JsonObject, route.info);
+        };
+      default:
+        throw new KubeError('UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json`);
+    }
+  }
+
+  /** Server-side apply: create when absent (201), else merge the applied fields (200). */
+  private async apply(route: ResourceRoute, patch: Json, query: URLSearchParams): Promise<Reply> {
+    const { info } = route;
+    const fieldManager = query.get('fieldManager');
+    if (!fieldManager) throw new KubeError('BadRequest', 'PATCH requests with apply content type require fieldManager');
+    if (route.subresource === 'scale') throw new KubeError('UnsupportedMediaType', 'apply patches are not supported on the scale subresource');
+    const applied = checkBody(patch, { apiVersion: apiVersionOf(info), kind: info.kind }, route.namespace, route.name);
+    applied.metadata.name = route.name;
+    strictFieldCheck(info, applied, query);
+    for (let attempt = 0; ; attempt++) {
+      const existing = await this.store.get(route.gr, route.namespace ?? '', route.name ?? '');
+      if (!existing) {
+        if (route.subresource) throw notFound(info.resource, info.group, route.name ?? '');
+        const created = applyServerSideApply(undefined, applied, info, fieldManager);
+        try {
+          return { code: 201, body: await this.createObject(info, route.gr, created, route.namespace) };
+        } catch (err) {
+          if (isKubeError(err, 'AlreadyExists') && attempt < MAX_RETRIES) continue;
+          throw err;
+        }
+      }
+      try {
+        const saved = await this.guaranteedUpdate(route, (old) =>
+          this.updateRules(route, old, applyServerSideApply(old, applied, info, fieldManager)),
+          applied.metadata.resourceVersion || undefined,
+        );
+        return { code: 200, body: saved };
+      } catch (err) {
+        if (isKubeError(err, 'NotFound') && attempt < MAX_RETRIES) continue;
+        throw err;
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- binding
+
+  private async bind(route: ResourceRoute, body: Json): Promise<Reply> {
+    const binding = checkBody(body, { apiVersion: 'v1', kind: 'Binding' }, route.namespace, route.name);
+    const target = asRecord(binding.target);
+    const nodeName = target?.name;
+    if (typeof nodeName !== 'string' || nodeName === '') {
+      throw invalid('Binding', '', route.name ?? '', [{ reason: 'FieldValueRequired', field: 'target.name', message: 'Required value' }]);
+    }
+    const name = route.name ?? '';
+    await this.guaranteedUpdate({ ...route, subresource: undefined }, (old) => {
+      const current = asRecord(old.spec)?.nodeName;
+      if (current) throw conflict('pods', '', name, `pod ${name} is already assigned to node "${String(current)}"`);
+      if (old.metadata.deletionTimestamp) throw conflict('pods', '', name, `pod ${name} is being deleted, cannot be assigned to a host`);
+      return bindPod(old, nodeName, this.now());
+    });
+    return { code: 201, body: successStatus(201) };
+  }
+
+  // ----------------------------------------------------------------- delete
+
+  async delete(route: ResourceRoute, body: Json | undefined, query: URLSearchParams): Promise<Reply> {
+    const opts = parseDeleteOptions(body, query);
+    return { code: 200, body: await this.deleteOne(route, opts) };
+  }
+
+  private async deleteOne(route: ResourceRoute, opts: DeleteOptions): Promise<KubeObject> {
+    const { info, gr } = route;
+    const name = route.name ?? '';
+    const ns = route.namespace ?? '';
+    if (info.resource === 'namespaces' && PROTECTED_NAMESPACES.has(name)) {
+      throw new KubeError('Forbidden', `namespaces "${name}" is forbidden: this namespace may not be deleted`, { name, kind: 'namespaces' });
+    }
+    const pre = opts.preconditions ?? {};
+    for (let attempt = 0; ; attempt++) {
+      const old = await this.getObject(route);
+      if (pre.uid && pre.uid !== old.metadata.uid) {
+        throw conflict(info.resource, info.group, name, `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${old.metadata.uid ?? ''}`);
+      }
+      if (pre.resourceVersion && pre.resourceVersion !== old.metadata.resourceVersion) {
+        throw conflict(info.resource, info.group, name, `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${old.metadata.resourceVersion ?? ''}`);
+      }
+      const decision = decideDeletion(info, old, opts, this.now());
+      try {
+        switch (decision.action) {
+          case 'unchanged':
+            return old;
+          case 'delete':
+            return await this.store.delete(gr, ns, name, { resourceVersion: old.metadata.resourceVersion });
+          case 'mark':
+            return await this.store.update(gr, { ...decision.object, metadata: { ...decision.object.metadata, resourceVersion: old.metadata.resourceVersion } });
+        }
+      } catch (err) {
+        if (isKubeError(err, 'Conflict') && attempt < MAX_RETRIES) continue;
+        if (isKubeError(err, 'NotFound')) throw notFound(info.resource, info.group, name);
+        throw err;
+      }
+    }
+  }
+
+  /** DELETE on a collection: every (selected) object, deleted as a single DELETE would. Replies with the list. */
+  async deleteCollection(route: ResourceRoute, body: Json | undefined, query: URLSearchParams): Promise<Reply> {
+    const opts = parseDeleteOptions(body, query);
+    const filter = parseFilter(route.info, query);
+    const snapshot = await this.store.list(route.gr, route.namespace);
+    const items: KubeObject[] = [];
+    for (const obj of snapshot.items.filter((o) => matchesFilter(filter, o))) {
+      try {
+        items.push(await this.deleteOne({ ...route, namespace: obj.metadata.namespace || undefined, name: obj.metadata.name, verb: 'delete' }, opts));
+      } catch (err) {
+        if (isKubeError(err, 'NotFound')) continue;
+        // Protected namespaces are skipped, not a failure of the whole collection.
+        if (isKubeError(err, 'Forbidden') && route.info.resource === 'namespaces') continue;
+        throw err;
+      }
+    }
+    return {
+      code: 200,
+      body: { kind: route.info.listKind, apiVersion: apiVersionOf(route.info), metadata: { resourceVersion: await this.store.currentResourceVersion() }, items },
+    };
+  }
+}
+
+/** Kinds a PUT may create (as Kubernetes allows create-on-update for them). */
+const CREATE_ON_UPDATE: ReadonlySet<string> = new Set(['endpoints', 'leases', 'events']);

@@ -1,0 +1,323 @@
+// The meshlet API server: Kubernetes REST over HTTP on TCP and/or a unix socket.
+// Routing (router.ts) → authentication/authorization (auth.ts) → the registry
+// (registry.ts) or a watch stream (watch-stream.ts); replies through http-io.ts.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
+import { existsSync, unlinkSync, statSync } from 'node:fs';
+import { pino, type Logger } from 'pino';
+import type { Registry as MetricsRegistry } from 'prom-client';
+import { KubeError } from '../core/errors.ts';
+import { apiVersionOf } from '../core/resources.ts';
+import type { KubeObject } from '../core/types.ts';
+import type { Store } from '../store/types.ts';
+import { authenticate, authorize, authorizeNonResource, type Identity, type TokenSet } from './auth.ts';
+import { ensureDefaultNamespaces } from './bootstrap.ts';
+import { apiGroup, apiGroupList, apiResourceList, apiVersions, versionInfo } from './discovery.ts';
+import {
+  DEFAULT_MAX_BODY_BYTES,
+  decodeBody,
+  includeObjectParam,
+  readBody,
+  toStatus,
+  wantsTable,
+  writeJson,
+  writeStatus,
+  writeText,
+} from './http-io.ts';
+import { createApiMetrics, type ApiMetrics } from './metrics.ts';
+import { openApiV3Document, openApiV3Root } from './openapi.ts';
+import { Registry, parseFilter, type Reply } from './registry.ts';
+import { route, type DiscoveryRoute, type ResourceRoute } from './router.ts';
+import { tableFor } from './tables.ts';
+import { serveWatch, type ActiveWatch } from './watch-stream.ts';
+
+export interface ApiServerOptions {
+  store: Store;
+  /** TCP, e.g. 127.0.0.1:6443 (port 0 = any). */
+  listen?: { host: string; port: number };
+  /** Also listen on this unix socket (lab nodes in other network namespaces reach the server this way). */
+  socketPath?: string;
+  tokens: TokenSet;
+  /** Default 3 MiB → 413 beyond. */
+  maxBodyBytes?: number;
+  logger?: Logger;
+  /**
+   * Serving certificate for the TCP listener. With it, the TCP port speaks
+   * https and plain http alike (told apart by the first byte): kubectl needs
+   * https to send its token at all; meshlet's own clients may use http.
+   * The unix socket is always plain http.
+   */
+  tls?: { cert: string | Buffer; key: string | Buffer };
+  /** How often idle watches with allowWatchBookmarks get a BOOKMARK. Default 10 s. */
+  watchBookmarkIntervalMs?: number;
+}
+
+export interface ApiServer {
+  address: { host: string; port: number } | undefined;
+  socketPath?: string;
+  metrics: MetricsRegistry;
+  close(): Promise<void>;
+}
+
+/** Paths anyone may read without a token. */
+const ANONYMOUS: ReadonlySet<string> = new Set(['version', 'health']);
+/** Longest a watch may run without timeoutSeconds; clients re-watch. */
+const DEFAULT_WATCH_TIMEOUT_S = 1800;
+
+interface Context {
+  store: Store;
+  registry: Registry;
+  tokens: TokenSet;
+  maxBodyBytes: number;
+  logger: Logger;
+  metrics: ApiMetrics;
+  watches: Set<ActiveWatch>;
+  bookmarkIntervalMs: number;
+}
+
+export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer> {
+  if (!opts.listen && !opts.socketPath) throw new Error('startApiServer: give listen and/or socketPath');
+  const logger = opts.logger ?? pino({ level: 'info' }).child({ component: 'apiserver' });
+  await ensureDefaultNamespaces(opts.store);
+  const ctx: Context = {
+    store: opts.store,
+    registry: new Registry(opts.store),
+    tokens: opts.tokens,
+    maxBodyBytes: opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+    logger,
+    metrics: createApiMetrics(),
+    watches: new Set(),
+    bookmarkIntervalMs: opts.watchBookmarkIntervalMs ?? 10_000,
+  };
+  const handler = (req: IncomingMessage, res: ServerResponse): void => {
+    handle(ctx, req, res).catch((err: unknown) => {
+      logger.error({ err }, 'request handler failed');
+      if (!res.headersSent) writeStatus(res, toStatus(err));
+      else res.destroy();
+    });
+  };
+  const listeners: NetServer[] = [];
+  const httpServers: Server[] = [];
+  const sockets = new Set<Socket>();
+  const track = (socket: Socket): void => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  };
+  let address: ApiServer['address'];
+  if (opts.listen) {
+    const plain = createServer(handler);
+    httpServers.push(plain);
+    const secure = opts.tls ? createHttpsServer({ cert: opts.tls.cert, key: opts.tls.key }, handler) : undefined;
+    if (secure) httpServers.push(secure);
+    const tcp = createNetServer((socket) => {
+      track(socket);
+      if (!secure) return plain.emit('connection', socket);
+      dispatchByFirstByte(socket, plain, secure);
+    });
+    await listen(tcp, () => tcp.listen(opts.listen!.port, opts.listen!.host));
+    const a = tcp.address() as AddressInfo;
+    address = { host: a.address, port: a.port };
+    listeners.push(tcp);
+  }
+  if (opts.socketPath) {
+    if (existsSync(opts.socketPath) && statSync(opts.socketPath).isSocket()) unlinkSync(opts.socketPath);
+    const unix = createServer(handler);
+    unix.on('connection', track);
+    await listen(unix, () => unix.listen(opts.socketPath));
+    httpServers.push(unix);
+    listeners.push(unix);
+  }
+  logger.info({ address, socketPath: opts.socketPath }, 'API server listening');
+  let closed = false;
+  return {
+    address,
+    socketPath: opts.socketPath,
+    metrics: ctx.metrics.registry,
+    async close() {
+      if (closed) return;
+      closed = true;
+      for (const w of ctx.watches) w.close();
+      const stopped = listeners.map((l) => new Promise<void>((resolve) => l.close(() => resolve())));
+      for (const s of httpServers) s.closeAllConnections();
+      for (const socket of sockets) socket.destroy();
+      await Promise.all(stopped);
+    },
+  };
+}
+
+/** A TLS ClientHello starts with 0x16: such connections go to the https server, the rest to plain http. */
+function dispatchByFirstByte(socket: Socket, plain: Server, secure: Server): void {
+  socket.once('readable', () => {
+    const first: Buffer | null = socket.read(1);
+    if (first === null) {
+      // Closed before sending anything.
+      socket.destroy();
+      return;
+    }
+    socket.unshift(first);
+    (first[0] === 0x16 ? secure : plain).emit('connection', socket);
+  });
+}
+
+function listen(server: NetServer, start: () => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.once('listening', () => {
+      server.off('error', reject);
+      resolve();
+    });
+    start();
+  });
+}
+
+async function handle(ctx: Context, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const started = process.hrtime.bigint();
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  let verb = (req.method ?? 'GET').toLowerCase();
+  let resource = '';
+  let user: string | undefined;
+  let watch: ActiveWatch | undefined;
+  const finish = (): void => {
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    ctx.metrics.observeRequest(verb, resource, res.statusCode, seconds);
+    ctx.logger.debug({ method: req.method, path: url.pathname, query: url.search, user, code: res.statusCode, ms: Math.round(seconds * 1000) }, 'request');
+  };
+  try {
+    const r = route(req.method ?? 'GET', url.pathname, url.searchParams);
+    let identity: Identity | undefined;
+    if (!ANONYMOUS.has(r.type)) {
+      identity = authenticate(ctx.tokens, req.headers.authorization);
+      user = identity.user;
+    }
+    if (r.type === 'resource') {
+      verb = r.verb;
+      resource = r.subresource ? `${r.gr}/${r.subresource}` : r.gr;
+      authorize(identity!, { verb: r.verb, resource: r.gr, subresource: r.subresource, namespace: r.namespace, name: r.name });
+      if (r.verb === 'watch') {
+        watch = await startWatch(ctx, r, req, res, url.searchParams);
+      } else {
+        const reply = await resourceRequest(ctx, r, req, url.searchParams);
+        writeJson(res, reply.code, reply.body);
+      }
+    } else {
+      if (identity) authorizeNonResource(identity, url.pathname);
+      await discoveryRequest(ctx, r, req, res);
+    }
+  } catch (err) {
+    const status = toStatus(err);
+    if (status.code === 413) res.setHeader('Connection', 'close');
+    if (status.code >= 500) ctx.logger.error({ err, path: url.pathname }, 'internal error');
+    writeStatus(res, status);
+  }
+  if (watch) {
+    ctx.watches.add(watch);
+    ctx.metrics.watchOpened();
+    const w = watch;
+    void w.done.then(() => {
+      ctx.watches.delete(w);
+      ctx.metrics.watchClosed();
+      finish();
+    });
+  } else finish();
+}
+
+async function readDecodedBody(ctx: Context, req: IncomingMessage) {
+  const body = await readBody(req, ctx.maxBodyBytes);
+  return decodeBody(body, req.headers['content-type']);
+}
+
+async function resourceRequest(ctx: Context, r: ResourceRoute, req: IncomingMessage, query: URLSearchParams): Promise<Reply> {
+  const table = wantsTable(req.headers.accept);
+  switch (r.verb) {
+    case 'get': {
+      const reply = await ctx.registry.get(r);
+      if (table && !r.subresource) {
+        const obj = reply.body as KubeObject;
+        return { code: 200, body: tableFor(r.info, [obj], { includeObject: includeObjectParam(query), resourceVersion: obj.metadata.resourceVersion }) };
+      }
+      return reply;
+    }
+    case 'list': {
+      const page = await ctx.registry.list(r, query);
+      if (table) {
+        return { code: 200, body: tableFor(r.info, page.items, { includeObject: includeObjectParam(query), resourceVersion: page.resourceVersion, continue: page.continue }) };
+      }
+      const metadata: Record<string, unknown> = { resourceVersion: page.resourceVersion };
+      if (page.continue) metadata.continue = page.continue;
+      if (page.remainingItemCount !== undefined) metadata.remainingItemCount = page.remainingItemCount;
+      return { code: 200, body: { kind: r.info.listKind, apiVersion: apiVersionOf(r.info), metadata, items: page.items } };
+    }
+    case 'create':
+      return ctx.registry.create(r, await readDecodedBody(ctx, req), query);
+    case 'update':
+      return ctx.registry.update(r, await readDecodedBody(ctx, req), query);
+    case 'patch':
+      return ctx.registry.patch(r, await readDecodedBody(ctx, req), req.headers['content-type'], query);
+    case 'delete':
+      return ctx.registry.delete(r, await readDecodedBody(ctx, req), query);
+    case 'deletecollection':
+      return ctx.registry.deleteCollection(r, await readDecodedBody(ctx, req), query);
+    case 'watch':
+      throw new KubeError('InternalError', 'watch is served as a stream');
+  }
+}
+
+async function startWatch(ctx: Context, r: ResourceRoute, req: IncomingMessage, res: ServerResponse, query: URLSearchParams): Promise<ActiveWatch> {
+  const table = wantsTable(req.headers.accept);
+  const includeObject = includeObjectParam(query);
+  const timeoutText = query.get('timeoutSeconds');
+  const timeoutSeconds = timeoutText ? Number(timeoutText) : DEFAULT_WATCH_TIMEOUT_S;
+  if (!Number.isFinite(timeoutSeconds) || timeoutSeconds < 0) throw new KubeError('BadRequest', `timeoutSeconds: invalid value "${timeoutText}"`);
+  return serveWatch(
+    ctx.store,
+    {
+      info: r.info,
+      gr: r.gr,
+      namespace: r.namespace,
+      filter: parseFilter(r.info, query, r.name),
+      resourceVersion: query.get('resourceVersion') ?? '',
+      allowBookmarks: query.get('allowWatchBookmarks') === 'true' || query.get('allowWatchBookmarks') === '1',
+      bookmarkIntervalMs: ctx.bookmarkIntervalMs,
+      timeoutSeconds,
+      encode: table
+        ? (obj) => tableFor(r.info, [obj], { includeObject, resourceVersion: obj.metadata.resourceVersion })
+        : (obj) => obj,
+    },
+    res,
+  );
+}
+
+async function discoveryRequest(ctx: Context, r: DiscoveryRoute, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const found = (body: unknown): void => {
+    if (body === undefined) throw new KubeError('NotFound', 'the server could not find the requested resource');
+    writeJson(res, 200, body);
+  };
+  switch (r.type) {
+    case 'version':
+      return found(versionInfo());
+    case 'apiVersions':
+      return found(apiVersions(req.headers.host ?? 'localhost'));
+    case 'apiGroupList':
+      return found(apiGroupList());
+    case 'apiGroup':
+      return found(apiGroup(r.group));
+    case 'apiResourceList':
+      return found(apiResourceList(r.group, r.version));
+    case 'openapiV3Root':
+      return found(openApiV3Root());
+    case 'openapiV3Document':
+      return found(openApiV3Document(r.group, r.version));
+    case 'metrics':
+      return writeText(res, 200, await ctx.metrics.registry.metrics(), ctx.metrics.registry.contentType);
+    case 'health':
+      if (r.check === 'readyz') {
+        try {
+          await ctx.store.currentResourceVersion();
+        } catch (err) {
+          return writeText(res, 503, `[-]store failed: ${(err as Error).message}\nreadyz check failed\n`);
+        }
+      }
+      return writeText(res, 200, 'ok');
+  }
+}

@@ -1,0 +1,61 @@
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { authenticate, authorize, generateTokenFile, isAllowed, loadTokenFile, parseTokenFile, splitCsvLine } from '../../src/api/auth.ts';
+import { isKubeError } from '../../src/core/errors.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'mlt-auth-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+test('token file CSV with quoted groups', () => {
+  assert.deepEqual(splitCsvLine('t,u,1,"a,b"'), ['t', 'u', '1', 'a,b']);
+  const set = parseTokenFile('# comment\n\nabc,alice,u1,"g1,g2"\ndef,bob,u2\n');
+  assert.deepEqual(set.get('abc'), { user: 'alice', uid: 'u1', groups: ['g1', 'g2'] });
+  assert.deepEqual(set.get('def'), { user: 'bob', uid: 'u2', groups: [] });
+});
+
+test('generated token file round-trips, 0600, 64 hex chars', () => {
+  const path = join(dir, 'tokens.csv');
+  const byUser = generateTokenFile(path, [
+    { user: 'admin', uid: 'a', groups: ['system:masters'] },
+    { user: 'system:node:n1', uid: 'n1', groups: ['system:nodes'] },
+  ]);
+  assert.equal(statSync(path).mode & 0o777, 0o600);
+  const set = loadTokenFile(path);
+  const admin = byUser.get('admin')!;
+  assert.match(admin, /^[0-9a-f]{64}$/);
+  assert.deepEqual(set.get(admin), { user: 'admin', uid: 'a', groups: ['system:masters'] });
+  assert.equal(set.get(byUser.get('system:node:n1')!)?.user, 'system:node:n1');
+});
+
+test('authentication needs a known bearer token', () => {
+  const set = parseTokenFile('tok,alice,1,g\n');
+  assert.equal(authenticate(set, 'Bearer tok').user, 'alice');
+  for (const h of [undefined, 'Bearer nope', 'Basic tok', 'tok']) {
+    assert.throws(() => authenticate(set, h), (e) => isKubeError(e, 'Unauthorized') && e.code === 401);
+  }
+});
+
+test('authorization policy', () => {
+  const admin = { user: 'admin', uid: '', groups: ['system:masters'] };
+  const node = { user: 'system:node:n1', uid: '', groups: ['system:nodes'] };
+  const nobody = { user: 'x', uid: '', groups: [] };
+  assert.ok(isAllowed(admin, { verb: 'delete', resource: 'namespaces' }));
+  assert.ok(isAllowed(node, { verb: 'watch', resource: 'deployments.apps' }));
+  assert.ok(isAllowed(node, { verb: 'create', resource: 'nodes' }));
+  assert.ok(isAllowed(node, { verb: 'patch', resource: 'nodes', subresource: 'status' }));
+  assert.ok(isAllowed(node, { verb: 'update', resource: 'pods', subresource: 'status' }));
+  assert.ok(isAllowed(node, { verb: 'update', resource: 'leases.coordination.k8s.io' }));
+  assert.ok(isAllowed(node, { verb: 'create', resource: 'events' }));
+  assert.ok(isAllowed(node, { verb: 'delete', resource: 'pods' }));
+  assert.ok(!isAllowed(node, { verb: 'update', resource: 'pods' }));
+  assert.ok(!isAllowed(node, { verb: 'create', resource: 'deployments.apps' }));
+  assert.ok(!isAllowed(node, { verb: 'delete', resource: 'nodes' }));
+  assert.ok(!isAllowed(nobody, { verb: 'get', resource: 'pods' }));
+  assert.throws(
+    () => authorize(node, { verb: 'create', resource: 'deployments.apps', namespace: 'default' }),
+    (e) => isKubeError(e, 'Forbidden') && e.code === 403 && /cannot create resource "deployments" in API group "apps"/.test(e.message),
+  );
+});
