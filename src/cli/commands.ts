@@ -1,0 +1,197 @@
+// The CLI's command table: names, options and help text as plain data.
+// main.ts parses against it and loads each command's module only when it runs,
+// so `meshlet --help` never imports the heavy parts.
+
+export interface OptionSpec {
+  type: 'string' | 'boolean';
+  short?: string;
+  multiple?: boolean;
+  /** Placeholder shown in help, e.g. URL. */
+  value?: string;
+  help: string;
+}
+
+export interface CommandSpec {
+  /** 'server', 'lab up', ... */
+  name: string;
+  summary: string;
+  /** The part after `meshlet <name> `. */
+  usage: string;
+  options: Record<string, OptionSpec>;
+  minPositionals: number;
+  maxPositionals: number;
+  /** Accepts `-- args...` after the options. */
+  rest?: boolean;
+}
+
+const labName: OptionSpec = { type: 'string', value: 'NAME', help: 'lab name (default: meshlet)' };
+const kubeconfig: OptionSpec = {
+  type: 'string',
+  value: 'PATH',
+  help: 'kubeconfig to use (default: $KUBECONFIG, else the lab\'s)',
+};
+const namespace: OptionSpec = { type: 'string', short: 'n', value: 'NS', help: 'namespace (default: default)' };
+
+export const COMMANDS: readonly CommandSpec[] = [
+  {
+    name: 'server',
+    summary: 'run the control plane: Redis store, API server and controllers',
+    usage: '[options]',
+    options: {
+      redis: { type: 'string', value: 'URL|auto', help: 'Redis URL (redis://host:port, redis+unix:///path) or auto: start a private redis-server in the data dir (default: auto)' },
+      'data-dir': { type: 'string', value: 'DIR', help: 'state directory (default: /var/lib/meshlet/server)' },
+      listen: { type: 'string', value: 'HOST:PORT', help: 'TCP address for the API (default: 127.0.0.1:6443; port 0 picks a free one)' },
+      socket: { type: 'string', value: 'PATH', help: 'also serve the API on this unix socket' },
+      'token-file': { type: 'string', value: 'PATH', help: 'static token file (CSV: token,user,uid,"groups"); default: generate one with an admin in the data dir' },
+      history: { type: 'string', value: 'N', help: 'watch events kept in the store (default: the store\'s)' },
+      'no-controllers': { type: 'boolean', help: 'do not run the controllers' },
+      'address-file': { type: 'string', value: 'PATH', help: 'write the bound addresses here as JSON once serving' },
+      'no-tls': { type: 'boolean', help: 'plain http only on the TCP port (kubectl then sends no token)' },
+    },
+    minPositionals: 0,
+    maxPositionals: 0,
+  },
+  {
+    name: 'agent',
+    summary: 'run the node agent: registers the Node and keeps its heartbeat Lease',
+    usage: '--node-name NAME --server URL (--token-file PATH | --token TOKEN) [options]',
+    options: {
+      'node-name': { type: 'string', value: 'NAME', help: 'this node\'s name (required)' },
+      server: { type: 'string', value: 'URL', help: 'API server: http://host:port or unix:///path/api.sock (required)' },
+      'token-file': { type: 'string', value: 'PATH', help: 'file holding the bearer token' },
+      token: { type: 'string', value: 'TOKEN', help: 'bearer token' },
+      'node-ip': { type: 'string', value: 'IP', help: 'InternalIP to report (default: first non-loopback IPv4)' },
+      'data-dir': { type: 'string', value: 'DIR', help: 'state directory (default: /var/lib/meshlet/agent)' },
+      'health-listen': { type: 'string', value: 'ADDR', help: 'healthz/metrics listener: HOST:PORT or a unix socket path (default: <data-dir>/health.sock)' },
+    },
+    minPositionals: 0,
+    maxPositionals: 0,
+  },
+  {
+    name: 'lab up',
+    summary: 'start a whole cluster on this host, one network namespace per node',
+    usage: '[--nodes N] [--name NAME]',
+    options: {
+      nodes: { type: 'string', value: 'N', help: 'number of nodes, 1..16 (default: 2)' },
+      name: labName,
+      'keep-on-failure': { type: 'boolean', help: 'leave a half-built lab in place for inspection' },
+    },
+    minPositionals: 0,
+    maxPositionals: 0,
+  },
+  {
+    name: 'lab down',
+    summary: 'stop a lab and remove its namespaces, processes and state',
+    usage: '[--name NAME]',
+    options: { name: labName },
+    minPositionals: 0,
+    maxPositionals: 0,
+  },
+  {
+    name: 'lab status',
+    summary: 'show a lab\'s namespaces, processes, API health and nodes (or list the labs)',
+    usage: '[--name NAME]',
+    options: { name: { ...labName, help: 'lab name (default: the only lab, or list them)' } },
+    minPositionals: 0,
+    maxPositionals: 0,
+  },
+  {
+    name: 'lab kubeconfig',
+    summary: 'print the path of a lab\'s kubeconfig',
+    usage: '[--name NAME]',
+    options: { name: labName },
+    minPositionals: 0,
+    maxPositionals: 0,
+  },
+  {
+    name: 'lab exec',
+    summary: 'run a command in a lab node\'s (node/NAME) or pod\'s (NS/POD) network namespace',
+    usage: '[--name NAME] node/<node>|<namespace>/<pod> -- <command...>',
+    options: { name: labName },
+    minPositionals: 1,
+    maxPositionals: 1,
+    rest: true,
+  },
+  {
+    name: 'apply',
+    summary: 'create or update objects from YAML/JSON files',
+    usage: '-f FILE|DIR|- [-n NS]',
+    options: {
+      filename: { type: 'string', short: 'f', multiple: true, value: 'FILE', help: 'file, directory or - for stdin (repeatable)' },
+      namespace,
+      kubeconfig,
+    },
+    minPositionals: 0,
+    maxPositionals: 0,
+  },
+  {
+    name: 'get',
+    summary: 'show objects of a kind',
+    usage: 'KIND [NAME] [-n NS | -A] [-o json|yaml]',
+    options: {
+      namespace,
+      'all-namespaces': { type: 'boolean', short: 'A', help: 'list across all namespaces' },
+      output: { type: 'string', short: 'o', value: 'FORMAT', help: 'json or yaml (default: a table)' },
+      kubeconfig,
+    },
+    minPositionals: 1,
+    maxPositionals: 2,
+  },
+  {
+    name: 'delete',
+    summary: 'delete an object',
+    usage: 'KIND NAME [-n NS]',
+    options: { namespace, kubeconfig },
+    minPositionals: 2,
+    maxPositionals: 2,
+  },
+];
+
+export function findCommand(name: string): CommandSpec | undefined {
+  return COMMANDS.find((c) => c.name === name);
+}
+
+/** Command groups with subcommands ("lab"). */
+export function subcommandsOf(group: string): CommandSpec[] {
+  return COMMANDS.filter((c) => c.name.startsWith(`${group} `));
+}
+
+export function mainHelp(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2;
+  const lines = [
+    'meshlet — container networking with a Kubernetes-compatible control plane',
+    '',
+    'Usage: meshlet <command> [options]',
+    '',
+    'Commands:',
+    ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}${c.summary}`),
+    '',
+    'Run `meshlet <command> --help` for a command\'s options.',
+  ];
+  return lines.join('\n') + '\n';
+}
+
+export function groupHelp(group: string): string {
+  const subs = subcommandsOf(group);
+  const width = Math.max(...subs.map((c) => c.name.length)) + 2;
+  return [
+    `Usage: meshlet ${group} <${subs.map((c) => c.name.slice(group.length + 1)).join('|')}> [options]`,
+    '',
+    ...subs.map((c) => `  ${c.name.padEnd(width)}${c.summary}`),
+    '',
+  ].join('\n');
+}
+
+export function commandHelp(spec: CommandSpec): string {
+  const optionLines = Object.entries(spec.options).map(([name, opt]) => {
+    const flag = `${opt.short ? `-${opt.short}, ` : '    '}--${name}${opt.value ? ` ${opt.value}` : ''}`;
+    return `  ${flag.padEnd(30)} ${opt.help}`;
+  });
+  return [
+    `Usage: meshlet ${spec.name} ${spec.usage}`,
+    '',
+    spec.summary,
+    '',
+    ...(optionLines.length ? ['Options:', ...optionLines, ''] : []),
+  ].join('\n');
+}

@@ -1,0 +1,141 @@
+// `meshlet server`: the control plane in one process — the Redis store (a
+// private redis-server with --redis auto), the API server and the controllers,
+// which reach the API like any other client, with an admin token.
+import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { ADMIN_GROUP, generateTokenFile, loadTokenFile, type TokenSet } from '../api/auth.ts';
+import { startApiServer } from '../api/server.ts';
+import { ensureServingCert } from '../api/tls.ts';
+import { createClient } from '../client/http-client.ts';
+import type { ApiClient } from '../client/types.ts';
+import { RedisStore } from '../store/redis-store.ts';
+import { startRedis, type RedisProcess } from '../store/redis-process.ts';
+import { booleanOption, integerOption, parseHostPort, stringOption, type RunCommand } from './args.ts';
+import { createLogger, exitOnSignals } from './runtime.ts';
+import { httpUrl } from './server-url.ts';
+
+export const DEFAULT_SERVER_DATA_DIR = '/var/lib/meshlet/server';
+export const DEFAULT_LISTEN = '127.0.0.1:6443';
+const STOP_STEP_TIMEOUT_MS = 5000;
+
+/** What --address-file holds once the server serves. */
+export interface ServerAddress {
+  host: string;
+  port: number;
+  socketPath?: string;
+  pid: number;
+  /** The self-signed serving certificate (its own CA) when the TCP port speaks https. */
+  caFile?: string;
+}
+
+export function adminToken(tokens: TokenSet): string | undefined {
+  for (const [token, identity] of tokens) if (identity.groups.includes(ADMIN_GROUP)) return token;
+  return undefined;
+}
+
+function writeFileAtomic(path: string, text: string): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, text, { mode: 0o600 });
+  renameSync(tmp, path);
+}
+
+export async function runServer(cmd: RunCommand): Promise<number | undefined> {
+  const dataDir = stringOption(cmd.options, 'data-dir') ?? DEFAULT_SERVER_DATA_DIR;
+  const listen = parseHostPort(stringOption(cmd.options, 'listen') ?? DEFAULT_LISTEN);
+  const socketPath = stringOption(cmd.options, 'socket');
+  const redisOption = stringOption(cmd.options, 'redis') ?? 'auto';
+  const historyGiven = stringOption(cmd.options, 'history') !== undefined;
+  const history = integerOption(cmd.options, 'history', 100, 10_000_000, 0);
+  const withControllers = !booleanOption(cmd.options, 'no-controllers');
+  const addressFile = stringOption(cmd.options, 'address-file');
+  const withTls = !booleanOption(cmd.options, 'no-tls');
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const logger = createLogger('server');
+
+  let tokenFile = stringOption(cmd.options, 'token-file');
+  if (!tokenFile) {
+    tokenFile = join(dataDir, 'tokens.csv');
+    if (!existsSync(tokenFile) || !adminToken(loadTokenFile(tokenFile))) {
+      generateTokenFile(tokenFile, [{ user: 'admin', uid: 'admin', groups: [ADMIN_GROUP] }]);
+      process.stderr.write(`meshlet server: generated token file ${tokenFile} (user admin, group ${ADMIN_GROUP})\n`);
+    }
+  }
+  const tokens = loadTokenFile(tokenFile);
+  const admin = adminToken(tokens);
+  if (withControllers && !admin) {
+    throw new Error(`token file ${tokenFile} has no ${ADMIN_GROUP} identity: the controllers need one`);
+  }
+
+  // Stopped in reverse order, each step bounded so that shutdown always ends.
+  const cleanups: { what: string; fn: () => Promise<void> | void }[] = [];
+  const onStop = (what: string, fn: () => Promise<void> | void): void => {
+    cleanups.push({ what, fn });
+  };
+  const stop = async (): Promise<void> => {
+    for (const { what, fn } of cleanups.reverse()) {
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), STOP_STEP_TIMEOUT_MS)));
+        if ((await Promise.race([Promise.resolve(fn()), timedOut])) === 'timeout') {
+          logger.warn({ step: what }, `stopping ${what} took over ${STOP_STEP_TIMEOUT_MS / 1000} s; going on`);
+        }
+      } catch (err) {
+        logger.warn({ err, step: what }, 'error while stopping');
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+    logger.info('stopped');
+  };
+  try {
+    let redisUrl = redisOption;
+    if (redisOption === 'auto') {
+      const redis: RedisProcess = await startRedis({ dir: join(dataDir, 'redis') });
+      onStop('redis-server', () => redis.stop());
+      redisUrl = redis.url;
+      logger.info({ pid: redis.pid, socket: redis.socketPath }, 'started private redis-server');
+    }
+    const store = await RedisStore.connect(redisUrl, historyGiven ? { historySize: history } : {});
+    onStop('store', () => store.close());
+
+    // kubectl sends tokens only over https; the TCP port answers https and plain http alike.
+    const cert = withTls ? ensureServingCert(join(dataDir, 'pki'), listen.host === '0.0.0.0' || listen.host === '::' ? [] : [listen.host]) : undefined;
+    const api = await startApiServer({
+      store,
+      listen,
+      ...(socketPath ? { socketPath } : {}),
+      tokens,
+      logger,
+      ...(cert ? { tls: { cert: cert.cert, key: cert.key } } : {}),
+    });
+    onStop('API server', () => api.close());
+    const address = api.address ?? listen;
+
+    if (withControllers && admin) {
+      const server = socketPath ? `unix://${socketPath}` : httpUrl(address.host, address.port);
+      const client: ApiClient = createClient({ server, token: admin, userAgent: 'meshlet-controllers' });
+      onStop('controllers\' client', () => client.close());
+      const { startControllers } = await import('../controllers/index.ts');
+      const controllers = await startControllers(client, { logger: logger.child({ component: 'controllers' }) });
+      onStop('controllers', () => controllers.stop());
+      logger.info('controllers started');
+    }
+
+    if (addressFile) {
+      const written: ServerAddress = {
+        host: address.host,
+        port: address.port,
+        pid: process.pid,
+        ...(socketPath ? { socketPath } : {}),
+        ...(cert ? { caFile: cert.certPath } : {}),
+      };
+      writeFileAtomic(addressFile, JSON.stringify(written) + '\n');
+    }
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  exitOnSignals(logger, stop);
+  return undefined;
+}

@@ -1,0 +1,65 @@
+// `meshlet lab down`: stops the lab's processes (only those it can prove are its
+// own: recorded PID with the same start time, inside its namespaces, or running
+// in its state dir), deletes every namespace with its exact prefix, removes the
+// state dir. Safe to run twice and after a crash.
+import { existsSync, realpathSync, rmSync } from 'node:fs';
+import { labNamespacePrefix, labNamespacesIn, labStateDir } from './plan.ts';
+import { Progress } from './progress.ts';
+import type { ProcessRecord } from './state.ts';
+import { readLabState } from './state-file.ts';
+import { deleteNetns, listNetns, netnsPids, processesOfStateDir, recordOf, stopProcesses } from './system.ts';
+import { join } from 'node:path';
+
+export interface LabDownOptions {
+  name: string;
+  root: string;
+}
+
+export interface LabDownResult {
+  stopped: ProcessRecord[];
+  namespaces: string[];
+  stateDirRemoved: boolean;
+  errors: string[];
+}
+
+export async function labDown(opts: LabDownOptions, progress = new Progress()): Promise<LabDownResult> {
+  const stateDir = labStateDir(opts.root, opts.name);
+  const prefix = labNamespacePrefix(opts.name);
+  const state = readLabState(join(stateDir, 'state.json'));
+  const errors: string[] = [];
+
+  const present = new Set(await listNetns());
+  const recordedNs = (state?.namespaces ?? []).filter((ns) => ns.startsWith(prefix));
+  const namespaces = [...new Set([...recordedNs.filter((ns) => present.has(ns)), ...labNamespacesIn(opts.name, [...present])])];
+
+  const candidates: ProcessRecord[] = [...(state?.processes ?? [])];
+  if (existsSync(stateDir)) candidates.push(...processesOfStateDir(realpathSync(stateDir)));
+  for (const ns of namespaces) {
+    for (const pid of await netnsPids(ns)) candidates.push(recordOf(`process in ${ns}`, pid));
+  }
+  const byPid = new Map<number, ProcessRecord>();
+  for (const rec of candidates) if (rec.pid !== undefined && !byPid.has(rec.pid)) byPid.set(rec.pid, rec);
+  const stopped = await stopProcesses([...byPid.values()]);
+  for (const rec of stopped) progress.step(`stopped ${rec.role} (pid ${rec.pid})`);
+
+  const removed: string[] = [];
+  for (const ns of namespaces) {
+    try {
+      await deleteNetns(ns);
+      removed.push(ns);
+    } catch (err) {
+      errors.push((err as Error).message);
+    }
+  }
+  if (removed.length) progress.step(`deleted network namespaces ${removed.join(', ')}`);
+
+  let stateDirRemoved = false;
+  if (existsSync(stateDir)) {
+    rmSync(stateDir, { recursive: true, force: true });
+    stateDirRemoved = true;
+    progress.step(`removed ${stateDir}`);
+  }
+  if (!stopped.length && !removed.length && !stateDirRemoved) progress.step(`lab "${opts.name}": nothing to remove`);
+  for (const e of errors) progress.step(`error: ${e}`);
+  return { stopped, namespaces: removed, stateDirRemoved, errors };
+}

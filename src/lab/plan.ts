@@ -1,0 +1,208 @@
+// The lab as data: names, namespaces, addresses, paths and the `ip` batches
+// that build it, all computed from (name, node count, state dir). Pure.
+import { join } from 'node:path';
+import { isDns1123Label } from '../core/names.ts';
+
+export const DEFAULT_LAB_NAME = 'meshlet';
+export const DEFAULT_LAB_ROOT = '/var/lib/meshlet/labs';
+export const MAX_NODES = 16;
+export const UNDERLAY_PREFIX = '172.31.0';
+export const UNDERLAY_PREFIX_LEN = 24;
+export const BRIDGE = 'br0';
+export const NODE_IFACE = 'eth0';
+
+/** A lab name is a DNS-1123 label of at most 12 characters; returns the problem, or undefined when valid. */
+export function labNameProblem(name: string): string | undefined {
+  if (name.length === 0) return 'the lab name must not be empty';
+  if (name.length > 12) return `the lab name "${name}" is longer than 12 characters`;
+  if (!isDns1123Label(name)) {
+    return `the lab name "${name}" must be lower-case letters, digits and '-', starting and ending with a letter or digit`;
+  }
+  return undefined;
+}
+
+export function nodeCountProblem(n: number): string | undefined {
+  return Number.isInteger(n) && n >= 1 && n <= MAX_NODES ? undefined : `--nodes must be from 1 to ${MAX_NODES}`;
+}
+
+/** Every network namespace of a lab starts with exactly this (pods' will be `ml-<name>-p-…`). */
+export function labNamespacePrefix(name: string): string {
+  return `ml-${name}-`;
+}
+
+/** The lab's namespaces among `ip netns list` names: exact prefix match. */
+export function labNamespacesIn(name: string, netnsNames: readonly string[]): string[] {
+  const prefix = labNamespacePrefix(name);
+  return netnsNames.filter((ns) => ns.startsWith(prefix));
+}
+
+export interface NodePlan {
+  index: number;
+  nodeName: string;
+  netns: string;
+  ip: string;
+  /** The veth end in the underlay namespace, enslaved to the bridge. */
+  underlayPort: string;
+  dataDir: string;
+  tokenFile: string;
+  logFile: string;
+  healthSocket: string;
+}
+
+export interface LabPlan {
+  name: string;
+  stateDir: string;
+  underlayNetns: string;
+  nodes: NodePlan[];
+  /** Every namespace, underlay first. */
+  namespaces: string[];
+  stateFile: string;
+  tokenFile: string;
+  kubeconfig: string;
+  apiSocket: string;
+  addressFile: string;
+  serverLog: string;
+  serverDataDir: string;
+  clusterName: string;
+}
+
+export function labStateDir(root: string, name: string): string {
+  return join(root, name);
+}
+
+export function planLab(name: string, nodeCount: number, stateDir: string): LabPlan {
+  const problem = labNameProblem(name) ?? nodeCountProblem(nodeCount);
+  if (problem) throw new Error(problem);
+  const prefix = labNamespacePrefix(name);
+  const nodes: NodePlan[] = [];
+  for (let i = 1; i <= nodeCount; i++) {
+    const nodeName = `node-${i}`;
+    const dataDir = join(stateDir, nodeName);
+    nodes.push({
+      index: i,
+      nodeName,
+      netns: `${prefix}n${i}`,
+      ip: `${UNDERLAY_PREFIX}.${10 + i}`,
+      underlayPort: `n${i}`,
+      dataDir,
+      tokenFile: join(dataDir, 'token'),
+      logFile: join(stateDir, `${nodeName}.log`),
+      healthSocket: join(dataDir, 'health.sock'),
+    });
+  }
+  const underlayNetns = `${prefix}ul`;
+  return {
+    name,
+    stateDir,
+    underlayNetns,
+    nodes,
+    namespaces: [underlayNetns, ...nodes.map((n) => n.netns)],
+    stateFile: join(stateDir, 'state.json'),
+    tokenFile: join(stateDir, 'tokens.csv'),
+    kubeconfig: join(stateDir, 'kubeconfig'),
+    apiSocket: join(stateDir, 'api.sock'),
+    addressFile: join(stateDir, 'api-address.json'),
+    serverLog: join(stateDir, 'server.log'),
+    serverDataDir: join(stateDir, 'server'),
+    clusterName: `meshlet-${name}`,
+  };
+}
+
+/** `ip -batch` lines creating the namespaces. */
+export function namespaceBatch(namespaces: readonly string[]): string[] {
+  return namespaces.map((ns) => `netns add ${ns}`);
+}
+
+/**
+ * `ip -n <underlay> -batch` lines: the bridge, then per node a veth whose
+ * node end is created straight inside the node's namespace as eth0.
+ */
+export function underlayBatch(plan: LabPlan): string[] {
+  const lines = ['link set lo up', `link add ${BRIDGE} type bridge`, `link set ${BRIDGE} up`];
+  for (const node of plan.nodes) {
+    lines.push(
+      `link add ${node.underlayPort} type veth peer name ${NODE_IFACE} netns ${node.netns}`,
+      `link set ${node.underlayPort} master ${BRIDGE}`,
+      `link set ${node.underlayPort} up`,
+    );
+  }
+  return lines;
+}
+
+/** `ip -n <node netns> -batch` lines: loopback, the underlay address, eth0 up. */
+export function nodeBatch(node: NodePlan): string[] {
+  return [
+    'link set lo up',
+    `addr add ${node.ip}/${UNDERLAY_PREFIX_LEN} dev ${NODE_IFACE}`,
+    `link set ${NODE_IFACE} up`,
+  ];
+}
+
+export function labIdentities(plan: LabPlan): { user: string; uid: string; groups: string[] }[] {
+  return [
+    { user: 'admin', uid: 'admin', groups: ['system:masters'] },
+    ...plan.nodes.map((n) => ({ user: `system:node:${n.nodeName}`, uid: `node-${n.nodeName}`, groups: ['system:nodes'] })),
+  ];
+}
+
+/** The argv (after `ip`) that runs a node's agent inside its namespace. */
+export function agentCommand(plan: LabPlan, node: NodePlan, nodeBinary: string, meshletBin: string): string[] {
+  return [
+    'netns', 'exec', node.netns,
+    nodeBinary, meshletBin, 'agent',
+    '--node-name', node.nodeName,
+    '--server', `unix://${plan.apiSocket}`,
+    '--token-file', node.tokenFile,
+    '--node-ip', node.ip,
+    '--data-dir', node.dataDir,
+    '--health-listen', node.healthSocket,
+  ];
+}
+
+export function serverCommand(plan: LabPlan, meshletBin: string): string[] {
+  return [
+    meshletBin, 'server',
+    '--redis', `redis+unix://${join(plan.stateDir, 'redis.sock')}`,
+    '--data-dir', plan.serverDataDir,
+    '--listen', '127.0.0.1:0',
+    '--socket', plan.apiSocket,
+    '--token-file', plan.tokenFile,
+    '--address-file', plan.addressFile,
+  ];
+}
+
+/**
+ * The lab's kubeconfig (YAML-compatible JSON object): https on loopback, because
+ * kubectl sends no token over plain http; the server's self-signed certificate is its own CA.
+ */
+export function labKubeconfig(plan: LabPlan, port: number, token: string, caPem: string): Record<string, unknown> {
+  const user = `${plan.clusterName}-admin`;
+  return {
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [
+      {
+        name: plan.clusterName,
+        cluster: { server: `https://127.0.0.1:${port}`, 'certificate-authority-data': Buffer.from(caPem).toString('base64') },
+      },
+    ],
+    users: [{ name: user, user: { token } }],
+    contexts: [{ name: plan.clusterName, context: { cluster: plan.clusterName, user } }],
+    'current-context': plan.clusterName,
+  };
+}
+
+/** What `lab exec` targets: a node by name, or a pod by namespace/name. */
+export type ExecTarget = { kind: 'node'; node: string } | { kind: 'pod'; namespace: string; pod: string };
+
+export function parseExecTarget(text: string): ExecTarget | undefined {
+  const parts = text.split('/');
+  if (parts.length === 2 && (parts[0] === 'node' || parts[0] === 'nodes' || parts[0] === 'no') && parts[1]) {
+    return { kind: 'node', node: parts[1] };
+  }
+  if (parts.length === 3 && (parts[0] === 'pod' || parts[0] === 'pods' || parts[0] === 'po') && parts[1] && parts[2]) {
+    return { kind: 'pod', namespace: parts[1], pod: parts[2] };
+  }
+  if (parts.length === 2 && parts[0] && parts[1]) return { kind: 'pod', namespace: parts[0], pod: parts[1] };
+  return undefined;
+}

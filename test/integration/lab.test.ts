@@ -1,0 +1,156 @@
+// The one-host lab end to end (root): real namespaces, veths and bridge, a real
+// redis-server, meshlet server and agents, and real kubectl against it.
+import { test, after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { randomBytes } from 'node:crypto';
+import { parseLabState, type ProcessRecord } from '../../src/lab/state.ts';
+import { isAlive, listNetns } from '../../src/lab/system.ts';
+import { getOverSocket } from '../../src/lab/api.ts';
+
+const BIN = fileURLToPath(new URL('../../bin/meshlet.js', import.meta.url));
+const KUBECTL = '/usr/bin/kubectl';
+const execFileP = promisify(execFile);
+
+const root = mkdtempSync(join(tmpdir(), 'mlt-lab-'));
+const cacheDir = join(root, '.kube-cache');
+const suffix = randomBytes(2).toString('hex');
+const labA = `mlt${suffix}`;
+const labB = `mlt${suffix}b`;
+const labC = `mlt${suffix}c`;
+const labs = [labA, labB, labC];
+
+interface Result {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function meshlet(args: string[]): Promise<Result> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, MESHLET_LAB_ROOT: root },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c));
+    child.stderr.on('data', (c: Buffer) => (stderr += c));
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+async function mustRun(args: string[]): Promise<Result> {
+  const r = await meshlet(args);
+  assert.equal(r.code, 0, `meshlet ${args.join(' ')} exited ${r.code}\n${r.stdout}\n${r.stderr}`);
+  return r;
+}
+
+function recorded(name: string): ProcessRecord[] {
+  const file = join(root, name, 'state.json');
+  return existsSync(file) ? parseLabState(readFileSync(file, 'utf8')).processes : [];
+}
+
+async function assertGone(name: string, pids: ProcessRecord[]): Promise<void> {
+  assert.deepEqual((await listNetns()).filter((ns) => ns.startsWith(`ml-${name}-`)), [], 'no namespace left');
+  assert.deepEqual(pids.filter(isAlive).map((p) => p.role), [], 'no recorded process left');
+  assert.equal(existsSync(join(root, name)), false, 'no state dir left');
+}
+
+before(() => {
+  assert.equal(process.getuid?.(), 0, 'the lab test needs root');
+});
+
+after(async () => {
+  for (const name of labs) await meshlet(['lab', 'down', '--name', name]);
+  rmSync(root, { recursive: true, force: true });
+});
+
+test('a two-node lab: nodes Ready in kubectl, underlay inside the namespaces, exec, status, a second lab beside it, down', async () => {
+  const up = await mustRun(['lab', 'up', '--nodes', '2', '--name', labA]);
+  assert.match(up.stdout, /all 2 node\(s\) Ready/);
+  const kubeconfig = join(root, labA, 'kubeconfig');
+  assert.match(up.stdout, new RegExp(`export KUBECONFIG=${kubeconfig}`));
+  assert.equal((await mustRun(['lab', 'kubeconfig', '--name', labA])).stdout.trim(), kubeconfig);
+
+  const { stdout: nodes } = await execFileP(KUBECTL, ['--kubeconfig', kubeconfig, '--cache-dir', cacheDir, 'get', 'nodes', '-o', 'wide']);
+  assert.match(nodes, /node-1\s+Ready/);
+  assert.match(nodes, /node-2\s+Ready/);
+  assert.match(nodes, /172\.31\.0\.11/);
+
+  const addr = await mustRun(['lab', 'exec', '--name', labA, 'node/node-1', '--', 'ip', '-4', 'addr', 'show', 'eth0']);
+  assert.match(addr.stdout, /inet 172\.31\.0\.11\/24/);
+  const ping = await mustRun(['lab', 'exec', '--name', labA, 'node/node-1', '--', 'ping', '-c1', '-W2', '172.31.0.12']);
+  assert.match(ping.stdout, /1 received/);
+  const exit7 = await meshlet(['lab', 'exec', '--name', labA, 'node/node-1', '--', 'sh', '-c', 'exit 7']);
+  assert.equal(exit7.code, 7);
+  const noNode = await meshlet(['lab', 'exec', '--name', labA, 'node/node-9', '--', 'true']);
+  assert.equal(noNode.code, 1);
+  assert.match(noNode.stderr, /has no node "node-9"/);
+
+  // Pods get their own namespace later; until one is named by the annotation, exec says so.
+  const podFile = join(root, 'pod.yaml');
+  writeFileSync(podFile, 'apiVersion: v1\nkind: Pod\nmetadata: {name: p1, namespace: default}\nspec:\n  containers: [{name: c, image: busybox}]\n');
+  const applied = await mustRun(['apply', '-f', podFile, '--kubeconfig', kubeconfig]);
+  assert.match(applied.stdout, /pod\/p1 created/);
+  const podExec = await meshlet(['lab', 'exec', '--name', labA, 'default/p1', '--', 'true']);
+  assert.equal(podExec.code, 1);
+  assert.match(podExec.stderr, /pod default\/p1 has no network namespace yet \(no meshlet\.io\/netns annotation\)/);
+
+  const status = await mustRun(['lab', 'status', '--name', labA]);
+  assert.match(status.stdout, /healthz 200/);
+  assert.match(status.stdout, /node-1 .*Ready=True .*agent healthy/);
+  assert.match(status.stdout, /node-2 .*Ready=True/);
+  assert.doesNotMatch(status.stdout, /DEAD|MISSING/);
+  const metrics = await getOverSocket(join(root, labA, 'node-1', 'health.sock'), '/metrics');
+  assert.ok('code' in metrics && metrics.code === 200);
+  assert.match(metrics.body, /meshlet_agent_heartbeats_total\{result="success"\} [1-9]/);
+  assert.match(metrics.body, /process_cpu_seconds_total/);
+
+  const again = await meshlet(['lab', 'up', '--nodes', '1', '--name', labA]);
+  assert.equal(again.code, 1);
+  assert.match(again.stderr, /already exists.*lab down/);
+
+  // A second lab side by side: its own namespaces, port and state.
+  await mustRun(['lab', 'up', '--nodes', '1', '--name', labB]);
+  const { stdout: nodesB } = await execFileP(KUBECTL, ['--kubeconfig', join(root, labB, 'kubeconfig'), '--cache-dir', cacheDir, 'get', 'nodes']);
+  assert.match(nodesB, /node-1\s+Ready/);
+  assert.doesNotMatch(nodesB, /node-2/);
+  const portA = JSON.parse(readFileSync(join(root, labA, 'state.json'), 'utf8')).api.port;
+  const portB = JSON.parse(readFileSync(join(root, labB, 'state.json'), 'utf8')).api.port;
+  assert.notEqual(portA, portB);
+  const list = await mustRun(['lab', 'status']);
+  assert.match(list.stdout, new RegExp(labA));
+  assert.match(list.stdout, new RegExp(labB));
+
+  const pidsA = recorded(labA);
+  assert.equal(pidsA.filter((p) => p.pid !== undefined).length, 4, 'redis, server and two agents recorded');
+  const down = await mustRun(['lab', 'down', '--name', labA]);
+  assert.match(down.stdout, /deleted network namespaces/);
+  await assertGone(labA, pidsA);
+  // The other lab is untouched.
+  assert.ok((await listNetns()).includes(`ml-${labB}-n1`));
+  assert.ok(recorded(labB).every(isAlive));
+
+  const pidsB = recorded(labB);
+  await mustRun(['lab', 'down', '--name', labB]);
+  await assertGone(labB, pidsB);
+});
+
+test('after a crash (every lab process SIGKILLed), lab down from a fresh process removes everything; twice is fine', async () => {
+  await mustRun(['lab', 'up', '--nodes', '1', '--name', labC]);
+  const pids = recorded(labC);
+  assert.ok(pids.length >= 3);
+  for (const p of pids) if (p.pid !== undefined && isAlive(p)) process.kill(p.pid, 'SIGKILL');
+  const down = await mustRun(['lab', 'down', '--name', labC]);
+  assert.match(down.stdout, new RegExp(`ml-${labC}-n1`));
+  await assertGone(labC, pids);
+  const twice = await mustRun(['lab', 'down', '--name', labC]);
+  assert.match(twice.stdout, /nothing to remove/);
+});
