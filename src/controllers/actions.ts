@@ -1,0 +1,117 @@
+// What reconcile functions ask for, as data, and the one place that carries it out.
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import { isKubeError } from '../core/errors.ts';
+import type { KubeObject } from '../core/types.ts';
+import type { ApiClient, DeleteOpts, PatchType } from '../client/types.ts';
+
+export type Action =
+  | { op: 'create'; gr: string; object: KubeObject }
+  | { op: 'update'; gr: string; object: KubeObject; subresource?: 'status' }
+  | {
+      op: 'patch';
+      gr: string;
+      namespace: string;
+      name: string;
+      patch: unknown;
+      patchType: PatchType;
+      subresource?: 'status';
+    }
+  | { op: 'delete'; gr: string; namespace: string; name: string; options?: DeleteOpts }
+  /** PUT /api/v1/namespaces/<name>/finalize with this namespace object. */
+  | { op: 'finalize'; object: KubeObject }
+  /** A core/v1 Event about `regarding`. */
+  | { op: 'event'; regarding: KubeObject; type: 'Normal' | 'Warning'; reason: string; message: string };
+
+export interface ActionResult {
+  action: Action;
+  error?: unknown;
+  object?: KubeObject;
+}
+
+export function eventObject(
+  a: Extract<Action, { op: 'event' }>,
+  component: string,
+  now: string,
+): KubeObject {
+  const r = a.regarding;
+  const namespace = r.metadata.namespace || 'default';
+  return {
+    apiVersion: 'v1',
+    kind: 'Event',
+    metadata: { name: `${r.metadata.name ?? 'object'}.${randomBytes(8).toString('hex')}`, namespace },
+    involvedObject: {
+      apiVersion: r.apiVersion,
+      kind: r.kind,
+      name: r.metadata.name,
+      namespace: r.metadata.namespace,
+      uid: r.metadata.uid,
+      resourceVersion: r.metadata.resourceVersion,
+    },
+    reason: a.reason,
+    message: a.message,
+    type: a.type,
+    source: { component },
+    reportingComponent: component,
+    reportingInstance: component,
+    firstTimestamp: now,
+    lastTimestamp: now,
+    count: 1,
+  };
+}
+
+async function applyOne(client: ApiClient, a: Action, component: string): Promise<KubeObject | undefined> {
+  switch (a.op) {
+    case 'create':
+      return client.create(a.gr, a.object);
+    case 'update':
+      return client.update(a.gr, a.object, a.subresource);
+    case 'patch':
+      return client.patch(a.gr, a.namespace, a.name, a.patch, a.patchType, { subresource: a.subresource });
+    case 'delete':
+      try {
+        return await client.delete(a.gr, a.namespace, a.name, a.options);
+      } catch (err) {
+        if (isKubeError(err, 'NotFound')) return undefined; // already gone: what we wanted
+        throw err;
+      }
+    case 'finalize':
+      // ApiClient.update types only status|scale; the HTTP client builds the path from any subresource name.
+      return client.update('namespaces', a.object, 'finalize' as 'status');
+    case 'event':
+      return client.create('events', eventObject(a, component, new Date().toISOString()));
+  }
+}
+
+/**
+ * Carries out actions in order. Every action is attempted; failures are logged
+ * and returned. Events never fail the batch.
+ */
+export async function applyActions(
+  client: ApiClient,
+  actions: readonly Action[],
+  opts: { logger?: Logger; component: string },
+): Promise<ActionResult[]> {
+  const results: ActionResult[] = [];
+  for (const action of actions) {
+    try {
+      const object = await applyOne(client, action, opts.component);
+      results.push({ action, object });
+      if (action.op !== 'event') opts.logger?.debug({ op: action.op, gr: 'gr' in action ? action.gr : 'namespaces' }, 'applied');
+    } catch (err) {
+      if (action.op === 'event') {
+        opts.logger?.debug({ err }, 'could not record event');
+        results.push({ action });
+        continue;
+      }
+      results.push({ action, error: err });
+    }
+  }
+  return results;
+}
+
+/** Throws the first error of a batch (so the work queue retries the key). */
+export function throwFirstError(results: readonly ActionResult[]): void {
+  const failed = results.find((r) => r.error !== undefined);
+  if (failed) throw failed.error;
+}

@@ -1,0 +1,88 @@
+// The controller manager: every controller, run by whichever candidate holds
+// the kube-system/meshlet-controller-manager Lease.
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { ApiClient } from '../client/types.ts';
+import { SharedInformers } from '../client/informer.ts';
+import { runLeaderElection } from '../client/leader-election.ts';
+import { deploymentController } from './deployment.ts';
+import { replicaSetController } from './replicaset.ts';
+import { endpointsController } from './endpoints.ts';
+import { garbageCollector } from './garbage-collector.ts';
+import { namespaceController } from './namespace.ts';
+import { nodeLifecycleController } from './node-lifecycle.ts';
+import type { Controller, ControllerDeps } from './runtime.ts';
+
+export const LEASE_NAMESPACE = 'kube-system';
+export const LEASE_NAME = 'meshlet-controller-manager';
+
+export interface ControllerManagerOptions {
+  logger: Logger;
+  identity?: string;
+  /** Leader election timings (defaults 15 s / 10 s / 2 s). */
+  leaseDurationMs?: number;
+  renewDeadlineMs?: number;
+  retryPeriodMs?: number;
+  /** Node heartbeat grace (default 40 s). */
+  nodeGraceMs?: number;
+}
+
+/** Starts every controller on shared informers; returns their stop. */
+export async function runControllers(client: ApiClient, logger: Logger, opts: { nodeGraceMs?: number } = {}): Promise<() => Promise<void>> {
+  const informers = new SharedInformers(client, logger);
+  const deps: ControllerDeps = { client, informers, logger };
+  const controllers: Controller[] = [
+    deploymentController(deps),
+    replicaSetController(deps),
+    endpointsController(deps),
+    garbageCollector(deps),
+    namespaceController(deps),
+    nodeLifecycleController(deps, { graceMs: opts.nodeGraceMs }),
+  ];
+  informers.start();
+  await informers.synced();
+  for (const c of controllers) c.start();
+  logger.info({ controllers: controllers.map((c) => c.name) }, 'controllers running');
+  return async () => {
+    await Promise.all(controllers.map((c) => c.stop()));
+    await informers.stop();
+  };
+}
+
+export async function startControllers(client: ApiClient, opts: ControllerManagerOptions): Promise<{ stop(): Promise<void> }> {
+  const log = opts.logger.child({ component: 'controller-manager' });
+  const identity = opts.identity ?? `${hostname()}_${randomBytes(4).toString('hex')}`;
+  let stopRunning: Promise<(() => Promise<void>) | undefined> = Promise.resolve(undefined);
+
+  const stopElection = runLeaderElection({
+    client,
+    namespace: LEASE_NAMESPACE,
+    name: LEASE_NAME,
+    identity,
+    leaseDurationMs: opts.leaseDurationMs,
+    renewDeadlineMs: opts.renewDeadlineMs,
+    retryPeriodMs: opts.retryPeriodMs,
+    logger: log,
+    onStartedLeading: () => {
+      const started = runControllers(client, log, { nodeGraceMs: opts.nodeGraceMs }).catch((err: unknown) => {
+        log.error({ err }, 'controllers failed to start');
+        return undefined;
+      });
+      stopRunning = started;
+    },
+    onStoppedLeading: async () => {
+      const stop = await stopRunning;
+      stopRunning = Promise.resolve(undefined);
+      await stop?.();
+    },
+  });
+
+  return {
+    async stop() {
+      await stopElection();
+      const stop = await stopRunning;
+      await stop?.();
+    },
+  };
+}
