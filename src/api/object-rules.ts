@@ -147,8 +147,18 @@ export function prepareForUpdate(info: ResourceInfo, old: KubeObject, input: Kub
     else spec.finalizers = structuredClone(oldFinalizers);
     next.spec = spec;
   }
+  if (info.resource === 'services') carryOverClusterIp(old, next);
   if (!deepEqual(old.spec, next.spec)) next.metadata.generation = (old.metadata.generation ?? 0) + 1;
   return next;
+}
+
+/** An update that leaves spec.clusterIP(s) out keeps the allocated address, as Kubernetes does. */
+function carryOverClusterIp(old: KubeObject, next: KubeObject): void {
+  const was = asRecord(old.spec);
+  const spec = asRecord(next.spec);
+  if (!was || !spec) return;
+  if ((spec.clusterIP === undefined || spec.clusterIP === '') && was.clusterIP !== undefined) spec.clusterIP = structuredClone(was.clusterIP);
+  if (spec.clusterIPs === undefined && was.clusterIPs !== undefined) spec.clusterIPs = structuredClone(was.clusterIPs);
 }
 
 /**

@@ -18,6 +18,7 @@ import type { Json, JsonObject, KubeObject, StatusCause } from '../core/types.ts
 import type { Store } from '../store/types.ts';
 import { applyJsonPatch, applyMergePatch, applyServerSideApply, applyStrategicMergePatch } from './patch.ts';
 import { applyDefaults, unknownTopLevelFields, validateObject } from './validation.ts';
+import { ClusterIpAllocator } from './cluster-ip.ts';
 import { ListPager, parseLimit, type Page } from './list-pages.ts';
 import { mediaType, successStatus } from './http-io.ts';
 import {
@@ -92,13 +93,22 @@ export class Registry {
 
   constructor(
     readonly store: Store,
-    opts: { pager?: ListPager; now?: () => Date } = {},
+    opts: { pager?: ListPager; now?: () => Date; clusterIps?: ClusterIpAllocator } = {},
   ) {
     this.pager = opts.pager ?? new ListPager();
     this.now = opts.now ?? (() => new Date());
+    this.clusterIps = opts.clusterIps ?? new ClusterIpAllocator(store.leases);
   }
 
   private readonly now: () => Date;
+  readonly clusterIps: ClusterIpAllocator;
+
+  /** Deletes from the store and frees what the object held (a Service's ClusterIP). */
+  private async storeDelete(route: ResourceRoute, resourceVersion: string | undefined): Promise<KubeObject> {
+    const deleted = await this.store.delete(route.gr, route.namespace ?? '', route.name ?? '', { resourceVersion });
+    if (route.gr === 'services') await this.clusterIps.release(deleted);
+    return deleted;
+  }
 
   // ------------------------------------------------------------------ reads
 
@@ -151,11 +161,13 @@ export class Registry {
     if (info.namespaced) await this.ensureNamespaceWritable(namespace ?? '');
     for (let attempt = 0; ; attempt++) {
       const prepared = prepareForCreate(info, input, { namespace, now: this.now(), uid: randomUUID() });
-      const obj = applyDefaults(info, prepared);
+      let obj = applyDefaults(info, prepared);
       this.validate(info, obj);
+      if (gr === 'services') obj = await this.clusterIps.allocate(obj);
       try {
         return await this.store.create(gr, obj);
       } catch (err) {
+        if (gr === 'services') await this.clusterIps.release(obj);
         if (!isKubeError(err, 'AlreadyExists')) throw err;
         // A generated name may collide: try another suffix.
         if (input.metadata.name || attempt >= MAX_RETRIES) throw alreadyExists(info.resource, info.group, obj.metadata.name ?? '');
@@ -202,7 +214,7 @@ export class Registry {
       next.metadata.resourceVersion = old.metadata.resourceVersion;
       try {
         if (shouldDeleteDuringUpdate(info, next)) {
-          return await this.store.delete(gr, route.namespace ?? '', name, { resourceVersion: old.metadata.resourceVersion });
+          return await this.storeDelete(route, old.metadata.resourceVersion);
         }
         return await this.store.update(gr, next);
       } catch (err) {
@@ -405,7 +417,7 @@ export class Registry {
           case 'unchanged':
             return old;
           case 'delete':
-            return await this.store.delete(gr, ns, name, { resourceVersion: old.metadata.resourceVersion });
+            return await this.storeDelete(route, old.metadata.resourceVersion);
           case 'mark':
             return await this.store.update(gr, { ...decision.object, metadata: { ...decision.object.metadata, resourceVersion: old.metadata.resourceVersion } });
         }

@@ -27,6 +27,7 @@ import {
 } from './http-io.ts';
 import { createApiMetrics, type ApiMetrics } from './metrics.ts';
 import { openApiV3Document, openApiV3Root } from './openapi.ts';
+import { ClusterIpAllocator, DEFAULT_SERVICE_CIDR } from './cluster-ip.ts';
 import { Registry, parseFilter, type Reply } from './registry.ts';
 import { route, type DiscoveryRoute, type ResourceRoute } from './router.ts';
 import { tableFor } from './tables.ts';
@@ -51,6 +52,8 @@ export interface ApiServerOptions {
   tls?: { cert: string | Buffer; key: string | Buffer };
   /** How often idle watches with allowWatchBookmarks get a BOOKMARK. Default 10 s. */
   watchBookmarkIntervalMs?: number;
+  /** Where Service ClusterIPs come from. Default 10.96.0.0/16. */
+  serviceCidr?: string;
 }
 
 export interface ApiServer {
@@ -80,9 +83,12 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   if (!opts.listen && !opts.socketPath) throw new Error('startApiServer: give listen and/or socketPath');
   const logger = opts.logger ?? pino({ level: 'info' }).child({ component: 'apiserver' });
   await ensureDefaultNamespaces(opts.store);
+  const clusterIps = new ClusterIpAllocator(opts.store.leases, opts.serviceCidr ?? DEFAULT_SERVICE_CIDR);
+  const repaired = await clusterIps.repair(opts.store);
+  if (repaired > 0) logger.info({ released: repaired }, 'released ClusterIPs held by no Service');
   const ctx: Context = {
     store: opts.store,
-    registry: new Registry(opts.store),
+    registry: new Registry(opts.store, { clusterIps }),
     tokens: opts.tokens,
     maxBodyBytes: opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
     logger,

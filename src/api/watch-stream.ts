@@ -151,6 +151,8 @@ export async function serveWatch(store: Store, req: WatchRequest, res: ServerRes
     'Cache-Control': 'no-cache, private',
     'Transfer-Encoding': 'chunked',
   });
+  // Clients that wait for headers before reading must not hang until the first event.
+  res.flushHeaders();
   try {
     storeWatch = await store.watch(
       req.gr,

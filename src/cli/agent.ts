@@ -8,7 +8,6 @@ import { startHeartbeat } from '../agent/heartbeat.ts';
 import { startHealthServer, type HealthListen } from '../agent/health-server.ts';
 import { UsageError, parseHostPort, requiredString, stringOption, type RunCommand } from './args.ts';
 import { createLogger, exitOnSignals } from './runtime.ts';
-import { clientServer } from './server-url.ts';
 
 export const DEFAULT_AGENT_DATA_DIR = '/var/lib/meshlet/agent';
 
@@ -36,7 +35,9 @@ export async function runAgent(cmd: RunCommand): Promise<number | undefined> {
   const logger = createLogger('agent').child({ node: nodeName });
   const metrics = new Registry();
   collectDefaultMetrics({ register: metrics });
-  const client = createClient({ server: clientServer(server), token, userAgent: `meshlet-agent/${nodeName}` });
+  const caFile = stringOption(cmd.options, 'ca-file');
+  const caCert = caFile ? readFileSync(caFile, 'utf8') : undefined;
+  const client = createClient({ server, token, caCert, userAgent: `meshlet-agent/${nodeName}` });
 
   let heartbeat: ReturnType<typeof startHeartbeat> | undefined;
   const health = await startHealthServer(

@@ -57,7 +57,8 @@ export const COMMANDS: readonly CommandSpec[] = [
     usage: '--node-name NAME --server URL (--token-file PATH | --token TOKEN) [options]',
     options: {
       'node-name': { type: 'string', value: 'NAME', help: 'this node\'s name (required)' },
-      server: { type: 'string', value: 'URL', help: 'API server: http://host:port or unix:///path/api.sock (required)' },
+      server: { type: 'string', value: 'URL', help: 'API server: https://host:port, http://host:port or unix:///path/api.sock (required)' },
+      'ca-file': { type: 'string', value: 'PATH', help: 'PEM of the CA that signed the server\'s certificate (https)' },
       'token-file': { type: 'string', value: 'PATH', help: 'file holding the bearer token' },
       token: { type: 'string', value: 'TOKEN', help: 'bearer token' },
       'node-ip': { type: 'string', value: 'IP', help: 'InternalIP to report (default: first non-loopback IPv4)' },

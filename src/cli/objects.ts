@@ -11,7 +11,6 @@ import { groupResource, resourceByUserName, resourceForKind, type ResourceInfo }
 import type { KubeObject } from '../core/types.ts';
 import { DEFAULT_LAB_NAME, labStateDir, planLab } from '../lab/plan.ts';
 import { labRoot, listLabs } from '../lab/state-file.ts';
-import { clientServer } from './server-url.ts';
 import { UsageError, booleanOption, listOption, stringOption, type OptionValues, type RunCommand } from './args.ts';
 
 /** --kubeconfig, else the first file of $KUBECONFIG, else the lab's (the only lab, or "meshlet"). */
@@ -27,7 +26,7 @@ export function kubeconfigPath(options: OptionValues): string {
 
 function clientFor(options: OptionValues): ApiClient {
   const config = loadKubeconfig(kubeconfigPath(options));
-  return createClient({ ...config, server: clientServer(config.server), userAgent: 'meshlet-cli' });
+  return createClient({ ...config, userAgent: 'meshlet-cli' });
 }
 
 /** kubectl's "deployment.apps/web". */

@@ -24,13 +24,6 @@ export const PATCH_CONTENT_TYPES: Record<PatchType, string> = {
   json: 'application/json-patch+json',
 };
 
-/** ClientConfig plus what https servers need (kubeconfigs carry it). */
-export interface TlsClientConfig extends ClientConfig {
-  /** PEM of the CA that signed the server's certificate (https only). */
-  caCert?: string;
-  /** Skip verifying the server's certificate (https only). */
-  insecureSkipTlsVerify?: boolean;
-}
 
 /** Where requests go: a TCP host:port (http or https) or a unix socket. */
 export interface Endpoint {
@@ -129,7 +122,7 @@ class HttpApiClient implements ApiClient {
   private readonly agent: http.Agent;
   private readonly watches = new Set<ClientWatch>();
 
-  constructor(private readonly config: TlsClientConfig) {
+  constructor(private readonly config: ClientConfig) {
     this.endpoint = parseServer(config.server);
     this.tls = {};
     if (config.caCert) this.tls.ca = config.caCert;
@@ -235,7 +228,7 @@ class HttpApiClient implements ApiClient {
     return this.asObject(await this.call('POST', path, obj), `create ${gr}`);
   }
 
-  async update(gr: string, obj: KubeObject, subresource?: 'status' | 'scale'): Promise<KubeObject> {
+  async update(gr: string, obj: KubeObject, subresource?: 'status' | 'scale' | 'finalize'): Promise<KubeObject> {
     const info = infoFor(gr);
     const name = obj.metadata.name;
     if (!name) throw new KubeError('BadRequest', `update ${gr}: metadata.name is required`);
@@ -365,6 +358,6 @@ class HttpApiClient implements ApiClient {
   }
 }
 
-export function createClient(config: TlsClientConfig): ApiClient {
+export function createClient(config: ClientConfig): ApiClient {
   return new HttpApiClient(config);
 }

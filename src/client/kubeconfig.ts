@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse } from 'yaml';
-import type { TlsClientConfig } from './http-client.ts';
+import type { ClientConfig } from './types.ts';
 
 interface KubeconfigFile {
   'current-context'?: string;
@@ -15,7 +15,7 @@ interface KubeconfigFile {
 }
 
 /** The ClientConfig of a kubeconfig's current context (or `context` when given). */
-export function parseKubeconfig(text: string, baseDir: string, context?: string): TlsClientConfig {
+export function parseKubeconfig(text: string, baseDir: string, context?: string): ClientConfig {
   const doc = (parse(text) ?? {}) as KubeconfigFile;
   const ctxName = context ?? doc['current-context'];
   if (!ctxName) throw new Error('kubeconfig: no current-context');
@@ -23,7 +23,7 @@ export function parseKubeconfig(text: string, baseDir: string, context?: string)
   if (!ctx) throw new Error(`kubeconfig: context "${ctxName}" not found`);
   const cluster = doc.clusters?.find((c) => c.name === ctx.cluster)?.cluster;
   if (!cluster?.server) throw new Error(`kubeconfig: cluster "${ctx.cluster ?? ''}" has no server`);
-  const config: TlsClientConfig = { server: cluster.server };
+  const config: ClientConfig = { server: cluster.server };
   if (cluster['certificate-authority-data']) config.caCert = Buffer.from(cluster['certificate-authority-data'], 'base64').toString('utf8');
   else if (cluster['certificate-authority']) {
     const ca = cluster['certificate-authority'];
@@ -39,6 +39,6 @@ export function parseKubeconfig(text: string, baseDir: string, context?: string)
   return config;
 }
 
-export function loadKubeconfig(path: string, context?: string): TlsClientConfig {
+export function loadKubeconfig(path: string, context?: string): ClientConfig {
   return parseKubeconfig(readFileSync(path, 'utf8'), dirname(resolve(path)), context);
 }

@@ -7,6 +7,10 @@ export interface ClientConfig {
   token?: string;
   /** User-Agent, shows in logs and metrics. */
   userAgent?: string;
+  /** PEM of the CA that signed the server's certificate (https only). */
+  caCert?: string;
+  /** Skip verifying the server's certificate (https only). */
+  insecureSkipTlsVerify?: boolean;
 }
 
 export interface ListOptions {
@@ -50,7 +54,7 @@ export interface ApiClient {
   get(gr: string, namespace: string, name: string): Promise<KubeObject | undefined>;
   list(gr: string, opts?: ListOptions): Promise<{ items: KubeObject[]; resourceVersion: string; continue?: string }>;
   create(gr: string, obj: KubeObject, subresource?: string): Promise<KubeObject>;
-  update(gr: string, obj: KubeObject, subresource?: 'status' | 'scale'): Promise<KubeObject>;
+  update(gr: string, obj: KubeObject, subresource?: 'status' | 'scale' | 'finalize'): Promise<KubeObject>;
   patch(
     gr: string,
     namespace: string,

@@ -77,7 +77,7 @@ async function applyOne(client: ApiClient, a: Action, component: string): Promis
       }
     case 'finalize':
       // ApiClient.update types only status|scale; the HTTP client builds the path from any subresource name.
-      return client.update('namespaces', a.object, 'finalize' as 'status');
+      return client.update('namespaces', a.object, 'finalize');
     case 'event':
       return client.create('events', eventObject(a, component, new Date().toISOString()));
   }

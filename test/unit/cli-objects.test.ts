@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { applyOrder, formatTable, objectRef, parseManifests } from '../../src/cli/objects.ts';
-import { clientServer } from '../../src/cli/server-url.ts';
 import { resourceByUserName, type ResourceInfo } from '../../src/core/resources.ts';
 import type { KubeObject } from '../../src/core/types.ts';
 
@@ -46,12 +45,4 @@ test('the table shows the default columns, with NAMESPACE first across namespace
   assert.match(header, /^NAMESPACE\s+NAME\s+.*AGE$/);
   assert.match(row, /^demo\s+a\s+.*60s$/);
   assert.doesNotMatch(formatTable(info('cm'), cms, false, now), /NAMESPACE/);
-});
-
-test('a loopback https server is reached over plain http on the same port; others are refused', () => {
-  assert.equal(clientServer('https://127.0.0.1:6443'), 'http://127.0.0.1:6443');
-  assert.equal(clientServer('https://[::1]:6443'), 'http://[::1]:6443');
-  assert.equal(clientServer('http://10.0.0.1:8080'), 'http://10.0.0.1:8080');
-  assert.equal(clientServer('unix:///run/api.sock'), 'unix:///run/api.sock');
-  assert.throws(() => clientServer('https://10.0.0.1:6443'), /only on loopback/);
 });
