@@ -8,7 +8,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
-import { NetnsLab, inNs, ipIn, run, applyInNs } from '../src/overlay/netns-lab.ts';
+import { NetnsLab, inNs, ipIn, run, applyInNs } from '../test/helpers/netns-lab.ts';
 import type { OverlayPeer } from '../src/overlay/vxlan.ts';
 import { machineInfo, median, parseFlags, printResult } from './stats.ts';
 

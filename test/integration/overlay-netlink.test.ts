@@ -4,7 +4,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { NetnsLab, run, ipIn } from '../../src/overlay/netns-lab.ts';
+import { NetnsLab, run, ipIn } from '../helpers/netns-lab.ts';
 
 const NETLINK = fileURLToPath(new URL('../../src/overlay/netlink.ts', import.meta.url));
 const tag = `mlt-${randomBytes(3).toString('hex')}`;

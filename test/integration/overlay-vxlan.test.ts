@@ -9,7 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import type { ActualOverlay, OverlayPeer } from '../../src/overlay/vxlan.ts';
 import { isEmptyChange } from '../../src/overlay/vxlan.ts';
-import { NetnsLab, run, inNs, ipIn, applyInNs, stateInNs } from '../../src/overlay/netns-lab.ts';
+import { NetnsLab, run, inNs, ipIn, applyInNs, stateInNs } from '../helpers/netns-lab.ts';
 
 const tag = `mlt-${randomBytes(3).toString('hex')}`;
 const NS = { u: `${tag}-u`, a: `${tag}-a`, b: `${tag}-b`, pa: `${tag}-pa`, pb: `${tag}-pb` };

@@ -5,9 +5,9 @@
 // the caller gives (tests use "mlt-…") and removed by exact name.
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { ActualOverlay, OverlayChanges, OverlayConfig, OverlayPeer, OverlaySelf } from './vxlan.ts';
+import type { ActualOverlay, OverlayChanges, OverlayConfig, OverlayPeer, OverlaySelf } from '../../src/overlay/vxlan.ts';
 
-const CLI = fileURLToPath(new URL('./overlay-cli.ts', import.meta.url));
+const CLI = fileURLToPath(new URL('../../src/overlay/overlay-cli.ts', import.meta.url));
 
 /** Run a command; resolves with stdout, rejects with stderr on a non-zero exit. */
 export function run(cmd: string, args: string[], input?: string): Promise<string> {
