@@ -24,21 +24,32 @@ async function until(check: () => boolean, what: string, limitMs = 10000): Promi
   }
 }
 
-describe('RedisStore', () => {
+/** A private redis-server and a store on it for one describe block; `store()` once `before` ran. */
+function privateStore(historySize: number): () => RedisStore {
   let dir: string;
-  let redis: RedisProcess;
-  let store: RedisStore;
-
+  let redis: RedisProcess | undefined;
+  let store: RedisStore | undefined;
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'mlt-store-'));
     redis = await startRedis({ dir });
-    store = await RedisStore.connect(redis.url, { prefix: 'main', historySize: 100000 });
+    store = await RedisStore.connect(redis.url, { historySize });
   });
-
   after(async () => {
     await store?.close();
     await redis?.stop();
     rmSync(dir, { recursive: true, force: true });
+  });
+  return () => {
+    if (!store) throw new Error('the store is not up');
+    return store;
+  };
+}
+
+describe('RedisStore', () => {
+  const current = privateStore(100000);
+  let store: RedisStore;
+  before(() => {
+    store = current();
   });
 
   it('creates, reads, updates and deletes with one rising resourceVersion', async () => {
@@ -184,20 +195,10 @@ describe('RedisStore', () => {
 });
 
 describe('RedisStore with a short history', () => {
-  let dir: string;
-  let redis: RedisProcess;
+  const current = privateStore(10);
   let store: RedisStore;
-
-  before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'mlt-store-'));
-    redis = await startRedis({ dir });
-    store = await RedisStore.connect(redis.url, { prefix: 'short', historySize: 10 });
-  });
-
-  after(async () => {
-    await store?.close();
-    await redis?.stop();
-    rmSync(dir, { recursive: true, force: true });
+  before(() => {
+    store = current();
   });
 
   it('answers a watch from before the kept history with Gone; a relist and watch then work', async () => {
