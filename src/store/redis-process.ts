@@ -74,16 +74,49 @@ export async function startRedis(opts: StartRedisOptions): Promise<RedisProcess>
   throw new Error('redis-server did not create its socket within 5 s');
 }
 
-/** ioredis connection options for a URL from startRedis or a redis://host:port URL. */
-export function redisConnectionOptions(url: string): { path: string } | { host: string; port: number; password?: string; db?: number } {
+export type RedisConnection =
+  | { path: string }
+  | { host: string; port: number; password?: string; db?: number }
+  | { sentinels: { host: string; port: number }[]; name: string; password?: string; db?: number };
+
+/**
+ * ioredis connection options for a Redis URL:
+ * - `redis+unix:///path/redis.sock` (what startRedis returns; `unix:///path` too),
+ * - `redis://[:password@]host[:port][/db]`,
+ * - `redis+sentinel://[:password@]host1:26379,host2:26379/<master-name>[/db]` for Sentinel-managed HA.
+ */
+export function redisConnectionOptions(url: string): RedisConnection {
   if (url.startsWith('redis+unix://')) return { path: url.slice('redis+unix://'.length) };
   if (url.startsWith('unix://')) return { path: url.slice('unix://'.length) };
-  const u = new URL(url);
-  if (u.protocol !== 'redis:') throw new Error(`unsupported Redis URL ${url}: use redis://host:port or redis+unix:///path`);
+  if (url.startsWith('redis+sentinel://')) return sentinelOptions(url);
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new Error(`invalid Redis URL ${JSON.stringify(url)}`);
+  }
+  if (u.protocol !== 'redis:') {
+    throw new Error(`unsupported Redis URL ${url}: use redis://host:port, redis+unix:///path or redis+sentinel://host:port,.../master`);
+  }
   return {
     host: u.hostname || '127.0.0.1',
     port: u.port ? Number(u.port) : 6379,
     ...(u.password ? { password: decodeURIComponent(u.password) } : {}),
     ...(u.pathname.length > 1 ? { db: Number(u.pathname.slice(1)) } : {}),
   };
+}
+
+function sentinelOptions(url: string): RedisConnection {
+  const rest = url.slice('redis+sentinel://'.length);
+  const at = rest.lastIndexOf('@');
+  const auth = at >= 0 ? rest.slice(0, at) : '';
+  const [hosts, name, db] = (at >= 0 ? rest.slice(at + 1) : rest).split('/');
+  if (!hosts || !name) throw new Error(`invalid Sentinel URL ${url}: use redis+sentinel://host:26379,host:26379/<master-name>`);
+  const sentinels = hosts.split(',').map((hp) => {
+    const m = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(hp);
+    if (!m) throw new Error(`invalid Sentinel address ${JSON.stringify(hp)} in ${url}`);
+    return { host: m[1].replace(/^\[|\]$/g, ''), port: m[2] ? Number(m[2]) : 26379 };
+  });
+  const password = auth.startsWith(':') ? decodeURIComponent(auth.slice(1)) : auth ? decodeURIComponent(auth) : undefined;
+  return { sentinels, name, ...(password ? { password } : {}), ...(db ? { db: Number(db) } : {}) };
 }
