@@ -24,10 +24,10 @@ kubectl_() { kubectl --cache-dir "$(dirname "$KUBECONFIG")/kube-cache" "$@"; }
 step "kubectl apply -f deploy/examples/"
 kubectl_ apply -f deploy/examples/
 
-step "waiting for the controllers"
-for _ in $(seq 1 20); do
-  pods=$(kubectl_ get pods -n demo --no-headers 2>/dev/null | wc -l)
-  ((pods >= 2)) && break
+step "waiting for the pods to run (scheduler → node agent → sandbox, IP, process)"
+for _ in $(seq 1 120); do
+  running=$(kubectl_ get pods -n demo --no-headers 2>/dev/null | grep -c ' Running ' || true)
+  ((running >= 3)) && break
   sleep 0.5
 done
 
@@ -42,6 +42,24 @@ step "node-1's underlay, seen from inside its namespace"
 meshlet lab exec --name demo node/node-1 -- ip -4 -br addr show eth0
 meshlet lab exec --name demo node/node-1 -- ping -c1 -W2 172.31.0.12
 
+step "node-1's overlay: one route, neighbour and FDB entry per other node"
+meshlet lab exec --name demo node/node-1 -- ip route show dev mlvx1
+meshlet lab exec --name demo node/node-1 -- ip neigh show dev mlvx1
+meshlet lab exec --name demo node/node-1 -- bridge fdb show dev mlvx1
+
+probe_node=$(kubectl_ get pod probe -n demo -o jsonpath='{.spec.nodeName}')
+probe_ip=$(kubectl_ get pod probe -n demo -o jsonpath='{.status.podIP}')
+step "pod to pod: demo/probe ($probe_ip on $probe_node) reaches each web pod by IP"
+for web in $(kubectl_ get pods -n demo -l app=web -o jsonpath='{range .items[*]}{.metadata.name}={.status.podIP}@{.spec.nodeName}{"\n"}{end}'); do
+  name=${web%%=*}; rest=${web#*=}; ip=${rest%@*}; node=${rest#*@}
+  echo "-- $name $ip on $node ($([[ $node == "$probe_node" ]] && echo same node || echo cross-node))"
+  meshlet lab exec --name demo demo/probe -- ping -c1 -W2 "$ip" | grep -E 'bytes from|packet loss'
+  meshlet lab exec --name demo demo/probe -- curl -s -o /dev/null -w "HTTP %{http_code} from $ip:8080\n" --max-time 5 "http://$ip:8080/"
+done
+
+step "kubectl logs (proxied by the API server from the node agent)"
+kubectl_ logs -n demo -l app=web --tail=3 --prefix || true
+
 cat <<EOT
 
 The demo lab is up and stays up.
@@ -50,6 +68,7 @@ The demo lab is up and stays up.
   kubectl get all -n demo
   npx meshlet lab status --name demo
   npx meshlet lab exec --name demo node/node-2 -- ip route
+  npx meshlet lab exec --name demo demo/probe -- ip -4 addr
 Tear it down with:
   npx meshlet lab down --name demo
 EOT

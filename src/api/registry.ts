@@ -53,11 +53,11 @@ export interface Filter {
 
 const MAX_RETRIES = 8;
 
-/** kubectl logs: replaced once the node agent serves logs (a later issue proxies them). */
+/** pods/log is a stream the API server proxies from the node's kubelet (src/api/pod-logs.ts), never a registry read. */
 export function podLogsUnavailable(namespace: string, name: string): never {
   throw new KubeError(
-    'NotFound',
-    `logs for pod "${name}" in namespace "${namespace}" are not available: container logs arrive with the node agent`,
+    'InternalError',
+    `logs for pod "${name}" in namespace "${namespace}" are served by the log proxy, not the registry`,
     { name, kind: 'pods' },
   );
 }

@@ -29,6 +29,7 @@ import { createApiMetrics, type ApiMetrics } from './metrics.ts';
 import { openApiV3Document, openApiV3Root } from './openapi.ts';
 import { ClusterIpAllocator, DEFAULT_SERVICE_CIDR } from './cluster-ip.ts';
 import { Registry, parseFilter, type Reply } from './registry.ts';
+import { servePodLogs } from './pod-logs.ts';
 import { route, type DiscoveryRoute, type ResourceRoute } from './router.ts';
 import { tableFor } from './tables.ts';
 import { serveWatch, type ActiveWatch } from './watch-stream.ts';
@@ -202,6 +203,8 @@ async function handle(ctx: Context, req: IncomingMessage, res: ServerResponse): 
       authorize(identity!, { verb: r.verb, resource: r.gr, subresource: r.subresource, namespace: r.namespace, name: r.name });
       if (r.verb === 'watch') {
         watch = await startWatch(ctx, r, req, res, url.searchParams);
+      } else if (r.verb === 'get' && r.gr === 'pods' && r.subresource === 'log') {
+        await servePodLogs(ctx.store, ctx.tokens, { namespace: r.namespace ?? '', name: r.name ?? '' }, url.searchParams, req, res);
       } else {
         const reply = await resourceRequest(ctx, r, req, url.searchParams);
         writeJson(res, reply.code, reply.body);

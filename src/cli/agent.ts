@@ -1,21 +1,77 @@
-// `meshlet agent`: the node agent (for now: Node registration, heartbeat, health and metrics).
+// `meshlet agent`: the node agent — Node registration and heartbeat, health
+// and metrics, and (with --redis) pod networking: the node subnet lease, the
+// VXLAN overlay, the Kubelet running the pods bound to this node, and the
+// kubelet endpoint that serves container logs to the API server.
 import { mkdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { createClient } from '../client/http-client.ts';
 import { firstIPv4, hostFacts } from '../agent/host-facts.ts';
 import { startHeartbeat } from '../agent/heartbeat.ts';
 import { startHealthServer, type HealthListen } from '../agent/health-server.ts';
-import { UsageError, parseHostPort, requiredString, stringOption, type RunCommand } from './args.ts';
+import { startKubeletServer, type KubeletListen, type KubeletServer } from '../agent/kubelet-server.ts';
+import { NodeNetwork } from '../agent/node-network.ts';
+import { Ipam, DEFAULT_CLUSTER_CIDR } from '../overlay/ipam.ts';
+import { Kubelet } from '../kubelet/kubelet.ts';
+import { DEFAULT_NETNS_PREFIX, isValidNetnsPrefix } from '../kubelet/names.ts';
+import { UsageError, integerOption, parseHostPort, requiredString, stringOption, type RunCommand } from './args.ts';
 import { createLogger, exitOnSignals } from './runtime.ts';
 
 export const DEFAULT_AGENT_DATA_DIR = '/var/lib/meshlet/agent';
+export const DEFAULT_CLUSTER_DNS = '10.96.0.10';
 
 /** HOST:PORT is TCP; anything with a slash is a unix socket path. */
 export function parseHealthListen(text: string): HealthListen {
   if (text.startsWith('unix://')) return { socketPath: text.slice('unix://'.length) };
   if (text.includes('/')) return { socketPath: text };
   return parseHostPort(text);
+}
+
+/** The kubelet endpoint URL published on the Node for a listener. */
+export function kubeletEndpointUrl(listen: KubeletListen): string {
+  if ('socketPath' in listen) return `unix://${resolve(listen.socketPath)}`;
+  return `http://${listen.host.includes(':') ? `[${listen.host}]` : listen.host}:${listen.port}`;
+}
+
+export interface PodNetworkConfig {
+  redisUrl: string;
+  clusterCidr: string;
+  nodeSubnetSize: number;
+  vni: number;
+  underlayDev?: string;
+  clusterDns: string;
+  netnsPrefix: string;
+  leaseTtlMs?: number;
+  kubeletListen: KubeletListen;
+}
+
+export function podNetworkConfig(cmd: RunCommand, dataDir: string, nodeIP: string): PodNetworkConfig | undefined {
+  const redisUrl = stringOption(cmd.options, 'redis');
+  if (!redisUrl) return undefined;
+  const netnsPrefix = stringOption(cmd.options, 'netns-prefix') ?? DEFAULT_NETNS_PREFIX;
+  if (!isValidNetnsPrefix(netnsPrefix)) throw new UsageError(`--netns-prefix "${netnsPrefix}": lower-case letters, digits and '-', ending in '-'`);
+  const ttl = stringOption(cmd.options, 'subnet-lease-ttl');
+  const listenText = stringOption(cmd.options, 'kubelet-listen');
+  let kubeletListen: KubeletListen;
+  if (!listenText) kubeletListen = { socketPath: join(dataDir, 'kubelet.sock') };
+  else if (listenText.startsWith('unix://') || listenText.includes('/')) {
+    const p = listenText.replace(/^unix:\/\//, '');
+    kubeletListen = { socketPath: isAbsolute(p) ? p : resolve(p) };
+  } else {
+    const hp = parseHostPort(listenText);
+    kubeletListen = { host: listenText.startsWith(':') ? nodeIP : hp.host, port: hp.port };
+  }
+  return {
+    redisUrl,
+    clusterCidr: stringOption(cmd.options, 'cluster-cidr') ?? DEFAULT_CLUSTER_CIDR,
+    nodeSubnetSize: integerOption(cmd.options, 'node-subnet-size', 1, 128, 24),
+    vni: integerOption(cmd.options, 'vni', 1, 0xffffff, 1),
+    ...(stringOption(cmd.options, 'underlay-dev') ? { underlayDev: stringOption(cmd.options, 'underlay-dev') } : {}),
+    clusterDns: stringOption(cmd.options, 'cluster-dns') ?? DEFAULT_CLUSTER_DNS,
+    netnsPrefix,
+    ...(ttl !== undefined ? { leaseTtlMs: integerOption(cmd.options, 'subnet-lease-ttl', 2, 10 * 365 * 86400, 86400) * 1000 } : {}),
+    kubeletListen,
+  };
 }
 
 export async function runAgent(cmd: RunCommand): Promise<number | undefined> {
@@ -28,9 +84,10 @@ export async function runAgent(cmd: RunCommand): Promise<number | undefined> {
   if (!token) throw new UsageError('--token-file or --token is required');
   const nodeIP = stringOption(cmd.options, 'node-ip') ?? firstIPv4();
   if (!nodeIP) throw new UsageError('no IPv4 address found: give --node-ip');
-  const dataDir = stringOption(cmd.options, 'data-dir') ?? DEFAULT_AGENT_DATA_DIR;
+  const dataDir = resolve(stringOption(cmd.options, 'data-dir') ?? DEFAULT_AGENT_DATA_DIR);
   mkdirSync(dataDir, { recursive: true });
   const healthListen = parseHealthListen(stringOption(cmd.options, 'health-listen') ?? join(dataDir, 'health.sock'));
+  const net = podNetworkConfig(cmd, dataDir, nodeIP);
 
   const logger = createLogger('agent').child({ node: nodeName });
   const metrics = new Registry();
@@ -39,23 +96,75 @@ export async function runAgent(cmd: RunCommand): Promise<number | undefined> {
   const caCert = caFile ? readFileSync(caFile, 'utf8') : undefined;
   const client = createClient({ server, token, caCert, userAgent: `meshlet-agent/${nodeName}` });
 
-  let heartbeat: ReturnType<typeof startHeartbeat> | undefined;
-  const health = await startHealthServer(
-    healthListen,
-    () => {
-      if (heartbeat?.healthy()) return { ok: true, message: 'ok' };
-      const last = heartbeat?.lastSuccess();
-      return { ok: false, message: last ? `last heartbeat at ${last.toISOString()}` : 'no heartbeat yet' };
-    },
-    metrics,
-  );
-  heartbeat = startHeartbeat({ client, facts: hostFacts(nodeName, nodeIP, health.port), logger, metrics });
-  logger.info({ server, nodeIP, health: healthListen }, 'agent started');
+  // Stopped in reverse order. Pods are never stopped with the agent: a new agent adopts them.
+  const cleanups: { what: string; fn: () => Promise<void> | void }[] = [];
+  const onStop = (what: string, fn: () => Promise<void> | void): void => {
+    cleanups.push({ what, fn });
+  };
+  const stop = async (): Promise<void> => {
+    for (const { what, fn } of cleanups.reverse()) {
+      const t = Date.now();
+      try {
+        await fn();
+      } catch (err) {
+        logger.warn({ err, step: what }, 'error while stopping');
+      }
+      logger.debug({ step: what, ms: Date.now() - t }, 'stopped');
+    }
+  };
+  onStop('API client', () => client.close());
 
-  exitOnSignals(logger, async () => {
-    await heartbeat?.stop();
-    await health.close();
-    client.close();
-  });
+  try {
+    let heartbeat: ReturnType<typeof startHeartbeat> | undefined;
+    const health = await startHealthServer(
+      healthListen,
+      () => {
+        if (heartbeat?.healthy()) return { ok: true, message: 'ok' };
+        const last = heartbeat?.lastSuccess();
+        return { ok: false, message: last ? `last heartbeat at ${last.toISOString()}` : 'no heartbeat yet' };
+      },
+      metrics,
+    );
+    onStop('health server', () => health.close());
+    heartbeat = startHeartbeat({ client, facts: hostFacts(nodeName, nodeIP, health.port), logger, metrics });
+    onStop('heartbeat', () => heartbeat?.stop());
+
+    if (!net) {
+      logger.warn('no --redis: pod networking and the kubelet are off (Node registration and heartbeat only)');
+    } else {
+      const ipam = await Ipam.connect(net.redisUrl, { clusterCidr: net.clusterCidr, nodePrefix: net.nodeSubnetSize });
+      onStop('IPAM connection', () => ipam.close());
+      const endpoint = kubeletEndpointUrl(net.kubeletListen);
+      const network = new NodeNetwork({
+        client, ipam, nodeName, nodeIp: nodeIP, vni: net.vni, logger, kubeletEndpoint: endpoint,
+        ...(net.underlayDev ? { underlayDev: net.underlayDev } : {}),
+        ...(net.leaseTtlMs ? { leaseTtlMs: net.leaseTtlMs, reapEveryMs: Math.min(10_000, Math.max(1000, net.leaseTtlMs / 4)) } : {}),
+      });
+      onStop('node network', () => network.stop());
+      await network.start();
+      logger.info({ subnets: network.lease.subnets, vtepMac: network.vtepMac, mtu: network.mtu, underlay: network.underlayDev }, 'pod network ready');
+
+      const kubelet = new Kubelet({
+        nodeName, nodeIp: nodeIP, dataDir, netnsPrefix: net.netnsPrefix, mtu: network.mtu, dnsIp: net.clusterDns,
+        ipam: network.kubeletIpam(), client, logger,
+      });
+      let kubeletServer: KubeletServer | undefined;
+      kubeletServer = await startKubeletServer({
+        listen: net.kubeletListen,
+        token,
+        logger,
+        readLogs: (ns, pod, container, opts) => kubelet.readLogs(ns, pod, container, opts),
+      });
+      onStop('kubelet endpoint', () => kubeletServer?.close());
+      await kubelet.start();
+      onStop('kubelet', () => kubelet.stop());
+      logger.info({ kubeletEndpoint: endpoint, netnsPrefix: net.netnsPrefix }, 'kubelet started');
+    }
+    logger.info({ server, nodeIP, health: healthListen }, 'agent started');
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  exitOnSignals(logger, stop);
   return undefined;
 }

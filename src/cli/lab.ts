@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import { labDown } from '../lab/down.ts';
 import { execInNetns, resolveExecNetns } from '../lab/exec.ts';
-import { DEFAULT_LAB_NAME, MAX_NODES, labNameProblem, labStateDir, parseExecTarget, planLab } from '../lab/plan.ts';
+import { DEFAULT_LAB_NAME, MAX_NODES, labNameProblem, labStateDir, parseExecTarget, planLab, type LabNetworkOptions } from '../lab/plan.ts';
 import { labRoot, listLabs } from '../lab/state-file.ts';
 import { labList, labStatus } from '../lab/status.ts';
 import { labUp } from '../lab/up.ts';
@@ -25,7 +25,12 @@ export async function runLabUp(cmd: RunCommand): Promise<number> {
   const name = labName(cmd);
   const nodes = integerOption(cmd.options, 'nodes', 1, MAX_NODES, 2);
   requireRoot();
-  const { plan, port } = await labUp({ name, nodes, root: labRoot(), keepOnFailure: booleanOption(cmd.options, 'keep-on-failure') });
+  const network: LabNetworkOptions = {};
+  const cidr = stringOption(cmd.options, 'cluster-cidr');
+  if (cidr) network.clusterCidr = cidr;
+  if (stringOption(cmd.options, 'node-subnet-size') !== undefined) network.nodeSubnetSize = integerOption(cmd.options, 'node-subnet-size', 8, 30, 24);
+  if (stringOption(cmd.options, 'subnet-lease-ttl') !== undefined) network.subnetLeaseTtl = integerOption(cmd.options, 'subnet-lease-ttl', 2, 10 * 365 * 86400, 86400);
+  const { plan, port } = await labUp({ name, nodes, root: labRoot(), keepOnFailure: booleanOption(cmd.options, 'keep-on-failure'), network });
   process.stdout.write(
     [
       '',
@@ -35,6 +40,7 @@ export async function runLabUp(cmd: RunCommand): Promise<number> {
       `  export KUBECONFIG=${plan.kubeconfig}`,
       '  kubectl get nodes -o wide',
       `  npx meshlet lab exec --name ${name} node/node-1 -- ip -4 addr`,
+      `  npx meshlet lab exec --name ${name} <namespace>/<pod> -- ip -4 addr`,
       `  npx meshlet lab status --name ${name}`,
       `  npx meshlet lab down --name ${name}`,
       '',

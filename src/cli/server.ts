@@ -1,8 +1,10 @@
 // `meshlet server`: the control plane in one process — the Redis store (a
-// private redis-server with --redis auto), the API server and the controllers,
-// which reach the API like any other client, with an admin token.
+// private redis-server with --redis auto), the API server, the controllers and
+// the scheduler, which reach the API like any other client, with an admin token.
 import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
 import { ADMIN_GROUP, generateTokenFile, loadTokenFile, type TokenSet } from '../api/auth.ts';
 import { startApiServer } from '../api/server.ts';
 import { ensureServingCert } from '../api/tls.ts';
@@ -48,6 +50,7 @@ export async function runServer(cmd: RunCommand): Promise<number | undefined> {
   const historyGiven = stringOption(cmd.options, 'history') !== undefined;
   const history = integerOption(cmd.options, 'history', 100, 10_000_000, 0);
   const withControllers = !booleanOption(cmd.options, 'no-controllers');
+  const withScheduler = !booleanOption(cmd.options, 'no-scheduler');
   const addressFile = stringOption(cmd.options, 'address-file');
   const withTls = !booleanOption(cmd.options, 'no-tls');
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
@@ -63,8 +66,8 @@ export async function runServer(cmd: RunCommand): Promise<number | undefined> {
   }
   const tokens = loadTokenFile(tokenFile);
   const admin = adminToken(tokens);
-  if (withControllers && !admin) {
-    throw new Error(`token file ${tokenFile} has no ${ADMIN_GROUP} identity: the controllers need one`);
+  if ((withControllers || withScheduler) && !admin) {
+    throw new Error(`token file ${tokenFile} has no ${ADMIN_GROUP} identity: the controllers and the scheduler need one`);
   }
 
   // Stopped in reverse order, each step bounded so that shutdown always ends.
@@ -112,14 +115,23 @@ export async function runServer(cmd: RunCommand): Promise<number | undefined> {
     onStop('API server', () => api.close());
     const address = api.address ?? listen;
 
+    const selfUrl = socketPath ? `unix://${socketPath}` : httpUrl(address.host, address.port);
     if (withControllers && admin) {
-      const server = socketPath ? `unix://${socketPath}` : httpUrl(address.host, address.port);
-      const client: ApiClient = createClient({ server, token: admin, userAgent: 'meshlet-controllers' });
+      const client: ApiClient = createClient({ server: selfUrl, token: admin, userAgent: 'meshlet-controllers' });
       onStop('controllers\' client', () => client.close());
       const { startControllers } = await import('../controllers/index.ts');
       const controllers = await startControllers(client, { logger: logger.child({ component: 'controllers' }) });
       onStop('controllers', () => controllers.stop());
       logger.info('controllers started');
+    }
+    if (withScheduler && admin) {
+      const client: ApiClient = createClient({ server: selfUrl, token: admin, userAgent: 'meshlet-scheduler' });
+      onStop('scheduler\'s client', () => client.close());
+      const { startScheduler } = await import('../scheduler/scheduler.ts');
+      const identity = `${hostname()}_${process.pid}_${randomBytes(4).toString('hex')}`;
+      const scheduler = startScheduler(client, { logger: logger.child({ component: 'scheduler' }), identity });
+      onStop('scheduler', () => scheduler.stop());
+      logger.info({ identity }, 'scheduler started (leader election on kube-system/meshlet-scheduler)');
     }
 
     if (addressFile) {

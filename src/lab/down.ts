@@ -1,9 +1,11 @@
 // `meshlet lab down`: stops the lab's processes (only those it can prove are its
-// own: recorded PID with the same start time, inside its namespaces, or running
-// in its state dir), deletes every namespace with its exact prefix, removes the
+// own: recorded PID with the same start time — the agents' pod processes by the
+// kubelets' run records —, inside its namespaces (pods' too: ml-<lab>-p-…), or
+// running in its state dir), deletes every namespace with its exact prefix, removes the
 // state dir. Safe to run twice and after a crash.
 import { existsSync, realpathSync, rmSync } from 'node:fs';
-import { labNamespacePrefix, labNamespacesIn, labStateDir } from './plan.ts';
+import { labNamespacePrefix, labNamespacesIn, labStateDir, planLab } from './plan.ts';
+import { podProcesses } from './agents.ts';
 import { Progress } from './progress.ts';
 import type { ProcessRecord } from './state.ts';
 import { readLabState } from './state-file.ts';
@@ -28,18 +30,36 @@ export async function labDown(opts: LabDownOptions, progress = new Progress()): 
   const state = readLabState(join(stateDir, 'state.json'));
   const errors: string[] = [];
 
+  // First the agents (so no kubelet starts a container while its pods are being
+  // stopped) and the server; then the pods' processes, found by the kubelets'
+  // run records (pid + start time), by namespace and by state dir; then redis.
+  const recorded = state?.processes ?? [];
+  const agents = recorded.filter((p) => p.role.startsWith('agent '));
+  const server = recorded.filter((p) => p.role === 'server');
+  const first = [...agents, ...server];
+  // Agents while the server still answers (their shutdown talks to it), then the server.
+  const stopped = [...(await stopProcesses(agents)), ...(await stopProcesses(server))];
   const present = new Set(await listNetns());
   const recordedNs = (state?.namespaces ?? []).filter((ns) => ns.startsWith(prefix));
   const namespaces = [...new Set([...recordedNs.filter((ns) => present.has(ns)), ...labNamespacesIn(opts.name, [...present])])];
-
-  const candidates: ProcessRecord[] = [...(state?.processes ?? [])];
+  const candidates: ProcessRecord[] = [];
+  if (state && state.nodes > 0) {
+    try {
+      candidates.push(...podProcesses(planLab(opts.name, state.nodes, stateDir)));
+    } catch (err) {
+      errors.push(`pod processes: ${(err as Error).message}`);
+    }
+  }
+  candidates.push(...recorded.filter((p) => !first.includes(p)));
   if (existsSync(stateDir)) candidates.push(...processesOfStateDir(realpathSync(stateDir)));
   for (const ns of namespaces) {
     for (const pid of await netnsPids(ns)) candidates.push(recordOf(`process in ${ns}`, pid));
   }
   const byPid = new Map<number, ProcessRecord>();
   for (const rec of candidates) if (rec.pid !== undefined && !byPid.has(rec.pid)) byPid.set(rec.pid, rec);
-  const stopped = await stopProcesses([...byPid.values()]);
+  const redis = [...byPid.values()].filter((r) => r.role.startsWith('redis'));
+  stopped.push(...(await stopProcesses([...byPid.values()].filter((r) => !redis.includes(r)))));
+  stopped.push(...(await stopProcesses(redis)));
   for (const rec of stopped) progress.step(`stopped ${rec.role} (pid ${rec.pid})`);
 
   const removed: string[] = [];

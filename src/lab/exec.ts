@@ -5,6 +5,7 @@ import { labAdminClient } from './api.ts';
 import { labNamespacePrefix, labStateDir, planLab, type ExecTarget } from './plan.ts';
 import { readLabState } from './state-file.ts';
 import { assertNetnsName, listNetns } from './system.ts';
+import { podNetnsName } from '../kubelet/names.ts';
 
 export const POD_NETNS_ANNOTATION = 'meshlet.io/netns';
 
@@ -23,20 +24,22 @@ export async function resolveExecNetns(name: string, root: string, target: ExecT
     try {
       const pod = await client.get('pods', target.namespace, target.pod);
       if (!pod) throw new Error(`pod ${target.namespace}/${target.pod} not found`);
+      // The kubelet names a pod's namespace from its uid (src/kubelet/names.ts); an
+      // explicit meshlet.io/netns annotation, when someone sets one, wins.
       const annotated = pod.metadata.annotations?.[POD_NETNS_ANNOTATION];
-      if (!annotated) {
-        throw new Error(`pod ${target.namespace}/${target.pod} has no network namespace yet (no ${POD_NETNS_ANNOTATION} annotation)`);
+      const uid = pod.metadata.uid;
+      if (!annotated && !uid) throw new Error(`pod ${target.namespace}/${target.pod} has no uid`);
+      netns = annotated ?? podNetnsName(labNamespacePrefix(name), uid!);
+      if (!netns.startsWith(labNamespacePrefix(name))) {
+        throw new Error(`pod ${target.namespace}/${target.pod} names network namespace "${netns}", which is not this lab's`);
       }
-      if (!annotated.startsWith(labNamespacePrefix(name))) {
-        throw new Error(`pod ${target.namespace}/${target.pod} names network namespace "${annotated}", which is not this lab's`);
-      }
-      netns = annotated;
+      if (!(pod.spec as { nodeName?: string } | undefined)?.nodeName) throw new Error(`pod ${target.namespace}/${target.pod} is not scheduled yet`);
     } finally {
       client.close();
     }
   }
   assertNetnsName(netns);
-  if (!(await listNetns()).includes(netns)) throw new Error(`network namespace ${netns} does not exist`);
+  if (!(await listNetns()).includes(netns)) throw new Error(`network namespace ${netns} does not exist${target.kind === 'pod' ? ' (is the pod\'s sandbox up yet?)' : ''}`);
   return netns;
 }
 

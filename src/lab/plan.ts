@@ -47,6 +47,8 @@ export interface NodePlan {
   tokenFile: string;
   logFile: string;
   healthSocket: string;
+  /** The agent's kubelet endpoint (container logs), published on the Node. */
+  kubeletSocket: string;
 }
 
 export interface LabPlan {
@@ -88,6 +90,7 @@ export function planLab(name: string, nodeCount: number, stateDir: string): LabP
       tokenFile: join(dataDir, 'token'),
       logFile: join(stateDir, `${nodeName}.log`),
       healthSocket: join(dataDir, 'health.sock'),
+      kubeletSocket: join(dataDir, 'kubelet.sock'),
     });
   }
   const underlayNetns = `${prefix}ul`;
@@ -145,10 +148,33 @@ export function labIdentities(plan: LabPlan): { user: string; uid: string; group
   ];
 }
 
-/** The argv (after `ip`) that runs a node's agent inside its namespace. */
-export function agentCommand(plan: LabPlan, node: NodePlan, nodeBinary: string, meshletBin: string): string[] {
+/** Pod-network settings a lab gives every agent (recorded in state.json, so a restarted agent gets the same). */
+export interface LabNetworkOptions {
+  clusterCidr?: string;
+  nodeSubnetSize?: number;
+  /** Seconds; short in tests that let a node's lease expire. */
+  subnetLeaseTtl?: number;
+  vni?: number;
+}
+
+/** The lab's redis (started by `lab up` in the state dir): the store and the IPAM. */
+export function labRedisUrl(plan: LabPlan): string {
+  return `redis+unix://${join(plan.stateDir, 'redis.sock')}`;
+}
+
+/**
+ * The program that runs an agent in its node's network namespace. Not
+ * `ip netns exec`: that also gives the agent a private (slave) mount
+ * namespace, so the pod namespaces its kubelet creates (bind mounts under
+ * /run/netns) would be invisible to the host and to a restarted agent.
+ * `nsenter --net` switches the network namespace only.
+ */
+export const AGENT_LAUNCHER = 'nsenter';
+
+/** The argv (after AGENT_LAUNCHER) that runs a node's agent inside its namespace, with pod networking on. */
+export function agentCommand(plan: LabPlan, node: NodePlan, nodeBinary: string, meshletBin: string, net: LabNetworkOptions = {}): string[] {
   return [
-    'netns', 'exec', node.netns,
+    `--net=/run/netns/${node.netns}`, '--',
     nodeBinary, meshletBin, 'agent',
     '--node-name', node.nodeName,
     '--server', `unix://${plan.apiSocket}`,
@@ -156,13 +182,21 @@ export function agentCommand(plan: LabPlan, node: NodePlan, nodeBinary: string, 
     '--node-ip', node.ip,
     '--data-dir', node.dataDir,
     '--health-listen', node.healthSocket,
+    '--redis', labRedisUrl(plan),
+    '--netns-prefix', labNamespacePrefix(plan.name),
+    '--underlay-dev', NODE_IFACE,
+    '--kubelet-listen', node.kubeletSocket,
+    ...(net.clusterCidr ? ['--cluster-cidr', net.clusterCidr] : []),
+    ...(net.nodeSubnetSize !== undefined ? ['--node-subnet-size', String(net.nodeSubnetSize)] : []),
+    ...(net.subnetLeaseTtl !== undefined ? ['--subnet-lease-ttl', String(net.subnetLeaseTtl)] : []),
+    ...(net.vni !== undefined ? ['--vni', String(net.vni)] : []),
   ];
 }
 
 export function serverCommand(plan: LabPlan, meshletBin: string): string[] {
   return [
     meshletBin, 'server',
-    '--redis', `redis+unix://${join(plan.stateDir, 'redis.sock')}`,
+    '--redis', labRedisUrl(plan),
     '--data-dir', plan.serverDataDir,
     '--listen', '127.0.0.1:0',
     '--socket', plan.apiSocket,

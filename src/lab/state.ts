@@ -1,5 +1,6 @@
 // The lab's state record (state.json) and the /proc facts that identify a
 // process for certain. Pure: parsing and updating are functions of data.
+import type { LabNetworkOptions } from './plan.ts';
 
 export interface ProcessRecord {
   /** 'redis', 'server', 'agent node-1'. */
@@ -22,6 +23,8 @@ export interface LabState {
   namespaces: string[];
   processes: ProcessRecord[];
   api?: { host: string; port: number };
+  /** Pod-network options every agent runs with (lab up's), reused when an agent is restarted. */
+  network?: LabNetworkOptions;
 }
 
 export function newLabState(name: string, nodes: number, namespaces: readonly string[], now: Date): LabState {
@@ -45,6 +48,15 @@ export function parseLabState(text: string): LabState {
       })
     : [];
   const api = r.api as Record<string, unknown> | undefined;
+  const net = typeof r.network === 'object' && r.network !== null ? (r.network as Record<string, unknown>) : undefined;
+  const network: LabNetworkOptions = {};
+  if (net) {
+    if (typeof net.clusterCidr === 'string') network.clusterCidr = net.clusterCidr;
+    for (const k of ['nodeSubnetSize', 'subnetLeaseTtl', 'vni'] as const) {
+      const v = net[k];
+      if (typeof v === 'number' && Number.isInteger(v) && v > 0) network[k] = v;
+    }
+  }
   return {
     version: 1,
     name: typeof r.name === 'string' ? r.name : '',
@@ -54,6 +66,7 @@ export function parseLabState(text: string): LabState {
     namespaces: strings(r.namespaces),
     processes,
     ...(api && typeof api.host === 'string' && typeof api.port === 'number' ? { api: { host: api.host, port: api.port } } : {}),
+    ...(net ? { network } : {}),
   };
 }
 

@@ -54,9 +54,17 @@ export async function netnsExec(netns: string, argv: readonly string[]): Promise
   return ip(['netns', 'exec', netns, ...argv]);
 }
 
+/**
+ * The start time of a live process; undefined when it is gone or a zombie
+ * (exited, not yet reaped: the lab's detached processes are reaped by init,
+ * which may take a while, and must not count as running meanwhile).
+ */
 export function procStartTime(pid: number): string | undefined {
   try {
-    return parseStatStartTime(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    if (state === 'Z' || state === 'X') return undefined;
+    return parseStatStartTime(stat);
   } catch {
     return undefined;
   }

@@ -8,10 +8,13 @@ import { generateTokenFile } from '../api/auth.ts';
 import { startRedis } from '../store/redis-process.ts';
 import { labAdminClient, nodeReadiness } from './api.ts';
 import { labDown } from './down.ts';
+import type { KubeObject } from '../core/types.ts';
+import { VTEP_MAC_ANNOTATION } from '../overlay/node-annotations.ts';
+import { KUBELET_ENDPOINT_ANNOTATION } from '../agent/pod-network-plan.ts';
 import { MESHLET_BIN } from './paths.ts';
 import {
-  agentCommand, labIdentities, labKubeconfig, labNamespacePrefix, labNamespacesIn, labStateDir, namespaceBatch,
-  nodeBatch, planLab, serverCommand, underlayBatch, type LabPlan,
+  AGENT_LAUNCHER, agentCommand, labIdentities, labKubeconfig, labNamespacePrefix, labNamespacesIn, labStateDir, namespaceBatch,
+  nodeBatch, planLab, serverCommand, underlayBatch, type LabNetworkOptions, type LabPlan,
 } from './plan.ts';
 import { Progress } from './progress.ts';
 import { newLabState, withProcess, type LabState, type ProcessRecord } from './state.ts';
@@ -25,6 +28,8 @@ export interface LabUpOptions {
   keepOnFailure?: boolean;
   /** How long to wait for every Node to be Ready. */
   readyTimeoutMs?: number;
+  /** Pod-network options for every agent. */
+  network?: LabNetworkOptions;
 }
 
 export interface LabUpResult {
@@ -54,7 +59,7 @@ export async function labUp(opts: LabUpOptions, progress = new Progress()): Prom
   }
   mkdirSync(opts.root, { recursive: true, mode: 0o755 });
   mkdirSync(stateDir, { mode: 0o700 });
-  let state: LabState = newLabState(opts.name, opts.nodes, plan.namespaces, new Date());
+  let state: LabState = { ...newLabState(opts.name, opts.nodes, plan.namespaces, new Date()), network: opts.network ?? {} };
   const save = (): void => writeLabState(plan.stateFile, state);
   const record = (rec: ProcessRecord): void => {
     state = withProcess(state, rec);
@@ -99,7 +104,7 @@ export async function labUp(opts: LabUpOptions, progress = new Progress()): Prom
     const agents: { rec: ProcessRecord; log: string }[] = [];
     for (const node of plan.nodes) {
       record({ role: `agent ${node.nodeName}` });
-      const rec = spawnDetached(`agent ${node.nodeName}`, 'ip', agentCommand(plan, node, process.execPath, MESHLET_BIN), stateDir, node.logFile);
+      const rec = spawnDetached(`agent ${node.nodeName}`, AGENT_LAUNCHER, agentCommand(plan, node, process.execPath, MESHLET_BIN, opts.network), stateDir, node.logFile);
       record(rec);
       agents.push({ rec, log: node.logFile });
     }
@@ -132,6 +137,12 @@ async function waitForServer(plan: LabPlan, server: ProcessRecord): Promise<{ po
   throw new Error(`meshlet server did not start serving within 60 s; its log (${plan.serverLog}) ends:\n${tail(plan.serverLog)}`);
 }
 
+/** The agent published its subnet, VTEP and kubelet endpoint. */
+function hasPodNetwork(node: KubeObject): boolean {
+  const ann = node.metadata.annotations ?? {};
+  return !!(node.spec as { podCIDR?: string } | undefined)?.podCIDR && !!ann[VTEP_MAC_ANNOTATION] && !!ann[KUBELET_ENDPOINT_ANNOTATION];
+}
+
 async function waitForNodesReady(plan: LabPlan, agents: { rec: ProcessRecord; log: string }[], timeoutMs: number): Promise<void> {
   const client = labAdminClient(plan);
   try {
@@ -141,10 +152,12 @@ async function waitForNodesReady(plan: LabPlan, agents: { rec: ProcessRecord; lo
       const dead = agents.find((a) => !isAlive(a.rec));
       if (dead) throw new Error(`${dead.rec.role} exited; its log (${dead.log}) ends:\n${tail(dead.log)}`);
       try {
-        const ready = nodeReadiness((await client.list('nodes')).items);
-        const notReady = plan.nodes.filter((n) => ready.get(n.nodeName) !== 'True').map((n) => n.nodeName);
+        const items = (await client.list('nodes')).items;
+        const ready = nodeReadiness(items);
+        const networked = new Set(items.filter(hasPodNetwork).map((n) => n.metadata.name));
+        const notReady = plan.nodes.filter((n) => ready.get(n.nodeName) !== 'True' || !networked.has(n.nodeName)).map((n) => n.nodeName);
         if (notReady.length === 0) return;
-        lastProblem = `not Ready yet: ${notReady.join(', ')}`;
+        lastProblem = `not Ready with a pod network yet: ${notReady.join(', ')}`;
       } catch (err) {
         lastProblem = (err as Error).message;
       }

@@ -94,14 +94,21 @@ test('a two-node lab: nodes Ready in kubectl, underlay inside the namespaces, ex
   assert.equal(noNode.code, 1);
   assert.match(noNode.stderr, /has no node "node-9"/);
 
-  // Pods get their own namespace later; until one is named by the annotation, exec says so.
+  // A pod is scheduled, gets its own namespace, and exec enters it (pod networking: test/integration/pod-network.test.ts).
   const podFile = join(root, 'pod.yaml');
-  writeFileSync(podFile, 'apiVersion: v1\nkind: Pod\nmetadata: {name: p1, namespace: default}\nspec:\n  containers: [{name: c, image: busybox}]\n');
+  writeFileSync(podFile, 'apiVersion: v1\nkind: Pod\nmetadata: {name: p1, namespace: default}\nspec:\n  containers: [{name: c, image: busybox, command: [sleep, "3600"]}]\n');
   const applied = await mustRun(['apply', '-f', podFile, '--kubeconfig', kubeconfig]);
   assert.match(applied.stdout, /pod\/p1 created/);
-  const podExec = await meshlet(['lab', 'exec', '--name', labA, 'default/p1', '--', 'true']);
-  assert.equal(podExec.code, 1);
-  assert.match(podExec.stderr, /pod default\/p1 has no network namespace yet \(no meshlet\.io\/netns annotation\)/);
+  const noPod = await meshlet(['lab', 'exec', '--name', labA, 'default/p9', '--', 'true']);
+  assert.equal(noPod.code, 1);
+  assert.match(noPod.stderr, /pod default\/p9 not found/);
+  let podExec = await meshlet(['lab', 'exec', '--name', labA, 'default/p1', '--', 'ip', '-4', '-o', 'addr', 'show', 'eth0']);
+  for (let i = 0; i < 100 && podExec.code !== 0; i++) {
+    await new Promise((r) => setTimeout(r, 200));
+    podExec = await meshlet(['lab', 'exec', '--name', labA, 'default/p1', '--', 'ip', '-4', '-o', 'addr', 'show', 'eth0']);
+  }
+  assert.equal(podExec.code, 0, podExec.stderr);
+  assert.match(podExec.stdout, /inet 10\.244\./);
 
   const status = await mustRun(['lab', 'status', '--name', labA]);
   assert.match(status.stdout, /healthz 200/);
@@ -131,6 +138,7 @@ test('a two-node lab: nodes Ready in kubectl, underlay inside the namespaces, ex
 
   const pidsA = recorded(labA);
   assert.equal(pidsA.filter((p) => p.pid !== undefined).length, 4, 'redis, server and two agents recorded');
+  assert.ok((await listNetns()).some((ns) => ns.startsWith(`ml-${labA}-p-`)), 'the pod has its namespace');
   const down = await mustRun(['lab', 'down', '--name', labA]);
   assert.match(down.stdout, /deleted network namespaces/);
   await assertGone(labA, pidsA);

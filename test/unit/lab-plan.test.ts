@@ -64,7 +64,9 @@ test('identities, commands and kubeconfig', () => {
     ['system:node:node-2', ['system:nodes']],
   ]);
   const cmd = agentCommand(plan, plan.nodes[0], '/usr/bin/node', '/repo/bin/meshlet.js');
-  assert.deepEqual(cmd.slice(0, 6), ['netns', 'exec', 'ml-x-n1', '/usr/bin/node', '/repo/bin/meshlet.js', 'agent']);
+  assert.deepEqual(cmd.slice(0, 5), ['--net=/run/netns/ml-x-n1', '--', '/usr/bin/node', '/repo/bin/meshlet.js', 'agent']);
+  assert.equal(cmd[cmd.indexOf('--netns-prefix') + 1], 'ml-x-');
+  assert.equal(cmd[cmd.indexOf('--redis') + 1], 'redis+unix:///s/x/redis.sock');
   assert.equal(cmd[cmd.indexOf('--server') + 1], 'unix:///s/x/api.sock');
   assert.equal(cmd[cmd.indexOf('--node-ip') + 1], '172.31.0.11');
   const srv = serverCommand(plan, '/repo/bin/meshlet.js');

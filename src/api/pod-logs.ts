@@ -1,0 +1,129 @@
+// pods/<name>/log: the API server proxies to the kubelet endpoint of the
+// pod's node (the Node annotation meshlet.io/kubelet-endpoint, unix:// or
+// http://), presenting that node's own token (see src/agent/kubelet-server.ts),
+// and streams the reply through (`follow` keeps streaming). Errors come back
+// as Status objects: the kubelet's own, or one made here.
+import { request, type IncomingMessage, type ServerResponse } from 'node:http';
+import { KubeError, notFound } from '../core/errors.ts';
+import type { KubeObject } from '../core/types.ts';
+import type { Store } from '../store/types.ts';
+import { NODES_GROUP, type TokenSet } from './auth.ts';
+import { writeStatus } from './http-io.ts';
+
+export const KUBELET_ENDPOINT_ANNOTATION = 'meshlet.io/kubelet-endpoint';
+
+/** The log options kubectl sends that the kubelet takes. */
+const FORWARDED = ['follow', 'tailLines', 'previous', 'sinceSeconds', 'timestamps'];
+
+export type KubeletTarget = { socketPath: string } | { host: string; port: number };
+
+export interface LogProxyPlan {
+  target: KubeletTarget;
+  path: string;
+  token: string;
+}
+
+export function parseKubeletEndpoint(endpoint: string): KubeletTarget | undefined {
+  if (endpoint.startsWith('unix:///')) return { socketPath: endpoint.slice('unix://'.length) };
+  const m = /^http:\/\/(?:\[([0-9a-fA-F:.]+)\]|([0-9.]+|[a-z0-9.-]+)):(\d{1,5})\/?$/.exec(endpoint);
+  if (!m) return undefined;
+  return { host: m[1] ?? m[2], port: Number(m[3]) };
+}
+
+function containerNames(pod: KubeObject): string[] {
+  const spec = pod.spec as { containers?: { name?: unknown }[] } | undefined;
+  return (spec?.containers ?? []).map((c) => String(c.name ?? ''));
+}
+
+/** Where and how to fetch a pod's log. Pure; throws the KubeError the client gets. */
+export function planLogProxy(pod: KubeObject | undefined, node: KubeObject | undefined, query: URLSearchParams, tokens: TokenSet, route: { namespace: string; name: string }): LogProxyPlan {
+  if (!pod) throw notFound('pods', '', route.name);
+  const names = containerNames(pod);
+  let container = query.get('container') ?? '';
+  if (!container) {
+    if (names.length !== 1) {
+      throw new KubeError('BadRequest', `a container name must be specified for pod ${route.name}, choose one of: [${names.join(' ')}]`);
+    }
+    container = names[0];
+  } else if (!names.includes(container)) {
+    throw new KubeError('BadRequest', `container ${container} is not valid for pod ${route.name}`);
+  }
+  const nodeName = (pod.spec as { nodeName?: string } | undefined)?.nodeName;
+  if (!nodeName) throw new KubeError('BadRequest', `pod ${route.name} does not have a host assigned`);
+  if (!node) throw new KubeError('NotFound', `node "${nodeName}" of pod ${route.name} not found: its logs cannot be fetched`);
+  const endpoint = node.metadata.annotations?.[KUBELET_ENDPOINT_ANNOTATION];
+  const target = endpoint ? parseKubeletEndpoint(endpoint) : undefined;
+  if (!target) throw new KubeError('ServiceUnavailable', `node "${nodeName}" publishes no kubelet endpoint (${KUBELET_ENDPOINT_ANNOTATION}): is its agent running with pod networking?`);
+  let token: string | undefined;
+  for (const [t, id] of tokens) if (id.user === `system:node:${nodeName}` && id.groups.includes(NODES_GROUP)) token = t;
+  if (!token) throw new KubeError('ServiceUnavailable', `no credential for node "${nodeName}" in the server's token file: cannot reach its kubelet`);
+  const q = new URLSearchParams();
+  for (const k of FORWARDED) {
+    const v = query.get(k);
+    if (v !== null) q.set(k, v);
+  }
+  const qs = q.toString();
+  const path = `/containerLogs/${encodeURIComponent(route.namespace)}/${encodeURIComponent(route.name)}/${encodeURIComponent(container)}${qs ? `?${qs}` : ''}`;
+  return { target, path, token };
+}
+
+function readAll(res: IncomingMessage): Promise<string> {
+  return new Promise((resolve) => {
+    let body = '';
+    res.setEncoding('utf8');
+    res.on('data', (c: string) => (body += c));
+    res.on('end', () => resolve(body));
+    res.on('error', () => resolve(body));
+  });
+}
+
+/** Serves GET pods/<name>/log by proxying to the node's kubelet. */
+export async function servePodLogs(
+  store: Store, tokens: TokenSet, route: { namespace: string; name: string }, query: URLSearchParams, req: IncomingMessage, res: ServerResponse,
+): Promise<void> {
+  const pod = await store.get('pods', route.namespace, route.name);
+  const nodeName = (pod?.spec as { nodeName?: string } | undefined)?.nodeName;
+  const node = nodeName ? await store.get('nodes', '', nodeName) : undefined;
+  const plan = planLogProxy(pod, node, query, tokens, route);
+  await new Promise<void>((resolve) => {
+    const upstream = request(
+      { ...plan.target, path: plan.path, method: 'GET', headers: { authorization: `Bearer ${plan.token}` } },
+      (up) => {
+        if (up.statusCode !== 200) {
+          void readAll(up).then((body) => {
+            let status: ReturnType<KubeError['toStatus']>;
+            try {
+              const parsed = JSON.parse(body) as ReturnType<KubeError['toStatus']>;
+              status = parsed && parsed.kind === 'Status' ? parsed : new KubeError('InternalError', body || `kubelet answered ${up.statusCode}`).toStatus();
+            } catch {
+              status = new KubeError('InternalError', `kubelet answered ${up.statusCode}: ${body.slice(0, 200)}`).toStatus();
+            }
+            writeStatus(res, status);
+            resolve();
+          });
+          return;
+        }
+        res.writeHead(200, { 'Content-Type': up.headers['content-type'] ?? 'text/plain', 'Cache-Control': 'no-cache', 'Transfer-Encoding': 'chunked' });
+        res.flushHeaders();
+        up.pipe(res);
+        up.on('end', resolve);
+        up.on('error', () => {
+          res.destroy();
+          resolve();
+        });
+      },
+    );
+    upstream.on('error', (err) => {
+      if (!res.headersSent) writeStatus(res, new KubeError('InternalError', `cannot reach the kubelet of node ${nodeName}: ${err.message}`).toStatus());
+      else res.destroy();
+      resolve();
+    });
+    // The client went away (kubectl logs -f interrupted): stop reading from the kubelet.
+    res.on('close', () => {
+      upstream.destroy();
+      resolve();
+    });
+    req.on('aborted', () => upstream.destroy());
+    upstream.end();
+  });
+}
