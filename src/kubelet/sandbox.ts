@@ -72,12 +72,25 @@ export class SandboxManager {
     return sandboxNames(uid, this.cfg.netnsPrefix);
   }
 
+  /**
+   * Sandboxes whose eth0 was seen holding their IP, by uid. The resync runs every
+   * second for every pod, so after the first full check it only looks for the
+   * namespace file instead of spawning `ip` per pod per second.
+   */
+  private readonly verified = new Map<string, string>();
+
   /** True when the sandbox the record describes is in place: namespace present and eth0 holding the pod IP. */
   async isReady(rec: SandboxRecord): Promise<boolean> {
-    if (!existsSync(join('/run/netns', checkNetnsName(rec.netns)))) return false;
+    if (!existsSync(join('/run/netns', checkNetnsName(rec.netns)))) {
+      this.verified.delete(rec.uid);
+      return false;
+    }
+    if (this.verified.get(rec.uid) === rec.ip) return true;
     try {
       const { stdout } = await ip(rec.netns, ['-o', 'addr', 'show', 'dev', 'eth0']);
-      return stdout.includes(` ${rec.ip}/`);
+      const ready = stdout.includes(` ${rec.ip}/`);
+      if (ready) this.verified.set(rec.uid, rec.ip);
+      return ready;
     } catch {
       return false;
     }
@@ -120,6 +133,7 @@ export class SandboxManager {
 
   /** Deletes the pod's namespace (its veth goes with it) and any stray host veth. Idempotent. */
   async teardownNetwork(uid: string): Promise<void> {
+    this.verified.delete(uid);
     const { netns, hostVeth } = this.names(uid);
     await this.deleteNetns(netns);
     try {

@@ -63,6 +63,73 @@ async function assertGone(name: string, pids: ProcessRecord[]): Promise<void> {
   assert.equal(existsSync(join(root, name)), false, 'no state dir left');
 }
 
+function kubectl(kubeconfig: string, args: string[]): Promise<{ stdout: string; stderr: string }> {
+  return execFileP(KUBECTL, ['--kubeconfig', kubeconfig, '--cache-dir', cacheDir, ...args]);
+}
+
+/** Real kubectl against the lab: apply (create, unchanged, configured, server-side), get -o wide, get -w, scale, delete. */
+async function kubectlScenario(kubeconfig: string): Promise<void> {
+  const deployment = (replicas: number, image: string) => `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: default}
+spec:
+  replicas: ${replicas}
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+      - {name: web, image: ${image}, command: [sleep, "3600"], ports: [{containerPort: 8080}]}
+`;
+  const file = join(root, 'web.yaml');
+  writeFileSync(file, deployment(1, 'busybox:1'));
+  assert.match((await kubectl(kubeconfig, ['apply', '-f', file])).stdout, /deployment\.apps\/web created/);
+  assert.match((await kubectl(kubeconfig, ['apply', '-f', file])).stdout, /deployment\.apps\/web unchanged/);
+  writeFileSync(file, deployment(2, 'busybox:2'));
+  assert.match((await kubectl(kubeconfig, ['apply', '-f', file])).stdout, /deployment\.apps\/web configured/);
+  const image = await kubectl(kubeconfig, ['get', 'deployment', 'web', '-o', 'jsonpath={.spec.replicas} {.spec.template.spec.containers[0].image}']);
+  assert.equal(image.stdout, '2 busybox:2');
+
+  const cmFile = join(root, 'cm.yaml');
+  writeFileSync(cmFile, 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, namespace: default}\ndata: {mode: a}\n');
+  assert.match((await kubectl(kubeconfig, ['apply', '--server-side', '-f', cmFile])).stdout, /configmap\/settings serverside-applied/);
+
+  // get -w sees a change: watch in the background, change the object, read the change, stop kubectl by its PID.
+  const watcher = spawn(KUBECTL, ['--kubeconfig', kubeconfig, '--cache-dir', cacheDir, 'get', 'configmap', 'settings', '-w', '-o', 'jsonpath={.data.mode}{"\\n"}'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let watched = '';
+  watcher.stdout.on('data', (c: Buffer) => (watched += c));
+  try {
+    for (let i = 0; i < 100 && !watched.includes('a'); i++) await new Promise((r) => setTimeout(r, 100));
+    await kubectl(kubeconfig, ['patch', 'configmap', 'settings', '--type', 'merge', '-p', '{"data":{"mode":"b"}}']);
+    for (let i = 0; i < 100 && !watched.split('\n').includes('b'); i++) await new Promise((r) => setTimeout(r, 100));
+  } finally {
+    if (watcher.pid !== undefined && watcher.exitCode === null) process.kill(watcher.pid, 'SIGTERM');
+  }
+  assert.deepEqual(watched.split('\n').filter(Boolean), ['a', 'b']);
+
+  assert.match((await kubectl(kubeconfig, ['scale', 'deployment', 'web', '--replicas=3'])).stdout, /deployment\.apps\/web scaled/);
+  assert.equal((await kubectl(kubeconfig, ['get', 'deployment', 'web', '-o', 'jsonpath={.spec.replicas}'])).stdout, '3');
+
+  // The deployment's pods are scheduled and get IPs: -o wide shows IP and NODE.
+  let wide = '';
+  for (let i = 0; i < 150; i++) {
+    wide = (await kubectl(kubeconfig, ['get', 'pods', '-l', 'app=web', '-o', 'wide'])).stdout;
+    if ((wide.match(/Running\s+\d+\s+\S+\s+10\.244\.\d+\.\d+\s+node-\d/g) ?? []).length === 3) break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  assert.match(wide.split('\n')[0], /^NAME\s+READY\s+STATUS\s+RESTARTS\s+AGE\s+IP\s+NODE/);
+  assert.equal((wide.match(/Running\s+\d+\s+\S+\s+10\.244\.\d+\.\d+\s+node-\d/g) ?? []).length, 3, wide);
+
+  // delete returns once the object is gone (a running pod: graceful, finished by its node).
+  const victim = wide.split('\n')[1].split(/\s+/)[0];
+  assert.match((await kubectl(kubeconfig, ['delete', 'pod', victim, '--grace-period=1'])).stdout, new RegExp(`pod "${victim}" deleted`));
+  await assert.rejects(kubectl(kubeconfig, ['get', 'pod', victim]), /NotFound/);
+  assert.match((await kubectl(kubeconfig, ['delete', 'deployment', 'web'])).stdout, /deployment\.apps "web" deleted/);
+  assert.match((await kubectl(kubeconfig, ['delete', 'configmap', 'settings'])).stdout, /configmap "settings" deleted/);
+}
+
 before(() => {
   assert.equal(process.getuid?.(), 0, 'the lab test needs root');
 });
@@ -109,6 +176,8 @@ test('a two-node lab: nodes Ready in kubectl, underlay inside the namespaces, ex
   }
   assert.equal(podExec.code, 0, podExec.stderr);
   assert.match(podExec.stdout, /inet 10\.244\./);
+
+  await kubectlScenario(kubeconfig);
 
   const status = await mustRun(['lab', 'status', '--name', labA]);
   assert.match(status.stdout, /healthz 200/);
