@@ -21,13 +21,16 @@ const LISTEN = `import socket,time\ns=socket.socket(); s.bind(('0.0.0.0', ${PORT
 // Reads "ip" lines; for each, connects until it works; prints "ip" when it did.
 const PROBER = `
 import socket, sys, threading, time
+out = threading.Lock()
 def probe(ip):
     while True:
         try:
             c = socket.create_connection((ip, ${PORT}), timeout=0.5); c.close(); break
         except Exception:
             time.sleep(0.01)
-    print(ip, flush=True)
+    # One write per line under a lock: print() from several threads can interleave "ip" and "\\n".
+    with out:
+        sys.stdout.write(ip + "\\n"); sys.stdout.flush()
 for line in sys.stdin:
     threading.Thread(target=probe, args=(line.strip(),), daemon=True).start()
 `;
