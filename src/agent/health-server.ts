@@ -1,16 +1,11 @@
 // The agent's small HTTP listener: /healthz and Prometheus /metrics, on a
 // unix socket (the lab: reachable from the host, whatever the netns) or TCP.
 import { createServer, type Server } from 'node:http';
-import { rmSync } from 'node:fs';
 import type { Registry } from 'prom-client';
+import { listenHttp, type HttpListen, type Listening } from './http-listener.ts';
 
-export type HealthListen = { socketPath: string } | { host: string; port: number };
-
-export interface HealthServer {
-  /** The TCP port bound, 0 on a unix socket. */
-  port: number;
-  close(): Promise<void>;
-}
+export type HealthListen = HttpListen;
+export type HealthServer = Listening;
 
 export async function startHealthServer(
   listen: HealthListen,
@@ -37,19 +32,5 @@ export async function startHealthServer(
     }
     res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
   });
-  if ('socketPath' in listen) rmSync(listen.socketPath, { force: true });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    if ('socketPath' in listen) server.listen(listen.socketPath, resolve);
-    else server.listen(listen.port, listen.host, resolve);
-  });
-  const addr = server.address();
-  return {
-    port: typeof addr === 'object' && addr ? addr.port : 0,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
+  return listenHttp(server, listen);
 }

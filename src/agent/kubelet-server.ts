@@ -9,14 +9,14 @@
 // created mode 0600 (root only) and a TCP listener, when asked for, should be
 // bound to the node IP (never 0.0.0.0 in the lab).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { chmodSync, rmSync } from 'node:fs';
 import { timingSafeEqual } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { KubeError, type Reason } from '../core/errors.ts';
 import type { LogOptions } from '../kubelet/logs.ts';
+import { listenHttp, type HttpListen, type Listening } from './http-listener.ts';
 
-export type KubeletListen = { socketPath: string } | { host: string; port: number };
+export type KubeletListen = HttpListen;
 
 export interface LogRequest {
   namespace: string;
@@ -74,11 +74,7 @@ export interface KubeletServerOptions {
   logger: Logger;
 }
 
-export interface KubeletServer {
-  /** Bound TCP port; 0 on a unix socket. */
-  port: number;
-  close(): Promise<void>;
-}
+export type KubeletServer = Listening;
 
 function sendError(res: ServerResponse, err: unknown): void {
   const e = err instanceof KubeError ? err : classify(err);
@@ -122,21 +118,5 @@ function handle(opts: KubeletServerOptions, req: IncomingMessage, res: ServerRes
 
 export async function startKubeletServer(opts: KubeletServerOptions): Promise<KubeletServer> {
   const server: Server = createServer((req, res) => handle(opts, req, res));
-  const { listen } = opts;
-  if ('socketPath' in listen) rmSync(listen.socketPath, { force: true });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    if ('socketPath' in listen) server.listen(listen.socketPath, resolve);
-    else server.listen(listen.port, listen.host, resolve);
-  });
-  if ('socketPath' in listen) chmodSync(listen.socketPath, 0o600);
-  const addr = server.address();
-  return {
-    port: typeof addr === 'object' && addr ? addr.port : 0,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
+  return listenHttp(server, opts.listen, 0o600);
 }

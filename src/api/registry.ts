@@ -398,7 +398,6 @@ export class Registry {
   private async deleteOne(route: ResourceRoute, opts: DeleteOptions): Promise<KubeObject> {
     const { info, gr } = route;
     const name = route.name ?? '';
-    const ns = route.namespace ?? '';
     if (info.resource === 'namespaces' && PROTECTED_NAMESPACES.has(name)) {
       throw new KubeError('Forbidden', `namespaces "${name}" is forbidden: this namespace may not be deleted`, { name, kind: 'namespaces' });
     }

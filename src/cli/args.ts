@@ -1,6 +1,6 @@
 // Pure command-line parsing against the command table (no I/O).
 import { parseArgs } from 'node:util';
-import { COMMANDS, commandHelp, findCommand, groupHelp, mainHelp, subcommandsOf, type CommandSpec } from './commands.ts';
+import { COMMANDS, commandHelp, findCommand, groupHelp, mainHelp, type CommandSpec } from './commands.ts';
 
 export type OptionValues = Record<string, string | boolean | string[] | undefined>;
 

@@ -7,14 +7,12 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { parseLabState, type ProcessRecord } from '../../src/lab/state.ts';
 import { isAlive, listNetns } from '../../src/lab/system.ts';
 import { getOverSocket } from '../../src/lab/api.ts';
+import { KUBECTL, runMeshlet, type RunResult } from '../helpers/run.ts';
 
-const BIN = fileURLToPath(new URL('../../bin/meshlet.js', import.meta.url));
-const KUBECTL = '/usr/bin/kubectl';
 const execFileP = promisify(execFile);
 
 const root = mkdtempSync(join(tmpdir(), 'mlt-lab-'));
@@ -25,26 +23,9 @@ const labB = `mlt${suffix}b`;
 const labC = `mlt${suffix}c`;
 const labs = [labA, labB, labC];
 
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+type Result = RunResult;
 
-function meshlet(args: string[]): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, MESHLET_LAB_ROOT: root },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c));
-    child.stderr.on('data', (c: Buffer) => (stderr += c));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const meshlet = (args: string[]): Promise<Result> => runMeshlet(args, { env: { ...process.env, MESHLET_LAB_ROOT: root } });
 
 async function mustRun(args: string[]): Promise<Result> {
   const r = await meshlet(args);

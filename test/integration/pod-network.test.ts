@@ -7,10 +7,9 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -19,9 +18,8 @@ import { restartAgent } from '../../src/lab/agents.ts';
 import { isAlive } from '../../src/lab/system.ts';
 import type { LabState, ProcessRecord } from '../../src/lab/state.ts';
 import { getOverSocket } from '../../src/lab/api.ts';
+import { KUBECTL, MESHLET_BIN as BIN, runProcess, type RunResult } from '../helpers/run.ts';
 
-const BIN = fileURLToPath(new URL('../../bin/meshlet.js', import.meta.url));
-const KUBECTL = '/usr/bin/kubectl';
 const execFileP = promisify(execFile);
 const root = mkdtempSync(join(tmpdir(), 'mlt-podnet-'));
 const lab = `mlt${randomBytes(2).toString('hex')}p`;
@@ -41,20 +39,8 @@ interface Pod {
   };
 }
 
-function run(cmd: string, args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(cmd, args, { env: { ...process.env, MESHLET_LAB_ROOT: root, KUBECONFIG: kubeconfig }, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d));
-    child.stderr.on('data', (d: Buffer) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? 1, stdout, stderr });
-    });
-    child.stdin.end(opts.input ?? '');
-  });
+function run(cmd: string, args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<RunResult> {
+  return runProcess(cmd, args, { ...opts, timeoutMs: opts.timeoutMs ?? 60_000, env: { ...process.env, MESHLET_LAB_ROOT: root, KUBECONFIG: kubeconfig } });
 }
 
 const meshlet = (...args: string[]) => run(process.execPath, [BIN, ...args]);
