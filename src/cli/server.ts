@@ -12,7 +12,8 @@ import { createClient } from '../client/http-client.ts';
 import type { ApiClient } from '../client/types.ts';
 import { RedisStore } from '../store/redis-store.ts';
 import { startRedis, type RedisProcess } from '../store/redis-process.ts';
-import { booleanOption, integerOption, parseHostPort, stringOption, type RunCommand } from './args.ts';
+import { parseCidr } from '../overlay/cidr.ts';
+import { UsageError, booleanOption, integerOption, parseHostPort, stringOption, type RunCommand } from './args.ts';
 import { createLogger, exitOnSignals } from './runtime.ts';
 import { httpUrl } from './server-url.ts';
 
@@ -49,6 +50,14 @@ export async function runServer(cmd: RunCommand): Promise<number | undefined> {
   const redisOption = stringOption(cmd.options, 'redis') ?? 'auto';
   const historyGiven = stringOption(cmd.options, 'history') !== undefined;
   const history = integerOption(cmd.options, 'history', 100, 10_000_000, 0);
+  const serviceCidr = stringOption(cmd.options, 'service-cidr');
+  if (serviceCidr !== undefined) {
+    try {
+      parseCidr(serviceCidr);
+    } catch (err) {
+      throw new UsageError(`--service-cidr: ${(err as Error).message}`);
+    }
+  }
   const withControllers = !booleanOption(cmd.options, 'no-controllers');
   const withScheduler = !booleanOption(cmd.options, 'no-scheduler');
   const addressFile = stringOption(cmd.options, 'address-file');
@@ -110,6 +119,7 @@ export async function runServer(cmd: RunCommand): Promise<number | undefined> {
       ...(socketPath ? { socketPath } : {}),
       tokens,
       logger,
+      ...(serviceCidr ? { serviceCidr } : {}),
       ...(cert ? { tls: { cert: cert.cert, key: cert.key } } : {}),
     });
     onStop('API server', () => api.close());
