@@ -111,13 +111,33 @@ const NODE_WRITABLE = new Set([
   'endpoints',
 ]);
 
+/** The node a `system:node:<name>` identity speaks for. */
+export function nodeNameOf(identity: Identity): string | undefined {
+  return identity.user.startsWith('system:node:') ? identity.user.slice('system:node:'.length) : undefined;
+}
+
+/**
+ * Objects that belong to one node, as Kubernetes' NodeRestriction sees them: a node may
+ * change its own Node and its own heartbeat Lease, not another node's (a node that could
+ * rewrite another's kubelet endpoint would be handed that node's token by the log proxy).
+ */
+function ownedByOneNode(attrs: ResourceAttributes): boolean {
+  if (attrs.resource === 'nodes') return true;
+  return attrs.resource === 'leases.coordination.k8s.io' && attrs.namespace === 'kube-node-lease';
+}
+
 /** The fixed authorization policy. */
 export function isAllowed(identity: Identity, attrs: ResourceAttributes): boolean {
   if (identity.groups.includes(ADMIN_GROUP)) return true;
   if (!identity.groups.includes(NODES_GROUP)) return false;
   if (READ_VERBS.has(attrs.verb)) return true;
   const target = attrs.subresource ? `${attrs.resource}/${attrs.subresource}` : attrs.resource;
-  if (WRITE_VERBS.has(attrs.verb)) return NODE_WRITABLE.has(target);
+  if (WRITE_VERBS.has(attrs.verb)) {
+    if (!NODE_WRITABLE.has(target)) return false;
+    // Updates and patches name their object; creates are checked by name when the body names it.
+    if (ownedByOneNode(attrs) && attrs.name !== undefined) return attrs.name === nodeNameOf(identity);
+    return true;
+  }
   if (attrs.verb === 'delete') return target === 'pods';
   return false;
 }

@@ -54,6 +54,13 @@ test('authorization policy', () => {
   assert.ok(!isAllowed(node, { verb: 'create', resource: 'deployments.apps' }));
   assert.ok(!isAllowed(node, { verb: 'delete', resource: 'nodes' }));
   assert.ok(!isAllowed(nobody, { verb: 'get', resource: 'pods' }));
+  // A node writes its own Node and heartbeat Lease only (NodeRestriction).
+  assert.ok(isAllowed(node, { verb: 'patch', resource: 'nodes', name: 'n1' }));
+  assert.ok(isAllowed(node, { verb: 'update', resource: 'nodes', subresource: 'status', name: 'n1' }));
+  assert.ok(!isAllowed(node, { verb: 'patch', resource: 'nodes', name: 'n2' }));
+  assert.ok(!isAllowed(node, { verb: 'update', resource: 'nodes', subresource: 'status', name: 'n2' }));
+  assert.ok(isAllowed(node, { verb: 'update', resource: 'leases.coordination.k8s.io', namespace: 'kube-node-lease', name: 'n1' }));
+  assert.ok(!isAllowed(node, { verb: 'update', resource: 'leases.coordination.k8s.io', namespace: 'kube-node-lease', name: 'n2' }));
   assert.throws(
     () => authorize(node, { verb: 'create', resource: 'deployments.apps', namespace: 'default' }),
     (e) => isKubeError(e, 'Forbidden') && e.code === 403 && /cannot create resource "deployments" in API group "apps"/.test(e.message),
