@@ -34,6 +34,7 @@ import { reconcilePod, type ObservedPod, type PodAction } from './reconcile.ts';
 import { podDir, readSandboxRecord, SandboxManager, writeAtomic, type SandboxRecord } from './sandbox.ts';
 import type { PodNetwork } from './sandbox-plan.ts';
 import { podStatus } from './status.ts';
+import { Prober, probeFailureMessage } from './prober.ts';
 
 export interface KubeletIpam {
   allocate(podKey: string): Promise<PodNetwork>;
@@ -77,6 +78,7 @@ const EVENT_REPEAT_MS = 60_000;
 export class Kubelet {
   readonly runtime: ContainerRuntime;
   readonly sandboxes: SandboxManager;
+  readonly prober: Prober;
   private readonly informer: Informer;
   private readonly queue: WorkQueue;
   private readonly log: Logger;
@@ -106,6 +108,16 @@ export class Kubelet {
       fieldSelector: `spec.nodeName=${deps.nodeName}`,
       logger: this.log,
     });
+    this.prober = new Prober({
+      logger: this.log,
+      nodeNetns: deps.nodeNetns,
+      onChange: (key) => this.queue.add(key),
+      onFailure: (key, _container, kind, output) => {
+        const pod = this.informer.get(key) as KubeletPod | undefined;
+        // Liveness and startup failures are few per run (up to the kill) and each is reported; readiness ones are deduplicated.
+        if (pod) void this.event(pod, 'Warning', 'Unhealthy', probeFailureMessage(kind, output), kind !== 'readiness');
+      },
+    });
     this.queue = new WorkQueue({
       baseDelayMs: 1000,
       maxDelayMs: 60_000,
@@ -127,6 +139,7 @@ export class Kubelet {
     await this.cleanupOrphans();
     for (const rec of this.onDisk.values()) this.queue.add(`${rec.namespace}/${rec.name}`);
     this.queue.start((key) => this.sync(key), this.deps.workers ?? 4);
+    this.prober.start();
     const resync = () => {
       for (const pod of this.informer.list()) this.queue.add(podName(pod));
       for (const rec of this.onDisk.values()) this.queue.add(`${rec.namespace}/${rec.name}`);
@@ -141,6 +154,7 @@ export class Kubelet {
   /** Stops watching and working. Containers keep running (a new Kubelet adopts them). */
   async stop(): Promise<void> {
     if (this.resyncTimer) clearTimeout(this.resyncTimer);
+    this.prober.stop();
     await this.queue.shutDown();
     await this.informer.stop();
   }
@@ -231,6 +245,7 @@ export class Kubelet {
     }
     const names = containersOf(pod).map((c) => c.name);
     const { observed } = await this.observe(uid, names);
+    observed.unhealthy = this.prober.kills(pod, observed.containers, Date.now());
     const actions = reconcilePod(pod, observed, Date.now(), { backoff: this.deps.backoff ?? DEFAULT_BACKOFF });
     const waiting: Record<string, ContainerStateWaiting> = {};
     this.waiting.set(uid, waiting);
@@ -247,6 +262,7 @@ export class Kubelet {
   private async reportStatus(pod: KubeletPod): Promise<void> {
     const uid = pod.metadata.uid!;
     const { observed, sandbox } = await this.observe(uid, containersOf(pod).map((c) => c.name));
+    this.prober.sync(pod, observed.containers, sandbox?.ip);
     const status = podStatus(
       pod,
       {
@@ -255,6 +271,7 @@ export class Kubelet {
         sandboxReady: observed.sandboxReady,
         containers: observed.containers,
         waiting: this.waiting.get(uid) ?? {},
+        probes: this.prober.health(pod, observed.containers, Date.now()),
       },
       Date.now(),
     );
@@ -328,7 +345,7 @@ export class Kubelet {
         if (pod && action.reason === 'CreateContainerConfigError') await this.event(pod, 'Warning', 'Failed', `Error: ${action.message}`);
         return 'ok';
       case 'stopContainer':
-        if (pod) await this.event(pod, 'Normal', 'Killing', `Stopping container ${action.name}`, true);
+        if (pod) await this.event(pod, 'Normal', 'Killing', action.message ?? `Stopping container ${action.name}`, true);
         await this.runtime.stop(rec.uid, action.name, action.graceSeconds);
         return 'ok';
       case 'teardownSandbox': {
@@ -349,6 +366,7 @@ export class Kubelet {
         await this.sandboxes.remove(rec.uid);
         this.onDisk.delete(rec.uid);
         this.waiting.delete(rec.uid);
+        this.prober.forget(rec.uid);
         return 'removed';
       case 'requeue':
         this.queue.addAfter(key, action.afterMs);

@@ -1,6 +1,7 @@
 // The parts of a core/v1 Pod the kubelet reads and writes, as they appear in
 // JSON, and small accessors over them. Pure.
 import type { KubeObject } from '../core/types.ts';
+import type { ContainerPort, ProbeSpec } from './probe-spec.ts';
 
 export interface EnvVar {
   name: string;
@@ -18,6 +19,10 @@ export interface ContainerSpec {
   args?: string[];
   env?: EnvVar[];
   workingDir?: string;
+  ports?: ContainerPort[];
+  startupProbe?: ProbeSpec;
+  readinessProbe?: ProbeSpec;
+  livenessProbe?: ProbeSpec;
 }
 
 export interface KubeletPodSpec {

@@ -5,6 +5,7 @@ import type { ContainerObservation } from './containers.ts';
 import { backoffFor, consecutiveShortRuns, DEFAULT_BACKOFF, nextRestartDelay, type BackoffOptions } from './backoff.ts';
 import { containerConfigError } from './container-plan.ts';
 import { containersOf, gracePeriodSeconds, isTerminalPhase, restartPolicy, type KubeletPod } from './pod-spec.ts';
+import { probeGraceSeconds } from './probe-spec.ts';
 
 export interface ObservedPod {
   /** The sandbox is in place (namespace with eth0 holding the pod IP). */
@@ -13,6 +14,8 @@ export interface ObservedPod {
   sandboxExists: boolean;
   /** Every container with state on disk, by name. */
   containers: Record<string, ContainerObservation | undefined>;
+  /** Running containers their liveness or startup probe says to kill (and restart per restartPolicy). */
+  unhealthy?: Record<string, { kind: 'liveness' | 'startup' } | undefined>;
 }
 
 export type WaitingReason = 'CrashLoopBackOff' | 'CreateContainerConfigError';
@@ -21,7 +24,7 @@ export type PodAction =
   | { type: 'createSandbox' }
   | { type: 'startContainer'; name: string }
   | { type: 'wait'; name: string; reason: WaitingReason; message: string }
-  | { type: 'stopContainer'; name: string; graceSeconds: number }
+  | { type: 'stopContainer'; name: string; graceSeconds: number; message?: string }
   | { type: 'teardownSandbox' }
   | { type: 'finishDeletion' }
   | { type: 'removePodState' }
@@ -77,6 +80,7 @@ export function reconcilePod(pod: KubeletPod | undefined, observed: ObservedPod,
   const specs = containersOf(pod);
   const starts: PodAction[] = [];
   const waits: PodAction[] = [];
+  const kills: PodAction[] = [];
   let retryAfter = Infinity;
   for (const c of specs) {
     const configError = containerConfigError(c);
@@ -93,6 +97,19 @@ export function reconcilePod(pod: KubeletPod | undefined, observed: ObservedPod,
     if (cur.running) {
       // A sandbox that vanished under a running container: the container goes with it and restarts.
       if (!observed.sandboxReady) starts.push({ type: 'startContainer', name: c.name });
+      else {
+        // Failed its liveness/startup probe: killed now; the restart (per restartPolicy, with back-off) follows its exit.
+        const kind = observed.unhealthy?.[c.name]?.kind;
+        const probe = kind === 'liveness' ? c.livenessProbe : kind === 'startup' ? c.startupProbe : undefined;
+        if (kind && probe) {
+          kills.push({
+            type: 'stopContainer',
+            name: c.name,
+            graceSeconds: probeGraceSeconds(probe, gracePeriodSeconds(pod)),
+            message: `Container ${c.name} failed ${kind} probe, will be restarted`,
+          });
+        }
+      }
       continue;
     }
     if (!shouldRestart(policy, cur.exitCode)) continue;
@@ -117,7 +134,7 @@ export function reconcilePod(pod: KubeletPod | undefined, observed: ObservedPod,
     for (const name of runningNames(observed)) actions.push({ type: 'stopContainer', name, graceSeconds: gracePeriodSeconds(pod) });
     actions.push({ type: 'createSandbox' });
   }
-  actions.push(...waits, ...starts);
+  actions.push(...kills, ...waits, ...starts);
   if (Number.isFinite(retryAfter)) actions.push({ type: 'requeue', afterMs: retryAfter });
   return actions;
 }

@@ -17,6 +17,8 @@ export interface PodObservation {
   containers: Record<string, Pick<ContainerObservation, 'restartCount' | 'current' | 'previous' | 'image'> | undefined>;
   /** Per container name: why it waits (CrashLoopBackOff, CreateContainerConfigError, ContainerCreating). */
   waiting: Record<string, ContainerStateWaiting | undefined>;
+  /** Per running container with probes: what they say (others are started and ready while they run). */
+  probes?: Record<string, { started: boolean; ready: boolean } | undefined>;
 }
 
 export function terminatedOf(run: RunObservation, containerID?: string): ContainerStateTerminated {
@@ -57,15 +59,16 @@ function containerStatus(pod: KubeletPod, name: string, image: string, obs: PodO
     state = { waiting: { reason: 'ContainerCreating' } };
   }
   const running = !!cur?.running;
+  const probed = running ? obs.probes?.[name] : undefined;
   const status: ContainerStatus = {
     name,
     state,
     lastState,
-    ready: running,
+    ready: running && (probed?.ready ?? true),
     restartCount: o?.restartCount ?? 0,
     image: o?.image || image,
     imageID: '',
-    started: running,
+    started: running && (probed?.started ?? true),
   };
   if (cur) status.containerID = containerID(uid, name, cur.restart);
   return status;

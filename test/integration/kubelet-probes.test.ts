@@ -1,0 +1,257 @@
+// Probes end to end, in the style of kubelet-loop.test.ts: a real API server,
+// the real IPAM, a node namespace this test creates, and a Kubelet told it.
+// Readiness (httpGet on a named port, from the node namespace) holds a pod
+// unready until its server listens; a liveness exec probe (inside the
+// container's namespaces) that starts failing gets the container killed and
+// restarted with Unhealthy and Killing events; tcpSocket probes pass against
+// a listener and fail against a closed port. Requires root. No timing
+// assertions: states are polled with generous limits.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { pino } from 'pino';
+import { startTestApiServer, type TestApiServer } from '../helpers/api-server.ts';
+import { createClient } from '../../src/client/http-client.ts';
+import type { ApiClient } from '../../src/client/types.ts';
+import { Ipam } from '../../src/overlay/ipam.ts';
+import { parseCidr, gatewayOf } from '../../src/overlay/cidr.ts';
+import { Kubelet } from '../../src/kubelet/kubelet.ts';
+import type { KubeletPod } from '../../src/kubelet/pod-spec.ts';
+
+const tag = `mlt-${randomBytes(3).toString('hex')}-`;
+const nodeNs = `${tag}node`;
+let api: TestApiServer | undefined;
+let client: ApiClient | undefined;
+let ipam: Ipam | undefined;
+let kubelet: Kubelet | undefined;
+let dataDir = '';
+let prefixLength = 24;
+
+async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, ms = 30_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+before(async () => {
+  dataDir = await mkdtemp(join(tmpdir(), 'mlt-kubelet-probes-'));
+  api = await startTestApiServer({ nodes: ['n1'] });
+  client = createClient({ server: api.url, token: api.token });
+  ipam = await Ipam.connect(`redis+unix://${join(api.dir, 'redis', 'redis.sock')}`, { prefix: 'mltp', clusterCidr: '10.251.0.0/16' });
+  const lease = await ipam.leaseSubnet('n1');
+  const subnet = parseCidr(lease.subnets[0]);
+  prefixLength = subnet.prefix;
+  const gw = gatewayOf(subnet);
+  execFileSync('ip', ['netns', 'add', nodeNs]);
+  execFileSync('ip', ['-n', nodeNs, 'link', 'add', 'mlbr0', 'type', 'bridge']);
+  execFileSync('ip', ['-n', nodeNs, 'addr', 'add', `${gw}/${prefixLength}`, 'dev', 'mlbr0']);
+  execFileSync('ip', ['-n', nodeNs, 'link', 'set', 'mlbr0', 'up']);
+  const theIpam = ipam;
+  kubelet = new Kubelet({
+    nodeName: 'n1',
+    nodeIp: '192.0.2.1',
+    dataDir,
+    netnsPrefix: tag,
+    mtu: 1450,
+    dnsIp: '10.96.0.10',
+    nodeNetns: nodeNs,
+    client,
+    logger: pino({ level: 'silent' }),
+    resyncMs: 200,
+    ipam: {
+      allocate: async (key) => ({ ip: await theIpam.allocateIp('n1', key), prefixLength, gateway: gw }),
+      release: async (key) => void (await theIpam.releaseIp('n1', key)),
+      reclaim: async (live) => void (await theIpam.reclaim('n1', live)),
+    },
+  });
+  await kubelet.start();
+});
+
+after(async () => {
+  await kubelet?.stop().catch(() => undefined);
+  if (kubelet) {
+    for (const uid of kubelet.runtime.podUids()) {
+      for (const name of kubelet.runtime.containerNames(uid)) await kubelet.runtime.stop(uid, name, 0).catch(() => undefined);
+      await kubelet.runtime.killAllInNetns(kubelet.sandboxes.names(uid).netns).catch(() => undefined);
+      await kubelet.sandboxes.remove(uid).catch(() => undefined);
+    }
+  }
+  try {
+    execFileSync('ip', ['netns', 'del', nodeNs]);
+  } catch {
+    /* gone */
+  }
+  await ipam?.close();
+  client?.close();
+  await api?.stop();
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+
+/** Files the containers watch or make, under /tmp (the containers share the node's filesystem); removed in after(). */
+const files: string[] = [];
+function tmpFile(what: string): string {
+  const p = join(tmpdir(), `${tag}${what}`);
+  files.push(p);
+  return p;
+}
+after(() => {
+  for (const f of files) rmSync(f, { force: true });
+});
+
+async function pod(name: string): Promise<KubeletPod | undefined> {
+  return (await client!.get('pods', 'default', name)) as KubeletPod | undefined;
+}
+
+function cond(p: KubeletPod | undefined, type: string): string | undefined {
+  return p?.status?.conditions?.find((c) => c.type === type)?.status;
+}
+
+async function events(name: string): Promise<{ reason: string; message: string; type: string }[]> {
+  const { items } = await client!.list('events', { namespace: 'default' });
+  return items
+    .filter((e) => (e as { involvedObject?: { name?: string } }).involvedObject?.name === name)
+    .map((e) => e as unknown as { reason: string; message: string; type: string });
+}
+
+async function deletePod(name: string): Promise<void> {
+  await client!.delete('pods', 'default', name, { gracePeriodSeconds: 0 }).catch(() => undefined);
+  await waitFor(`${name} gone`, async () => ((await pod(name)) === undefined ? true : undefined), 60_000);
+}
+
+test('readiness (httpGet, named port, headers): Ready only once the server answers', async () => {
+  const go = tmpFile('http-go');
+  await client!.create('pods', {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: 'ready-http', namespace: 'default' },
+    spec: {
+      nodeName: 'n1',
+      terminationGracePeriodSeconds: 1,
+      containers: [{
+        name: 'web',
+        image: 'python',
+        command: ['sh', '-c', `while [ ! -f ${go} ]; do sleep 0.2; done; exec /usr/bin/python3 -m http.server 18080 --bind 0.0.0.0`],
+        ports: [{ name: 'web', containerPort: 18080 }],
+        readinessProbe: { httpGet: { port: 'web', path: '/', httpHeaders: [{ name: 'X-Probe', value: 'meshlet' }] }, periodSeconds: 1 },
+      }],
+    },
+  });
+  try {
+    // The server cannot listen before the test lets it: running and unready, deterministically.
+    const unready = await waitFor('running, probed and unready', async () => {
+      const p = await pod('ready-http');
+      const s = p?.status?.containerStatuses?.[0];
+      const failed = (await events('ready-http')).some((e) => e.reason === 'Unhealthy');
+      return s?.state.running && failed ? p : undefined;
+    });
+    assert.equal(unready.status?.containerStatuses?.[0].ready, false);
+    assert.equal(cond(unready, 'Ready'), 'False');
+    assert.equal(cond(unready, 'ContainersReady'), 'False');
+    assert.equal(unready.status?.phase, 'Running');
+    const ev = (await events('ready-http')).find((e) => e.reason === 'Unhealthy')!;
+    assert.equal(ev.type, 'Warning');
+    assert.match(ev.message, /^Readiness probe failed: Get "http:\/\/10\.251\.[0-9.]+:18080\/": .*ECONNREFUSED/);
+
+    writeFileSync(go, '');
+    const ready = await waitFor('Ready', async () => {
+      const p = await pod('ready-http');
+      return cond(p, 'Ready') === 'True' ? p : undefined;
+    });
+    assert.equal(ready.status?.containerStatuses?.[0].ready, true);
+    assert.equal(ready.status?.containerStatuses?.[0].restartCount, 0, 'readiness never restarts');
+    assert.equal(cond(ready, 'ContainersReady'), 'True');
+  } finally {
+    await deletePod('ready-http');
+  }
+});
+
+test('liveness (exec inside the container): failing probes kill and restart the container', async () => {
+  const healthy = tmpFile('healthy');
+  await client!.create('pods', {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: 'live-exec', namespace: 'default' },
+    spec: {
+      nodeName: 'n1',
+      terminationGracePeriodSeconds: 1,
+      containers: [{
+        name: 'main',
+        image: 'busybox',
+        // Healthy for a while, then the file goes: the probe (run inside the container's mount and PID namespaces) fails.
+        command: ['sh', '-c', `touch ${healthy}; sleep 3; rm -f ${healthy}; echo unhealthy now; exec sleep 3600`],
+        livenessProbe: { exec: { command: ['sh', '-c', `test -f ${healthy} || { echo "no ${healthy} in pid namespace of $$"; exit 1; }`] }, periodSeconds: 1, failureThreshold: 2 },
+      }],
+    },
+  });
+  try {
+    const restarted = await waitFor('restartCount ≥ 1', async () => {
+      const p = await pod('live-exec');
+      return (p?.status?.containerStatuses?.[0].restartCount ?? 0) >= 1 ? p : undefined;
+    }, 60_000);
+    const s = restarted.status!.containerStatuses![0];
+    assert.ok(s.lastState.terminated, 'the killed run is the last state');
+    const evs = await events('live-exec');
+    const unhealthy = evs.find((e) => e.reason === 'Unhealthy');
+    assert.ok(unhealthy, 'Unhealthy event');
+    assert.equal(unhealthy.type, 'Warning');
+    assert.match(unhealthy.message, new RegExp(`^Liveness probe failed: no ${healthy} in pid namespace of \\d+`));
+    assert.ok(evs.some((e) => e.reason === 'Killing' && e.message === 'Container main failed liveness probe, will be restarted'), 'Killing event');
+    assert.ok(evs.filter((e) => e.reason === 'Started').length >= 2, 'started again');
+  } finally {
+    await deletePod('live-exec');
+  }
+});
+
+test('tcpSocket: passes against a listener, fails against a closed port', async () => {
+  await client!.create('pods', {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: 'tcp', namespace: 'default' },
+    spec: {
+      nodeName: 'n1',
+      terminationGracePeriodSeconds: 1,
+      containers: [
+        {
+          name: 'open',
+          image: 'python',
+          command: ['/usr/bin/python3', '-m', 'http.server', '18081', '--bind', '0.0.0.0'],
+          readinessProbe: { tcpSocket: { port: 18081 }, periodSeconds: 1 },
+        },
+        {
+          name: 'closed',
+          image: 'busybox',
+          command: ['sleep', '3600'],
+          readinessProbe: { tcpSocket: { port: 18082 }, periodSeconds: 1 },
+        },
+      ],
+    },
+  });
+  try {
+    const p = await waitFor('open ready, closed probed', async () => {
+      const x = await pod('tcp');
+      const open = x?.status?.containerStatuses?.find((c) => c.name === 'open');
+      const failed = (await events('tcp')).some((e) => e.reason === 'Unhealthy' && e.message.includes(':18082'));
+      return open?.ready && failed ? x : undefined;
+    });
+    const closed = p.status!.containerStatuses!.find((c) => c.name === 'closed')!;
+    assert.ok(closed.state.running);
+    assert.equal(closed.ready, false);
+    assert.equal(cond(p, 'Ready'), 'False');
+    assert.equal(p.status?.conditions?.find((c) => c.type === 'Ready')?.message, 'containers with unready status: [closed]');
+    const ev = (await events('tcp')).find((e) => e.reason === 'Unhealthy')!;
+    assert.match(ev.message, /^Readiness probe failed: dial tcp 10\.251\.[0-9.]+:18082: .*ECONNREFUSED/);
+  } finally {
+    await deletePod('tcp');
+  }
+});
