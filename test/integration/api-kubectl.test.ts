@@ -155,7 +155,9 @@ describe('kubectl', () => {
           lines = new Promise<void>((r) => (onLines = r));
         }
       };
-      const rowCount = () => out.split('\n').filter((l) => l.startsWith('watched')).length;
+      // Whole lines only: a chunk may end in the middle of a row.
+      const rows = () => out.split('\n').slice(0, -1).filter((l) => l.startsWith('watched'));
+      const rowCount = () => rows().length;
       await waitFor(() => rowCount() >= 1);
       assert.match(out, /watched\s+1\s+/);
       const patched = await apiRequest(api, 'PATCH', '/api/v1/namespaces/default/configmaps/watched', {
@@ -164,7 +166,7 @@ describe('kubectl', () => {
       });
       assert.equal(patched.status, 200);
       await waitFor(() => rowCount() >= 2);
-      assert.match(out.split('\n').filter((l) => l.startsWith('watched'))[1], /watched\s+2\s+/);
+      assert.match(rows()[1], /watched\s+2\s+/);
     } finally {
       if (child.exitCode === null) child.kill('SIGTERM');
       await exited;

@@ -240,7 +240,8 @@ test('containers survive the agent being killed and are re-adopted', async () =>
   let out = '';
   agent.stdout!.on('data', (d) => (out += d));
   const run = await waitFor('agent started the container', () => {
-    const line = out.split('\n').find((l) => l.startsWith('{'));
+    // Whole lines only: a chunk may end in the middle of the JSON.
+    const line = out.split('\n').slice(0, -1).find((l) => l.startsWith('{'));
     return line ? (JSON.parse(line) as { pid: number; restart: number }) : undefined;
   });
   const exited = new Promise((resolve) => agent.once('exit', resolve));
