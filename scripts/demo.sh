@@ -24,10 +24,10 @@ kubectl_() { kubectl --cache-dir "$(dirname "$KUBECONFIG")/kube-cache" "$@"; }
 step "kubectl apply -f deploy/examples/"
 kubectl_ apply -f deploy/examples/
 
-step "waiting for the pods to run (scheduler → node agent → sandbox, IP, process)"
+step "waiting for the pods to be Ready (scheduler → node agent → sandbox, IP, process → readiness probe)"
 for _ in $(seq 1 120); do
-  running=$(kubectl_ get pods -n demo --no-headers 2>/dev/null | grep -c ' Running ' || true)
-  ((running >= 3)) && break
+  ready=$(kubectl_ get pods -n demo --no-headers 2>/dev/null | grep -c ' 1/1 \+Running ' || true)
+  ((ready >= 3)) && break
   sleep 0.5
 done
 
