@@ -8,93 +8,24 @@
 // assertions: states are polled with generous limits.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
 import { writeFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { pino } from 'pino';
-import { startTestApiServer, type TestApiServer } from '../helpers/api-server.ts';
-import { createClient } from '../../src/client/http-client.ts';
+import { tmpdir } from 'node:os';
+import { startKubeletNode, waitFor, type KubeletNode } from '../helpers/kubelet-node.ts';
 import type { ApiClient } from '../../src/client/types.ts';
-import { Ipam } from '../../src/overlay/ipam.ts';
-import { parseCidr, gatewayOf } from '../../src/overlay/cidr.ts';
-import { Kubelet } from '../../src/kubelet/kubelet.ts';
 import type { KubeletPod } from '../../src/kubelet/pod-spec.ts';
 
-const tag = `mlt-${randomBytes(3).toString('hex')}-`;
-const nodeNs = `${tag}node`;
-let api: TestApiServer | undefined;
-let client: ApiClient | undefined;
-let ipam: Ipam | undefined;
-let kubelet: Kubelet | undefined;
-let dataDir = '';
-let prefixLength = 24;
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
+let node: KubeletNode | undefined;
+let client: ApiClient;
+let tag = '';
 
 before(async () => {
-  dataDir = await mkdtemp(join(tmpdir(), 'mlt-kubelet-probes-'));
-  api = await startTestApiServer({ nodes: ['n1'] });
-  client = createClient({ server: api.url, token: api.token });
-  ipam = await Ipam.connect(`redis+unix://${join(api.dir, 'redis', 'redis.sock')}`, { prefix: 'mltp', clusterCidr: '10.251.0.0/16' });
-  const lease = await ipam.leaseSubnet('n1');
-  const subnet = parseCidr(lease.subnets[0]);
-  prefixLength = subnet.prefix;
-  const gw = gatewayOf(subnet);
-  execFileSync('ip', ['netns', 'add', nodeNs]);
-  execFileSync('ip', ['-n', nodeNs, 'link', 'add', 'mlbr0', 'type', 'bridge']);
-  execFileSync('ip', ['-n', nodeNs, 'addr', 'add', `${gw}/${prefixLength}`, 'dev', 'mlbr0']);
-  execFileSync('ip', ['-n', nodeNs, 'link', 'set', 'mlbr0', 'up']);
-  const theIpam = ipam;
-  kubelet = new Kubelet({
-    nodeName: 'n1',
-    nodeIp: '192.0.2.1',
-    dataDir,
-    netnsPrefix: tag,
-    mtu: 1450,
-    dnsIp: '10.96.0.10',
-    nodeNetns: nodeNs,
-    client,
-    logger: pino({ level: 'silent' }),
-    resyncMs: 200,
-    ipam: {
-      allocate: async (key) => ({ ip: await theIpam.allocateIp('n1', key), prefixLength, gateway: gw }),
-      release: async (key) => void (await theIpam.releaseIp('n1', key)),
-      reclaim: async (live) => void (await theIpam.reclaim('n1', live)),
-    },
-  });
-  await kubelet.start();
+  node = await startKubeletNode({ name: 'probes', ipamPrefix: 'mltp', clusterCidr: '10.251.0.0/16' });
+  ({ client, tag } = node);
 });
 
 after(async () => {
-  await kubelet?.stop().catch(() => undefined);
-  if (kubelet) {
-    for (const uid of kubelet.runtime.podUids()) {
-      for (const name of kubelet.runtime.containerNames(uid)) await kubelet.runtime.stop(uid, name, 0).catch(() => undefined);
-      await kubelet.runtime.killAllInNetns(kubelet.sandboxes.names(uid).netns).catch(() => undefined);
-      await kubelet.sandboxes.remove(uid).catch(() => undefined);
-    }
-  }
-  try {
-    execFileSync('ip', ['netns', 'del', nodeNs]);
-  } catch {
-    /* gone */
-  }
-  await ipam?.close();
-  client?.close();
-  await api?.stop();
-  await rm(dataDir, { recursive: true, force: true });
+  await node?.stop();
 });
 
 
