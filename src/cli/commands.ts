@@ -25,6 +25,10 @@ export interface CommandSpec {
 }
 
 const labName: OptionSpec = { type: 'string', value: 'NAME', help: 'lab name (default: meshlet)' };
+// Pod-network options the agent takes and the lab passes on to every agent.
+const clusterCidr: OptionSpec = { type: 'string', value: 'CIDR', help: 'pod network of the whole cluster (default: 10.244.0.0/16)' };
+const nodeSubnetSize: OptionSpec = { type: 'string', value: 'N', help: 'prefix length of each node\'s pod subnet (default: 24)' };
+const subnetLeaseTtl: OptionSpec = { type: 'string', value: 'SECONDS', help: 'TTL of the node subnet lease, renewed before it ends (default: 86400; short to see expiry)' };
 const kubeconfig: OptionSpec = {
   type: 'string',
   value: 'PATH',
@@ -67,13 +71,13 @@ export const COMMANDS: readonly CommandSpec[] = [
       'data-dir': { type: 'string', value: 'DIR', help: 'state directory (default: /var/lib/meshlet/agent)' },
       'health-listen': { type: 'string', value: 'ADDR', help: 'healthz/metrics listener: HOST:PORT or a unix socket path (default: <data-dir>/health.sock)' },
       redis: { type: 'string', value: 'URL', help: 'Redis holding the IPAM (redis://host:port, redis+unix:///path); turns pod networking and the kubelet on' },
-      'cluster-cidr': { type: 'string', value: 'CIDR', help: 'pod network of the whole cluster (default: 10.244.0.0/16)' },
-      'node-subnet-size': { type: 'string', value: 'N', help: 'prefix length of each node\'s pod subnet (default: 24)' },
+      'cluster-cidr': clusterCidr,
+      'node-subnet-size': nodeSubnetSize,
       vni: { type: 'string', value: 'N', help: 'VXLAN network identifier (default: 1)' },
       'underlay-dev': { type: 'string', value: 'DEV', help: 'underlay device for VXLAN (default: the device holding --node-ip)' },
       'cluster-dns': { type: 'string', value: 'IP', help: 'nameserver written into pods\' resolv.conf (default: 10.96.0.10)' },
       'netns-prefix': { type: 'string', value: 'PREFIX', help: 'prefix of pod network namespace names, ending in - (default: ml-)' },
-      'subnet-lease-ttl': { type: 'string', value: 'SECONDS', help: 'TTL of the node subnet lease; renewed before it ends (default: 86400)' },
+      'subnet-lease-ttl': subnetLeaseTtl,
       'kubelet-listen': { type: 'string', value: 'ADDR', help: 'container-log endpoint for the API server: a unix socket path or HOST:PORT (:PORT binds the node IP) (default: <data-dir>/kubelet.sock)' },
     },
     minPositionals: 0,
@@ -87,9 +91,9 @@ export const COMMANDS: readonly CommandSpec[] = [
       nodes: { type: 'string', value: 'N', help: 'number of nodes, 1..16 (default: 2)' },
       name: labName,
       'keep-on-failure': { type: 'boolean', help: 'leave a half-built lab in place for inspection' },
-      'cluster-cidr': { type: 'string', value: 'CIDR', help: 'pod network (default: 10.244.0.0/16)' },
-      'node-subnet-size': { type: 'string', value: 'N', help: 'prefix length of each node\'s pod subnet (default: 24)' },
-      'subnet-lease-ttl': { type: 'string', value: 'SECONDS', help: 'TTL of the node subnet leases (default: 86400; short to see expiry)' },
+      'cluster-cidr': clusterCidr,
+      'node-subnet-size': nodeSubnetSize,
+      'subnet-lease-ttl': subnetLeaseTtl,
     },
     minPositionals: 0,
     maxPositionals: 0,
