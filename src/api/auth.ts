@@ -142,6 +142,28 @@ export function isAllowed(identity: Identity, attrs: ResourceAttributes): boolea
   return false;
 }
 
+/**
+ * Pod writes a node identity may make only on pods bound to it (status updates, and the
+ * delete that finishes a graceful deletion), as NodeRestriction has it. The caller looks
+ * the pod up; undefined: no check needed.
+ */
+export function nodePodCheck(identity: Identity, attrs: ResourceAttributes): string | undefined {
+  if (identity.groups.includes(ADMIN_GROUP) || attrs.resource !== 'pods' || attrs.name === undefined) return undefined;
+  const node = nodeNameOf(identity);
+  if (node === undefined) return undefined;
+  const write = attrs.verb === 'delete' || (WRITE_VERBS.has(attrs.verb) && attrs.subresource === 'status');
+  return write ? node : undefined;
+}
+
+/** The 403 for a node writing a pod bound elsewhere. */
+export function forbiddenPodOfOtherNode(identity: Identity, attrs: ResourceAttributes): KubeError {
+  return new KubeError(
+    'Forbidden',
+    `pods "${attrs.name ?? ''}" is forbidden: User "${identity.user}" cannot ${attrs.verb} pods bound to another node`,
+    { name: attrs.name, kind: 'pods' },
+  );
+}
+
 /** Throws the 403 Status Kubernetes answers with. */
 export function authorize(identity: Identity, attrs: ResourceAttributes): void {
   if (isAllowed(identity, attrs)) return;

@@ -11,7 +11,7 @@ import { KubeError } from '../core/errors.ts';
 import { apiVersionOf } from '../core/resources.ts';
 import type { KubeObject } from '../core/types.ts';
 import type { Store } from '../store/types.ts';
-import { authenticate, authorize, authorizeNonResource, type Identity, type TokenSet } from './auth.ts';
+import { authenticate, authorize, authorizeNonResource, forbiddenPodOfOtherNode, nodePodCheck, type Identity, type TokenSet } from './auth.ts';
 import { ensureDefaultNamespaces } from './bootstrap.ts';
 import { apiGroup, apiGroupList, apiResourceList, apiVersions, versionInfo } from './discovery.ts';
 import {
@@ -200,7 +200,14 @@ async function handle(ctx: Context, req: IncomingMessage, res: ServerResponse): 
     if (r.type === 'resource') {
       verb = r.verb;
       resource = r.subresource ? `${r.gr}/${r.subresource}` : r.gr;
-      authorize(identity!, { verb: r.verb, resource: r.gr, subresource: r.subresource, namespace: r.namespace, name: r.name });
+      const attrs = { verb: r.verb, resource: r.gr, subresource: r.subresource, namespace: r.namespace, name: r.name };
+      authorize(identity!, attrs);
+      const node = nodePodCheck(identity!, attrs);
+      if (node !== undefined) {
+        const pod = await ctx.store.get('pods', r.namespace ?? '', r.name ?? '');
+        const boundTo = (pod?.spec as { nodeName?: string } | undefined)?.nodeName;
+        if (pod && boundTo !== node) throw forbiddenPodOfOtherNode(identity!, attrs);
+      }
       if (r.verb === 'watch') {
         watch = await startWatch(ctx, r, req, res, url.searchParams);
       } else if (r.verb === 'get' && r.gr === 'pods' && r.subresource === 'log') {

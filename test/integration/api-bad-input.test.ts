@@ -115,6 +115,28 @@ describe('api bad input', () => {
     assert.equal(node.status, 201);
     assertStatus(await req('DELETE', '/api/v1/nodes/node-1', { token: nodeToken }), 403, 'Forbidden');
     assertStatus(await req('GET', '/metrics', { token: nodeToken }), 403, 'Forbidden');
+    // NodeRestriction: another node's Node is off limits; so are pods bound to another node.
+    assertStatus(
+      await req('PATCH', '/api/v1/nodes/node-2', { body: { metadata: { labels: { x: 'y' } } }, contentType: 'application/merge-patch+json', token: nodeToken }),
+      403,
+      'Forbidden',
+    );
+    const pod = (name: string, nodeName: string) => ({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name },
+      spec: { nodeName, containers: [{ name: 'c', image: 'i', command: ['true'] }] },
+    });
+    assert.equal((await req('POST', '/api/v1/namespaces/default/pods', { body: pod('mine', 'node-1') })).status, 201);
+    assert.equal((await req('POST', '/api/v1/namespaces/default/pods', { body: pod('theirs', 'node-2') })).status, 201);
+    const status = { status: { phase: 'Running' } };
+    const patchStatus = (name: string) =>
+      req('PATCH', `/api/v1/namespaces/default/pods/${name}/status`, { body: status, contentType: 'application/merge-patch+json', token: nodeToken });
+    assert.equal((await patchStatus('mine')).status, 200);
+    assertStatus(await patchStatus('theirs'), 403, 'Forbidden');
+    assertStatus(await req('DELETE', '/api/v1/namespaces/default/pods/theirs', { token: nodeToken }), 403, 'Forbidden');
+    assert.equal((await req('GET', '/api/v1/namespaces/default/pods/theirs')).status, 200, 'nothing happened to it');
+    assert.equal((await req('DELETE', '/api/v1/namespaces/default/pods/mine?gracePeriodSeconds=0', { token: nodeToken })).status, 200);
   });
 
   test('stale resourceVersion is 409 Conflict; duplicate create 409 AlreadyExists', async () => {
