@@ -1,6 +1,6 @@
 // Garbage collector: deletes dependents whose owners are all gone, and carries
 // out the foregroundDeletion and orphan finalizers of owners being deleted.
-import type { KubeObject, OwnerReference } from '../core/types.ts';
+import type { KubeObject, ObjectMeta, OwnerReference } from '../core/types.ts';
 import { RESOURCES, groupResource, resourceForKind } from '../core/resources.ts';
 import { applyActions, throwFirstError, type Action } from './actions.ts';
 import { isBeingDeleted } from './objects.ts';
@@ -91,34 +91,22 @@ export function gcAction(d: GcDecision): Action {
     case 'delete':
       return { op: 'delete', gr: d.gr, namespace: ns, name, options: { propagationPolicy: d.propagation, preconditions: { uid: d.obj.metadata.uid } } };
     case 'removeRefs':
-      return {
-        op: 'patch',
-        gr: d.gr,
-        namespace: ns,
-        name,
-        patch: {
-          metadata: {
-            resourceVersion: d.obj.metadata.resourceVersion,
-            ownerReferences: (d.obj.metadata.ownerReferences ?? []).filter((r) => !d.uids.includes(r.uid)),
-          },
-        },
-        patchType: 'merge',
-      };
+      return metadataPatch(d.gr, d.obj, { ownerReferences: (d.obj.metadata.ownerReferences ?? []).filter((r) => !d.uids.includes(r.uid)) });
     case 'removeFinalizer':
-      return {
-        op: 'patch',
-        gr: d.gr,
-        namespace: ns,
-        name,
-        patch: {
-          metadata: {
-            resourceVersion: d.obj.metadata.resourceVersion,
-            finalizers: (d.obj.metadata.finalizers ?? []).filter((f) => f !== d.finalizer),
-          },
-        },
-        patchType: 'merge',
-      };
+      return metadataPatch(d.gr, d.obj, { finalizers: (d.obj.metadata.finalizers ?? []).filter((f) => f !== d.finalizer) });
   }
+}
+
+/** A merge patch of some metadata fields, conditional on the version the decision was made on. */
+function metadataPatch(gr: string, obj: KubeObject, fields: Partial<ObjectMeta>): Action {
+  return {
+    op: 'patch',
+    gr,
+    namespace: obj.metadata.namespace ?? '',
+    name: obj.metadata.name ?? '',
+    patch: { metadata: { resourceVersion: obj.metadata.resourceVersion, ...fields } },
+    patchType: 'merge',
+  };
 }
 
 export function garbageCollector(deps: ControllerDeps): Controller {

@@ -244,7 +244,8 @@ export class Kubelet {
       this.onDisk.set(uid, rec);
     }
     const names = containersOf(pod).map((c) => c.name);
-    const { observed } = await this.observe(uid, names);
+    const first = await this.observe(uid, names);
+    const { observed } = first;
     observed.unhealthy = this.prober.kills(pod, observed.containers, Date.now());
     const actions = reconcilePod(pod, observed, Date.now(), { backoff: this.deps.backoff ?? DEFAULT_BACKOFF });
     const waiting: Record<string, ContainerStateWaiting> = {};
@@ -256,12 +257,14 @@ export class Kubelet {
       if (outcome === 'stop') break;
     }
     if (removed) return;
-    await this.reportStatus(pod);
+    // In the steady state (nothing done) the first observation still holds: the per-second
+    // resync of every pod need not read the sandbox record and /proc twice.
+    await this.reportStatus(pod, actions.length === 0 ? first : undefined);
   }
 
-  private async reportStatus(pod: KubeletPod): Promise<void> {
+  private async reportStatus(pod: KubeletPod, seen?: { observed: ObservedPod; sandbox?: SandboxRecord }): Promise<void> {
     const uid = pod.metadata.uid!;
-    const { observed, sandbox } = await this.observe(uid, containersOf(pod).map((c) => c.name));
+    const { observed, sandbox } = seen ?? (await this.observe(uid, containersOf(pod).map((c) => c.name)));
     this.prober.sync(pod, observed.containers, sandbox?.ip);
     const status = podStatus(
       pod,
