@@ -1,49 +1,82 @@
-// The nftables ruleset that masquerades pod traffic leaving the cluster CIDR
-// (flannel's `-s podCIDR ! -d clusterCIDR -j MASQUERADE`). Pure: renders one
-// `nft -f -` transaction that replaces the table whole, so applying it twice
-// changes nothing and never leaves a half-written table.
+// Masquerade of pod traffic leaving the cluster CIDR (flannel's
+// `-s podCIDR ! -d clusterCIDR -j MASQUERADE`), on the shared nftables
+// adapter (src/nft). The desired table is a pure function of the node's pod
+// subnets and the cluster CIDRs; the Masquerade object holds the table's
+// committed state, so the table is created once, a change of subnets
+// flushes and refills the one chain in one transaction, and a reconcile
+// that changes nothing runs no nft at all.
 import { familyOf, normalizeCidr } from './cidr.ts';
+import { NftTable, type SyncOutcome } from '../nft/table-sync.ts';
+import { NftCommandRunner, type NftRunner } from '../nft/runner.ts';
+import { masquerade, matchAny, notMatchAny, rule } from '../nft/rule.ts';
+import type { DesiredTable } from '../nft/model.ts';
+import type { TableOwners } from '../nft/owners.ts';
+import type { Logger } from 'pino';
 
 export const NAT_TABLE = 'meshlet-nat';
+/** The part that owns table inet meshlet-nat. */
+export const MASQUERADE_OWNER = 'masquerade';
+export const NAT_CHAIN = 'postrouting';
 
 function byFamily(cidrs: string[]): { 4: string[]; 6: string[] } {
   const out: { 4: string[]; 6: string[] } = { 4: [], 6: [] };
   for (const c of cidrs) {
-    const n = normalizeCidr(c); // validates: nothing but a CIDR reaches nft
+    const n = normalizeCidr(c); // validates (the adapter validates again, by type)
     out[familyOf(n.split('/')[0])].push(n);
   }
   return out;
 }
 
-function set(items: string[]): string {
-  return items.length === 1 ? items[0] : `{ ${items.join(', ')} }`;
-}
-
-/** `nft -f -` input: (re)create table inet meshlet-nat with one masquerade rule per family. */
-export function masqueradeRuleset(podCidrs: string[], clusterCidrs: string[], table: string = NAT_TABLE): string {
-  if (!/^[a-zA-Z][a-zA-Z0-9_-]{0,30}$/.test(table)) throw new Error(`invalid nftables table name ${JSON.stringify(table)}`);
+/** The desired table inet meshlet-nat: one masquerade rule per family that has pod subnets. */
+export function masqueradeTable(podCidrs: string[], clusterCidrs: string[]): DesiredTable {
   const pods = byFamily(podCidrs);
   const cluster = byFamily(clusterCidrs);
-  const rules: string[] = [];
-  for (const [fam, kw] of [[4, 'ip'], [6, 'ip6']] as const) {
+  const rules = [];
+  for (const [fam, saddr, daddr] of [[4, 'ip saddr', 'ip daddr'], [6, 'ip6 saddr', 'ip6 daddr']] as const) {
     if (pods[fam].length === 0) continue;
     if (cluster[fam].length === 0) throw new Error(`no IPv${fam} cluster CIDR for pod CIDRs ${pods[fam].join(',')}`);
-    rules.push(`    ${kw} saddr ${set(pods[fam])} ${kw} daddr != ${set(cluster[fam])} masquerade`);
+    rules.push(rule(matchAny(saddr, pods[fam]), notMatchAny(daddr, cluster[fam]), masquerade));
   }
-  return [
-    `table inet ${table}`,
-    `delete table inet ${table}`,
-    `table inet ${table} {`,
-    '  chain postrouting {',
-    '    type nat hook postrouting priority srcnat; policy accept;',
-    ...rules,
-    '  }',
-    '}',
-    '',
-  ].join('\n');
+  return {
+    chains: [{ name: NAT_CHAIN, base: { type: 'nat', hook: 'postrouting', priority: 'srcnat', policy: 'accept' }, rules }],
+  };
 }
 
-/** `nft -f -` input removing the table (it must exist; pair with `table inet <name>` to make it idempotent). */
-export function removeMasqueradeRuleset(table: string = NAT_TABLE): string {
-  return `table inet ${table}\ndelete table inet ${table}\n`;
+export interface MasqueradeOptions {
+  runner?: NftRunner;
+  owners?: TableOwners;
+  logger?: Logger;
+}
+
+/** The node's masquerade table, kept in sync. One per network namespace (process). */
+export class Masquerade {
+  readonly table: NftTable;
+
+  constructor(opts: MasqueradeOptions = {}) {
+    this.table = new NftTable({
+      owner: MASQUERADE_OWNER,
+      table: { family: 'inet', name: NAT_TABLE },
+      runner: opts.runner ?? new NftCommandRunner(),
+      ...(opts.owners ? { owners: opts.owners } : {}),
+      ...(opts.logger ? { logger: opts.logger } : {}),
+    });
+  }
+
+  /** Bring the table to what `podCidrs`/`clusterCidrs` want; sends nothing when nothing changed. */
+  sync(podCidrs: string[], clusterCidrs: string[]): Promise<SyncOutcome> {
+    return this.table.sync(masqueradeTable(podCidrs, clusterCidrs));
+  }
+
+  /** Remove the table (if present). */
+  remove(): Promise<void> {
+    return this.table.delete();
+  }
+}
+
+let processMasquerade: Masquerade | undefined;
+
+/** The process's Masquerade (created on first use, with the real nft). */
+export function defaultMasquerade(logger?: Logger): Masquerade {
+  processMasquerade ??= new Masquerade(logger ? { logger } : {});
+  return processMasquerade;
 }

@@ -8,13 +8,12 @@
 // state, so a restart, a crash halfway or a stale entry is fixed by the next
 // call. A change that fails does not stop the others; the errors are thrown
 // together at the end (the next reconcile retries them).
-import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { Netlink, type LinkState } from './netlink.ts';
 import { familyOf } from './cidr.ts';
 import { diffOverlay, describeChanges, type ActualLink, type ActualOverlay, type DesiredOverlay, type OverlayChanges } from './vxlan.ts';
-import { masqueradeRuleset, removeMasqueradeRuleset, NAT_TABLE } from './masquerade.ts';
+import { defaultMasquerade, type Masquerade } from './masquerade.ts';
 
 function toActualLink(l: LinkState, names: Map<number, string>): ActualLink {
   return {
@@ -92,24 +91,13 @@ export async function enableForwarding(families: Set<4 | 6>): Promise<void> {
   if (families.has(6)) await writeFile('/proc/sys/net/ipv6/conf/all/forwarding', '1\n');
 }
 
-/** Run `nft -f -` with `script` as one transaction. */
-export function nftApply(script: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('nft', ['-f', '-'], { stdio: ['pipe', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`nft -f - exited with ${code}: ${stderr.trim()}`))));
-    child.stdin.on('error', () => {}); // nft exiting early: its exit code and stderr tell why
-    child.stdin.end(script);
-  });
-}
-
 export interface ApplyOverlayOptions {
   /** Reuse a socket (else one is opened and closed). */
   netlink?: Netlink;
   /** Masquerade pod traffic leaving the cluster (default true). */
   masquerade?: boolean;
+  /** The NAT table's adapter, which remembers what it committed (default: the process's, see defaultMasquerade). */
+  nat?: Masquerade;
   /** Turn on forwarding (default true). */
   forwarding?: boolean;
   logger?: Logger;
@@ -132,7 +120,10 @@ export async function applyOverlay(desired: DesiredOverlay, opts: ApplyOverlayOp
     if (lines.length) opts.logger?.info({ changes: lines }, 'overlay: applying changes');
     await applyChanges(nl, changes);
     if (opts.forwarding ?? true) await enableForwarding(new Set(desired.podCidrs.map((c) => familyOf(c.split('/')[0]))));
-    if (opts.masquerade ?? true) await nftApply(masqueradeRuleset(desired.podCidrs, desired.clusterCidrs));
+    if (opts.masquerade ?? true) {
+      const nat = await (opts.nat ?? defaultMasquerade(opts.logger)).sync(desired.podCidrs, desired.clusterCidrs);
+      if (nat.ops) opts.logger?.info({ mode: nat.mode, ops: nat.ops }, 'overlay: masquerade table updated');
+    }
     const vx = await nl.getLink(desired.vxlan.name);
     if (!vx?.mac) throw new Error(`overlay: ${desired.vxlan.name} has no MAC address after apply`);
     return { changes, vtepMac: vx.mac };
@@ -142,12 +133,12 @@ export async function applyOverlay(desired: DesiredOverlay, opts: ApplyOverlayOp
 }
 
 /** Remove the overlay devices and the NAT table from this namespace. */
-export async function removeOverlay(vxlanName: string, bridgeName: string, opts: { netlink?: Netlink } = {}): Promise<void> {
+export async function removeOverlay(vxlanName: string, bridgeName: string, opts: { netlink?: Netlink; nat?: Masquerade } = {}): Promise<void> {
   const nl = opts.netlink ?? Netlink.open();
   try {
     await nl.deleteLink(vxlanName);
     await nl.deleteLink(bridgeName);
-    await nftApply(removeMasqueradeRuleset(NAT_TABLE));
+    await (opts.nat ?? defaultMasquerade()).remove();
   } finally {
     if (!opts.netlink) nl.close();
   }

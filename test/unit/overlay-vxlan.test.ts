@@ -3,7 +3,9 @@ import assert from 'node:assert/strict';
 import {
   desiredOverlay, diffOverlay, isEmptyChange, describeChanges, type ActualOverlay, type DesiredOverlay, type OverlayPeer,
 } from '../../src/overlay/vxlan.ts';
-import { masqueradeRuleset } from '../../src/overlay/masquerade.ts';
+import { Masquerade, NAT_TABLE } from '../../src/overlay/masquerade.ts';
+import { FakeNft } from '../../src/nft/fake.ts';
+import { TableOwners } from '../../src/nft/owners.ts';
 import { peerFromNode, peersFromNodes, vtepAnnotations, podCidrSpec } from '../../src/overlay/node-annotations.ts';
 import { validateIfName, validateMac } from '../../src/overlay/names.ts';
 
@@ -144,22 +146,32 @@ test('a VXLAN device with other parameters is recreated, and everything on it re
   assert.deepEqual(ch.removeRoutes, []);
 });
 
-test('masquerade ruleset: one transaction replacing the table', () => {
-  const s = masqueradeRuleset(['10.244.1.0/24', 'fd00:10:244:1::/64'], ['10.244.0.0/16', 'fd00:10:244::/56']);
-  assert.equal(s, [
-    'table inet meshlet-nat',
-    'delete table inet meshlet-nat',
-    'table inet meshlet-nat {',
-    '  chain postrouting {',
-    '    type nat hook postrouting priority srcnat; policy accept;',
-    '    ip saddr 10.244.1.0/24 ip daddr != 10.244.0.0/16 masquerade',
-    '    ip6 saddr fd00:10:244:1::/64 ip6 daddr != fd00:10:244::/56 masquerade',
-    '  }',
-    '}',
+test('masquerade: the table is created once, then only its chain is refilled, and nothing is sent when nothing changed', async () => {
+  const nft = new FakeNft();
+  const m = new Masquerade({ runner: nft, owners: new TableOwners() });
+  const t = { family: 'inet' as const, name: NAT_TABLE };
+  await m.sync(['10.244.1.0/24', 'fd00:10:244:1::/64'], ['10.244.0.0/16', 'fd00:10:244::/56']);
+  assert.deepEqual(nft.rules(t, 'postrouting'), [
+    'ip saddr 10.244.1.0/24 ip daddr != 10.244.0.0/16 masquerade',
+    'ip6 saddr fd00:10:244:1::/64 ip6 daddr != fd00:10:244::/56 masquerade',
+  ]);
+  assert.equal(nft.table(t)?.chains.get('postrouting')?.spec, ' { type nat hook postrouting priority srcnat ; policy accept ; }');
+  // The same reconcile again: no nft run at all.
+  const again = await m.sync(['10.244.1.0/24', 'fd00:10:244:1::/64'], ['10.244.0.0/16', 'fd00:10:244::/56']);
+  assert.equal(again.ops, 0);
+  assert.equal(nft.attempts.length, 1, 'no second transaction was offered to nft');
+  // A new subnet: the chain is flushed and refilled; the table is neither deleted nor re-added.
+  await m.sync(['10.244.2.0/24'], ['10.244.0.0/16']);
+  const last = nft.applied.at(-1)!.text;
+  assert.equal(last, [
+    'flush chain inet meshlet-nat postrouting',
+    'add rule inet meshlet-nat postrouting ip saddr 10.244.2.0/24 ip daddr != 10.244.0.0/16 masquerade',
     '',
   ].join('\n'));
-  assert.throws(() => masqueradeRuleset(['10.244.1.0/24; flush ruleset'], ['10.244.0.0/16']));
-  assert.throws(() => masqueradeRuleset(['10.244.1.0/24'], ['fd00::/8']), /no IPv4 cluster CIDR/);
+  assert.deepEqual(nft.rules(t, 'postrouting'), ['ip saddr 10.244.2.0/24 ip daddr != 10.244.0.0/16 masquerade']);
+  await assert.rejects(m.sync(['10.244.1.0/24; flush ruleset'], ['10.244.0.0/16']), /invalid CIDR/);
+  await assert.rejects(m.sync(['10.244.1.0/24'], ['fd00::/8']), /no IPv4 cluster CIDR/);
+  assert.deepEqual(nft.rules(t, 'postrouting'), ['ip saddr 10.244.2.0/24 ip daddr != 10.244.0.0/16 masquerade']);
 });
 
 test('node annotations round trip into peers', () => {

@@ -1,0 +1,128 @@
+// The shell: applies one rendered transaction atomically with `nft -f -`
+// (optionally inside a named network namespace, via `ip netns exec`), maps
+// nft's `/dev/stdin:LINE:COL-COL: Error: …` back to the rendered line and the
+// operation behind it, and lists the names a table holds (for the full sync
+// of a new process, which adopts what an earlier run left).
+import { spawn } from 'node:child_process';
+import { assertNetnsName } from './names.ts';
+import { assertTable, tableKey, type TableId } from './model.ts';
+import type { RenderedTransaction } from './transaction.ts';
+import type { TableListing } from './diff.ts';
+
+/** What applies transactions: the real `nft` (NftCommandRunner) or the in-memory fake (FakeNft). */
+export interface NftRunner {
+  /** Apply all of `tx` or nothing; throws NftApplyError. */
+  apply(tx: RenderedTransaction): Promise<void>;
+  /** Chain, set and map names in `table`; null when there is no such table. */
+  list(table: TableId): Promise<TableListing | null>;
+}
+
+export interface NftLineError {
+  /** 1-based line of the rendered transaction. */
+  line: number;
+  column?: number;
+  message: string;
+  /** That line's text, and the index of the operation that rendered it. */
+  text?: string;
+  op?: number;
+}
+
+export class NftApplyError extends Error {
+  override name = 'NftApplyError';
+  constructor(
+    message: string,
+    readonly errors: readonly NftLineError[],
+    readonly stderr: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Parse nft's stderr for `/dev/stdin:L:C-C: Error: …` and attach the rendered lines they name. */
+export function parseNftErrors(stderr: string, tx: RenderedTransaction): NftLineError[] {
+  const out: NftLineError[] = [];
+  for (const m of stderr.matchAll(/^(?:\/dev\/stdin|-):(\d+):(\d+)(?:-\d+)?: Error: (.*)$/gm)) {
+    const line = Number(m[1]);
+    const at = tx.lines[line - 1];
+    out.push({ line, column: Number(m[2]), message: m[3], ...(at ? { text: at.text, op: at.op } : {}) });
+  }
+  return out;
+}
+
+export function applyErrorFor(stderr: string, code: number | string, tx: RenderedTransaction): NftApplyError {
+  const errors = parseNftErrors(stderr, tx);
+  const summary = errors.length
+    ? errors.map((e) => `line ${e.line}${e.op !== undefined ? ` (operation ${e.op + 1} ${tx.ops[e.op]?.kind})` : ''}: ${e.message}${e.text ? `: ${e.text}` : ''}`).join('; ')
+    : stderr.trim() || `exit ${code}`;
+  return new NftApplyError(`nft transaction of ${tx.owner} failed, nothing applied: ${summary}`, errors, stderr);
+}
+
+export interface NftCommandOptions {
+  /** Run inside this named network namespace (`ip netns exec <netns> nft …`); tests use this. */
+  netns?: string;
+  /** The nft binary (default `nft` from PATH). */
+  nft?: string;
+  timeoutMs?: number;
+}
+
+function run(argv: string[], input: string | undefined, timeoutMs: number): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(argv[0], argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? 1, stdout, stderr });
+    });
+    child.stdin.on('error', () => {}); // nft exiting early: its exit code and stderr say why
+    child.stdin.end(input ?? '');
+  });
+}
+
+interface JsonListing {
+  nftables?: ({ chain?: { name: string; hook?: string } } & { set?: { name: string } } & { map?: { name: string } })[];
+}
+
+/** The real runner. */
+export class NftCommandRunner implements NftRunner {
+  private readonly prefix: string[];
+  private readonly timeoutMs: number;
+
+  constructor(opts: NftCommandOptions = {}) {
+    if (opts.netns !== undefined) assertNetnsName(opts.netns);
+    const nft = opts.nft ?? 'nft';
+    if (!/^[a-zA-Z0-9_./-]+$/.test(nft)) throw new Error(`invalid nft path ${JSON.stringify(nft)}`);
+    this.prefix = opts.netns !== undefined ? ['ip', 'netns', 'exec', opts.netns, nft] : [nft];
+    this.timeoutMs = opts.timeoutMs ?? 60_000;
+  }
+
+  async apply(tx: RenderedTransaction): Promise<void> {
+    if (tx.lines.length === 0) return;
+    const r = await run([...this.prefix, '-f', '-'], tx.text, this.timeoutMs);
+    if (r.code !== 0) throw applyErrorFor(r.stderr, r.code, tx);
+  }
+
+  async list(table: TableId): Promise<TableListing | null> {
+    assertTable(table);
+    const r = await run([...this.prefix, '-j', 'list', 'table', table.family, table.name], undefined, this.timeoutMs);
+    if (r.code !== 0) {
+      if (/No such file or directory/.test(r.stderr)) return null;
+      throw new Error(`nft list table ${tableKey(table)} exited ${r.code}: ${r.stderr.trim()}`);
+    }
+    const doc = JSON.parse(r.stdout) as JsonListing;
+    const out: TableListing = { chains: [], sets: [] };
+    for (const o of doc.nftables ?? []) {
+      if (o.chain) out.chains.push({ name: o.chain.name, base: o.chain.hook !== undefined });
+      else if (o.set) out.sets.push({ name: o.set.name, map: false });
+      else if (o.map) out.sets.push({ name: o.map.name, map: true });
+    }
+    return out;
+  }
+}
