@@ -63,7 +63,7 @@ export class Masquerade {
   }
 
   /** Bring the table to what `podCidrs`/`clusterCidrs` want; sends nothing when nothing changed. */
-  sync(podCidrs: string[], clusterCidrs: string[]): Promise<SyncOutcome> {
+  async sync(podCidrs: string[], clusterCidrs: string[]): Promise<SyncOutcome> {
     return this.table.sync(masqueradeTable(podCidrs, clusterCidrs));
   }
 
