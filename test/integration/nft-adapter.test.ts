@@ -12,6 +12,7 @@ import { TableOwners } from '../../src/nft/owners.ts';
 import { Transaction, renderTransaction } from '../../src/nft/transaction.ts';
 import { rule, vmap, numgen, inSet, match, accept, goTo } from '../../src/nft/rule.ts';
 import type { DesiredTable, MapDef } from '../../src/nft/model.ts';
+import { Masquerade } from '../../src/overlay/masquerade.ts';
 
 const NS = `mlt-nft-${process.pid}`;
 const TABLE = { family: 'inet' as const, name: 'meshlet-nfttest' };
@@ -127,6 +128,26 @@ test('a chain no longer wanted is flushed, then deleted after the delay', async 
   k = await listKernel();
   assert.equal(k.chains.has('svc-b'), false);
   assert.equal(k.chains.has('ep-b-0'), false);
+});
+
+test('masquerade keeps its table: a subnet change refills the chain in place, no change runs no nft', async () => {
+  const m = new Masquerade({ runner: runner(), owners: new TableOwners() });
+  const handles = async () => {
+    const doc = JSON.parse(await run('ip', ['netns', 'exec', NS, 'nft', '-j', 'list', 'table', 'inet', 'meshlet-nat'])) as { nftables: Record<string, { handle?: number; name?: string }>[] };
+    return { table: doc.nftables.find((o) => o.table)!.table.handle, chain: doc.nftables.find((o) => o.chain)!.chain.handle };
+  };
+  assert.equal((await m.sync(['10.244.1.0/24'], ['10.244.0.0/16'])).mode, 'full');
+  const h1 = await handles();
+  assert.equal((await m.sync(['10.244.1.0/24'], ['10.244.0.0/16'])).ops, 0);
+  const r = await m.sync(['10.244.2.0/24', 'fd00:10:244:2::/64'], ['10.244.0.0/16', 'fd00:10:244::/56']);
+  assert.equal(r.mode, 'incremental');
+  assert.deepEqual(await handles(), h1, 'same table and chain objects: not deleted and recreated');
+  const listed = await run('ip', ['netns', 'exec', NS, 'nft', 'list', 'table', 'inet', 'meshlet-nat']);
+  assert.match(listed, /ip saddr 10\.244\.2\.0\/24 ip daddr != 10\.244\.0\.0\/16 masquerade/);
+  assert.match(listed, /ip6 saddr fd00:10:244:2::\/64 ip6 daddr != fd00:10:244::\/56 masquerade/);
+  assert.doesNotMatch(listed, /10\.244\.1\.0/);
+  await m.remove();
+  await m.remove(); // idempotent
 });
 
 test('a new adapter over the existing table adopts it (restart) and the host namespace is untouched', async () => {

@@ -97,7 +97,7 @@ test('a failed sync is retried with doubling back-off, and a success resets it; 
   const failures = await registry.getSingleMetric('meshlet_dataplane_sync_failures_total')!.get();
   assert.deepEqual(failures.values.map((v) => [v.labels.part, v.value]), [['test', 3]]);
   const hist = await registry.getSingleMetric('meshlet_dataplane_sync_duration_seconds')!.get();
-  const count = hist.values.filter((v) => v.metricName === 'meshlet_dataplane_sync_duration_seconds_count');
+  const count = (hist.values as { metricName?: string; labels: Record<string, string | number>; value: number }[]).filter((v) => v.metricName === 'meshlet_dataplane_sync_duration_seconds_count');
   assert.deepEqual(count.map((v) => [v.labels.part, v.labels.result, v.value]).sort(), [['test', 'error', 3], ['test', 'success', 3]]);
   runner.stop();
 });
