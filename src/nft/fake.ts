@@ -3,11 +3,12 @@
 // (objects exist, a referenced chain or set cannot go, a chain with rules
 // cannot be deleted, an element is not added twice with another value),
 // all or nothing, and can be told to fail the next transaction.
-import { elementTarget, isMap, renderChainSpec, renderElement, renderElementKey, renderSetSpec, tableKey, type TableId } from './model.ts';
+import { elementTarget, isMap, renderChainSpec, renderElement, renderElementKey, renderSetSpec, tableKey, type ChainDef, type MapDef, type MapElement, type SetDef, type SetElement, type TableId } from './model.ts';
 import { renderRule, ruleRefs } from './rule.ts';
 import type { Op, RenderedTransaction } from './transaction.ts';
 import { NftApplyError, type NftRunner } from './runner.ts';
-import type { TableListing } from './diff.ts';
+import type { Value, Verdict } from './values.ts';
+import { PRIORITY_VALUES, type ListedElement, type TableListing } from './listing.ts';
 
 export interface FakeRule {
   handle: number;
@@ -17,16 +18,24 @@ export interface FakeRule {
 }
 
 export interface FakeChain {
+  def: ChainDef;
   spec: string;
   base: boolean;
   rules: FakeRule[];
 }
 
+export interface FakeElement {
+  text: string;
+  element: SetElement | MapElement;
+  /** The chain a verdict element points at. */
+  target?: string;
+}
+
 export interface FakeSet {
-  map: boolean;
+  def: SetDef | MapDef;
   spec: string;
-  /** Rendered key → rendered element, and the chain a verdict element points at. */
-  elements: Map<string, { text: string; target?: string }>;
+  /** Rendered key → element. */
+  elements: Map<string, FakeElement>;
 }
 
 export interface FakeTable {
@@ -35,6 +44,10 @@ export interface FakeTable {
 }
 
 class OpFailure extends Error {}
+
+function listedValue(v: MapElement['value']): ListedElement['value'] {
+  return Array.isArray(v) ? [...(v as readonly Value[])] : (v as Verdict);
+}
 
 function clone(tables: Map<string, FakeTable>): Map<string, FakeTable> {
   const out = new Map<string, FakeTable>();
@@ -79,9 +92,27 @@ export class FakeNft implements NftRunner {
   async list(t: TableId): Promise<TableListing | null> {
     const tab = this.table(t);
     if (!tab) return null;
+    // As nft lists them: numeric priorities, no dynamic flag.
     return {
-      chains: [...tab.chains].map(([name, c]) => ({ name, base: c.base })),
-      sets: [...tab.sets].map(([name, s]) => ({ name, map: s.map })),
+      chains: [...tab.chains].map(([name, c]) => {
+        const b = c.def.base;
+        if (!b) return { name };
+        const prio = typeof b.priority === 'number' ? b.priority : typeof b.priority === 'string' ? PRIORITY_VALUES[b.priority] : PRIORITY_VALUES[b.priority.name] + b.priority.offset;
+        return { name, base: { type: b.type, hook: b.hook, prio } };
+      }),
+      sets: [...tab.sets].map(([name, s]) => ({
+        name,
+        map: isMap(s.def),
+        type: [...s.def.type],
+        ...(isMap(s.def) ? { value: s.def.value === 'verdict' ? ('verdict' as const) : [...s.def.value] } : {}),
+        flags: (s.def.flags ?? []).filter((f) => f !== 'dynamic'),
+        elements: [...s.elements.values()].map((e): ListedElement => ({
+          key: [...e.element.key],
+          ...(e.element.timeout !== undefined ? { timeout: e.element.timeout } : {}),
+          ...(e.element.comment !== undefined ? { comment: e.element.comment } : {}),
+          ...('value' in e.element ? { value: listedValue(e.element.value) } : {}),
+        })),
+      })),
     };
   }
 
@@ -139,7 +170,7 @@ export class FakeNft implements NftRunner {
         const spec = renderChainSpec(op.chain);
         const had = t.chains.get(op.chain.name);
         if (had && had.spec !== spec) fail(`Could not process rule: Device or resource busy (chain ${op.chain.name} exists with another declaration)`);
-        if (!had) t.chains.set(op.chain.name, { spec, base: op.chain.base !== undefined, rules: [] });
+        if (!had) t.chains.set(op.chain.name, { def: op.chain, spec, base: op.chain.base !== undefined, rules: [] });
         return;
       }
       case 'flush-chain':
@@ -155,7 +186,7 @@ export class FakeNft implements NftRunner {
         const spec = renderSetSpec(op.set);
         const had = t.sets.get(op.set.name);
         if (had && had.spec !== spec) fail(`Could not process rule: File exists (set ${op.set.name} exists with another declaration)`);
-        if (!had) t.sets.set(op.set.name, { map: isMap(op.set), spec, elements: new Map() });
+        if (!had) t.sets.set(op.set.name, { def: op.set, spec, elements: new Map() });
         return;
       }
       case 'flush-set':
@@ -192,7 +223,7 @@ export class FakeNft implements NftRunner {
           if (target !== undefined) chain(target);
           const had = s.elements.get(k);
           if (had && had.text !== text) fail(`Could not process rule: File exists (element ${k})`);
-          s.elements.set(k, { text, ...(target !== undefined ? { target } : {}) });
+          s.elements.set(k, { text, element: e, ...(target !== undefined ? { target } : {}) });
         }
         return;
       }

@@ -5,9 +5,9 @@
 // of a new process, which adopts what an earlier run left).
 import { spawn } from 'node:child_process';
 import { assertNetnsName } from './names.ts';
-import { assertTable, tableKey, type TableId } from './model.ts';
+import { assertTable, type TableId } from './model.ts';
 import type { RenderedTransaction } from './transaction.ts';
-import type { TableListing } from './diff.ts';
+import { parseListing, type TableListing } from './listing.ts';
 
 /** What applies transactions: the real `nft` (NftCommandRunner) or the in-memory fake (FakeNft). */
 export interface NftRunner {
@@ -86,10 +86,6 @@ function run(argv: string[], input: string | undefined, timeoutMs: number): Prom
   });
 }
 
-interface JsonListing {
-  nftables?: ({ chain?: { name: string; hook?: string } } & { set?: { name: string } } & { map?: { name: string } })[];
-}
-
 /** The real runner. */
 export class NftCommandRunner implements NftRunner {
   private readonly prefix: string[];
@@ -111,18 +107,14 @@ export class NftCommandRunner implements NftRunner {
 
   async list(table: TableId): Promise<TableListing | null> {
     assertTable(table);
-    const r = await run([...this.prefix, '-j', 'list', 'table', table.family, table.name], undefined, this.timeoutMs);
-    if (r.code !== 0) {
-      if (/No such file or directory/.test(r.stderr)) return null;
-      throw new Error(`nft list table ${tableKey(table)} exited ${r.code}: ${r.stderr.trim()}`);
-    }
-    const doc = JSON.parse(r.stdout) as JsonListing;
-    const out: TableListing = { chains: [], sets: [] };
-    for (const o of doc.nftables ?? []) {
-      if (o.chain) out.chains.push({ name: o.chain.name, base: o.chain.hook !== undefined });
-      else if (o.set) out.sets.push({ name: o.set.name, map: false });
-      else if (o.map) out.sets.push({ name: o.map.name, map: true });
-    }
-    return out;
+    const json = async (...what: string[]): Promise<string> => {
+      const r = await run([...this.prefix, '-j', 'list', ...what], undefined, this.timeoutMs);
+      if (r.code !== 0) throw new Error(`nft list ${what.join(' ')} exited ${r.code}: ${r.stderr.trim()}`);
+      return r.stdout;
+    };
+    const tables = JSON.parse(await json('tables', table.family)) as { nftables?: { table?: { name?: string } }[] };
+    if (!(tables.nftables ?? []).some((o) => o.table?.name === table.name)) return null;
+    // Chains without their rules; sets and maps with their elements.
+    return parseListing(table, await json('chains', table.family), await json('sets', table.family), await json('maps', table.family));
   }
 }

@@ -4,6 +4,7 @@
 // and checked for dangling references before anything is sent.
 import { elementTarget, isMap, renderChainSpec, renderElement, renderElementKey, renderSetSpec, type ChainDef, type DesiredMap, type DesiredSet, type DesiredTable, type MapDef, type MapElement, type SetDef, type SetElement } from './model.ts';
 import type { Rule } from './rule.ts';
+import type { ListedSet } from './listing.ts';
 import { renderRule, ruleRefs } from './rule.ts';
 import { NftValueError } from './values.ts';
 
@@ -30,6 +31,8 @@ export interface SetState {
   spec: string;
   /** Rendered key → element; null when the kernel owns the elements (dynamic sets). */
   elements: Map<string, ElementState> | null;
+  /** Known only from the kernel's listing (a leftover, or a later chunk's), not yet desired. */
+  listed?: ListedSet;
 }
 
 export interface TableState {

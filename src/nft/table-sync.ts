@@ -60,8 +60,13 @@ export class NftTable {
     this.committed = undefined;
   }
 
-  /** Bring the table to `desired` in one atomic transaction (none when nothing differs). */
-  async sync(desired: DesiredTable): Promise<SyncOutcome> {
+  /**
+   * Bring the table to `desired` in one atomic transaction (none when nothing
+   * differs). `partial`: `desired` is one chunk of a cold start (each chunk
+   * the union of those so far); nothing outside it is retired until a sync
+   * that is not partial.
+   */
+  async sync(desired: DesiredTable, opts: { partial?: boolean } = {}): Promise<SyncOutcome> {
     const listing = this.committed || this.rebuildNext ? undefined : await this.runner.list(this.handle);
     const plan = planSync({
       table: this.handle,
@@ -69,6 +74,7 @@ export class NftTable {
       ...(this.committed ? { committed: this.committed } : {}),
       ...(listing !== undefined ? { listing } : {}),
       rebuild: this.rebuildNext,
+      partial: opts.partial ?? false,
       now: this.now(),
       staleDelayMs: this.staleDelayMs,
     });

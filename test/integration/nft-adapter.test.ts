@@ -6,10 +6,10 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { run } from '../helpers/netns-lab.ts';
-import { NftCommandRunner, NftApplyError } from '../../src/nft/runner.ts';
+import { NftCommandRunner, NftApplyError, type NftRunner } from '../../src/nft/runner.ts';
 import { NftTable } from '../../src/nft/table-sync.ts';
 import { TableOwners } from '../../src/nft/owners.ts';
-import { Transaction, renderTransaction } from '../../src/nft/transaction.ts';
+import { Transaction, renderTransaction, type RenderedTransaction } from '../../src/nft/transaction.ts';
 import { rule, vmap, numgen, inSet, match, accept, goTo } from '../../src/nft/rule.ts';
 import type { DesiredTable, MapDef } from '../../src/nft/model.ts';
 import { Masquerade } from '../../src/overlay/masquerade.ts';
@@ -151,9 +151,14 @@ test('masquerade keeps its table: a subnet change refills the chain in place, no
 });
 
 test('a new adapter over the existing table adopts it (restart) and the host namespace is untouched', async () => {
-  const restarted = new NftTable({ owner: 'nfttest', table: TABLE, runner: runner(), owners: new TableOwners() });
+  const real = runner();
+  const sent: RenderedTransaction[] = [];
+  const recording: NftRunner = { list: (t) => real.list(t), apply: (tx) => (sent.push(tx), real.apply(tx)) };
+  const restarted = new NftTable({ owner: 'nfttest', table: TABLE, runner: recording, owners: new TableOwners() });
   const r = await restarted.sync(desired({ a: ['10.244.1.5'] }, [['10.0.0.1', 'tcp', 22]]));
   assert.equal(r.mode, 'full');
+  assert.equal(sent.length, 1);
+  assert.doesNotMatch(sent[0].text, /element|delete table|flush (set|map)/, 'elements already right are left alone');
   const k = await listKernel();
   assert.equal(k.chains.get('ep-a-1'), 0, 'leftover flushed, to be deleted later');
   assert.equal(k.chains.get('svc-a'), 2);

@@ -119,7 +119,8 @@ test('a failed transaction changes nothing; the next sync is a full one and conv
   const r = await table.sync(proxyTable({ a: ['10.244.1.5'], b: ['10.244.3.5'] }));
   assert.equal(r.mode, 'full');
   assert.match(lastText(), /^add table ip meshlet-proxy\n/);
-  assert.match(lastText(), /flush map ip meshlet-proxy service-ips\n/);
+  assert.doesNotMatch(lastText(), /flush map/, 'elements are diffed against the listing, not flushed');
+  assert.deepEqual(lastText().match(/^add element.*$/gm), ['add element ip meshlet-proxy service-ips { 10.96.0.2 . tcp . 80 : goto svc-b }']);
   assert.deepEqual(nft.elements(TABLE, 'service-ips'), ['10.96.0.1 . tcp . 80 : goto svc-a', '10.96.0.2 . tcp . 80 : goto svc-b']);
   assert.equal((await table.sync(proxyTable({ a: ['10.244.1.5'], b: ['10.244.3.5'] }))).ops, 0);
 });
@@ -128,7 +129,7 @@ test('a new process adopts the table: refills what it wants, retires leftovers, 
   const nft = new FakeNft();
   await setup(nft).table.sync(proxyTable({ a: ['10.244.1.5'], old: ['10.244.9.9'] }, { affinity: true }));
   // The packet path put an affinity entry in the dynamic set.
-  nft.tables.get('ip meshlet-proxy')!.sets.get('aff')!.elements.set('10.244.7.7', { text: '10.244.7.7' });
+  nft.tables.get('ip meshlet-proxy')!.sets.get('aff')!.elements.set('10.244.7.7', { text: '10.244.7.7', element: { key: ['10.244.7.7'] } });
   const restarted = setup(nft);
   const r = await restarted.table.sync(proxyTable({ a: ['10.244.1.5'] }, { affinity: true }));
   assert.equal(r.mode, 'full');
@@ -174,4 +175,37 @@ test('a cold start in chunks: each chunk is one transaction holding only the new
   assert.doesNotMatch(text, /s[012]\b|flush/);
   assert.equal(text.match(/^add element/gm)!.length, 1);
   assert.equal(text.match(/^add chain/gm)!.length, 6);
+});
+
+test('a restart with a chunked cold start retires nothing until the last chunk, and keeps every element that is right', async () => {
+  const nft = new FakeNft();
+  const all: Record<string, string[]> = { a: ['10.244.1.5'], b: ['10.244.2.5'], c: ['10.244.3.5'], gone: ['10.244.9.9'] };
+  await setup(nft).table.sync(proxyTable(all));
+  const { table, lastText, advance } = setup(nft); // a new process
+  const wanted = { a: all.a, b: all.b, c: all.c };
+  await table.sync(proxyTable({ a: all.a }), { partial: true });
+  assert.doesNotMatch(lastText(), /element/, 'the verdict map already holds the right elements');
+  assert.deepEqual(nft.elements(TABLE, 'service-ips')!.length, 4, 'later chunks and the leftover still dispatch');
+  assert.deepEqual(nft.rules(TABLE, 'svc-c'), ['numgen random mod 1 vmap { 0 : goto ep-c-10-244-3-5 }']);
+  await table.sync(proxyTable({ a: all.a, b: all.b }), { partial: true });
+  assert.match(lastText(), /^flush chain ip meshlet-proxy svc-b$/m);
+  assert.doesNotMatch(lastText(), /svc-a|svc-c|gone|element/);
+  const last = await table.sync(proxyTable(wanted));
+  assert.equal(last.mode, 'incremental');
+  assert.match(lastText(), /^delete element ip meshlet-proxy service-ips \{ 10\.96\.0\.4 \. tcp \. 80 \}$/m);
+  assert.match(lastText(), /^flush chain ip meshlet-proxy svc-gone$/m);
+  advance(1000);
+  await table.sync(proxyTable(wanted));
+  assert.equal(nft.rules(TABLE, 'svc-gone'), undefined);
+  assert.deepEqual(nft.elements(TABLE, 'service-ips'), ['10.96.0.1 . tcp . 80 : goto svc-a', '10.96.0.2 . tcp . 80 : goto svc-b', '10.96.0.3 . tcp . 80 : goto svc-c']);
+});
+
+test('a full sync whose listing shows another declaration rebuilds', async () => {
+  const nft = new FakeNft();
+  await setup(nft).table.sync({ chains: [], sets: [{ name: 's', type: ['ipv4_addr'], elements: [{ key: ['10.0.0.1'] }] }] });
+  const { table, lastText } = setup(nft);
+  const r = await table.sync({ chains: [], sets: [{ name: 's', type: ['ipv4_addr', 'inet_service'], elements: [{ key: ['10.0.0.1', 80] }] }] });
+  assert.equal(r.mode, 'rebuild');
+  assert.match(lastText(), /^add table ip meshlet-proxy\ndelete table ip meshlet-proxy\n/);
+  assert.deepEqual(nft.elements(TABLE, 's'), ['10.0.0.1 . 80']);
 });

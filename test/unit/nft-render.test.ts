@@ -7,6 +7,7 @@ import { Transaction, renderTransaction, NftRenderError } from '../../src/nft/tr
 import { renderValue } from '../../src/nft/values.ts';
 import { renderRule, rule, vmap, numgen, inSet, match, matchAny, notMatchAny, masquerade, goTo, notrack } from '../../src/nft/rule.ts';
 import { parseNftErrors } from '../../src/nft/runner.ts';
+import { parseListing } from '../../src/nft/listing.ts';
 import type { MapDef, SetDef } from '../../src/nft/model.ts';
 
 const serviceIps: MapDef = { name: 'service-ips', type: ['ipv4_addr', 'inet_proto', 'inet_service'], value: 'verdict' };
@@ -113,4 +114,28 @@ test("nft's errors are mapped back to the rendered line and its operation", () =
   const r = renderTransaction(new Transaction('proxy').addTable(t).addChain(t, { name: 'a' }).deleteChain(t, 'b'), owners);
   const errs = parseNftErrors('/dev/stdin:3:1-36: Error: Could not process rule: No such file or directory\ndelete chain ip meshlet-proxy b\n^^^^\n', r);
   assert.deepEqual(errs, [{ line: 3, column: 1, message: 'Could not process rule: No such file or directory', text: 'delete chain ip meshlet-proxy b', op: 2 }]);
+});
+
+test("nft's JSON listing (as nft 1.0.6 prints it) is read back as typed values of this table only", () => {
+  const meta = { metainfo: { version: '1.0.6', json_schema_version: 1 } };
+  const chains = JSON.stringify({ nftables: [meta,
+    { chain: { family: 'inet', table: 'meshlet-x', name: 'a', handle: 1 } },
+    { chain: { family: 'inet', table: 'meshlet-x', name: 'base', handle: 2, type: 'filter', hook: 'input', prio: 0, policy: 'accept' } },
+    { chain: { family: 'inet', table: 'other', name: 'c', handle: 1 } },
+  ] });
+  const sets = JSON.stringify({ nftables: [meta,
+    { set: { family: 'inet', name: 's', table: 'meshlet-x', type: 'ipv4_addr', handle: 5, flags: ['timeout'], timeout: 10, elem: [{ elem: { val: '10.9.9.9', expires: 9 } }] } },
+    { set: { family: 'inet', name: 'p', table: 'meshlet-x', type: ['ipv4_addr', 'inet_proto', 'inet_service'], handle: 6, flags: ['interval'], elem: [{ elem: { val: { concat: [{ prefix: { addr: '10.0.0.0', len: 24 } }, 'tcp', { range: [80, 90] }] }, comment: 'x' } }] } },
+  ] });
+  const maps = JSON.stringify({ nftables: [meta,
+    { map: { family: 'inet', name: 'm', table: 'meshlet-x', type: ['ipv4_addr', 'inet_proto', 'inet_service'], handle: 4, map: 'verdict', elem: [[{ concat: ['10.0.0.1', 'tcp', 80] }, { goto: { target: 'a' } }], [{ concat: ['10.0.0.2', 'tcp', 80] }, { drop: null }]] } },
+  ] });
+  assert.deepEqual(parseListing({ family: 'inet', name: 'meshlet-x' }, chains, sets, maps), {
+    chains: [{ name: 'a' }, { name: 'base', base: { type: 'filter', hook: 'input', prio: 0 } }],
+    sets: [
+      { name: 's', map: false, type: ['ipv4_addr'], flags: ['timeout'], elements: [{ key: ['10.9.9.9'] }] },
+      { name: 'p', map: false, type: ['ipv4_addr', 'inet_proto', 'inet_service'], flags: ['interval'], elements: [{ key: ['10.0.0.0/24', 'tcp', [80, 90]], comment: 'x' }] },
+      { name: 'm', map: true, type: ['ipv4_addr', 'inet_proto', 'inet_service'], value: 'verdict', flags: [], elements: [{ key: ['10.0.0.1', 'tcp', 80], value: { goto: 'a' } }, { key: ['10.0.0.2', 'tcp', 80], value: 'drop' }] },
+    ],
+  });
 });
