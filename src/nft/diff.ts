@@ -178,7 +178,7 @@ export function planSync(input: PlanInput): Plan {
   // 4. Chains whose rules changed: flush and refill.
   for (const [name, c] of want.chains) {
     const had = committed.chains.get(name);
-    if (!had || !sameRules(had.rules, c.rules)) {
+    if (!had || (had !== c && !sameRules(had.rules, c.rules))) {
       if (had && had.rules.length) tx.flushChain(t, name);
       for (const r of c.typed) tx.addRule(t, name, r);
     }

@@ -2,7 +2,7 @@
 // it, in rendered (canonical) form so that comparing is comparing strings.
 // Pure. Built from a desired table (what a successful sync leaves behind),
 // and checked for dangling references before anything is sent.
-import { elementTarget, isMap, renderChainSpec, renderElement, renderElementKey, renderSetSpec, type ChainDef, type DesiredMap, type DesiredSet, type DesiredTable, type MapDef, type MapElement, type SetDef, type SetElement } from './model.ts';
+import { elementTarget, isMap, renderChainSpec, renderElement, renderElementKey, renderSetSpec, type ChainDef, type DesiredChain, type DesiredMap, type DesiredSet, type DesiredTable, type MapDef, type MapElement, type SetDef, type SetElement } from './model.ts';
 import type { Rule } from './rule.ts';
 import type { ListedSet } from './listing.ts';
 import { renderRule, ruleRefs } from './rule.ts';
@@ -40,6 +40,36 @@ export interface TableState {
   sets: Map<string, SetState>;
 }
 
+// Rendering caches keyed by the desired objects themselves: a part that keeps
+// the objects of what did not change (as it should: desired state is
+// immutable data) pays rendering and validation only for what changed.
+const chainCache = new WeakMap<DesiredChain, ChainState & { refs: { chains: string[]; sets: string[] } }>();
+const elementCache = new WeakMap<SetElement, ElementState & { spec: string; key: string }>();
+
+function chainState(c: DesiredChain): ChainState & { refs: { chains: string[]; sets: string[] } } {
+  let st = chainCache.get(c);
+  if (!st) {
+    const { rules, ...def } = c;
+    const refs = { chains: [] as string[], sets: [] as string[] };
+    for (const r of rules) {
+      const x = ruleRefs(r);
+      refs.chains.push(...x.chains);
+      refs.sets.push(...x.sets);
+    }
+    st = { def, spec: renderChainSpec(c), base: c.base !== undefined, rules: rules.map(renderRule), typed: rules, refs };
+    chainCache.set(c, st);
+  }
+  return st;
+}
+
+function elementState(s: DesiredSet | DesiredMap, spec: string, e: SetElement): ElementState & { key: string } {
+  const hit = elementCache.get(e);
+  if (hit && hit.spec === spec) return hit;
+  const out = { spec, key: renderElementKey(s, e), text: renderElement(s, e), element: e };
+  if (typeof e === 'object' && e !== null) elementCache.set(e, out);
+  return out;
+}
+
 export function emptyState(): TableState {
   return { chains: new Map(), sets: new Map() };
 }
@@ -56,11 +86,11 @@ export function renderDesired(d: DesiredTable): TableState {
     if (s.elements) {
       elements = new Map();
       for (const e of s.elements) {
-        const key = renderElementKey(s, e);
-        const text = renderElement(s, e);
+        const st = elementState(s, spec, e);
+        const { key, text } = st;
         const had = elements.get(key);
         if (had !== undefined && had.text !== text) throw new NftValueError(`${isMap(s) ? 'map' : 'set'} ${s.name}: two elements with key ${key}`);
-        elements.set(key, { text, element: e });
+        elements.set(key, st);
       }
     }
     const { elements: _drop, ...def } = s;
@@ -68,13 +98,12 @@ export function renderDesired(d: DesiredTable): TableState {
   }
   for (const c of d.chains) {
     if (out.chains.has(c.name)) throw new NftValueError(`two chains named ${c.name}`);
-    const { rules, ...def } = c;
-    out.chains.set(c.name, { def, spec: renderChainSpec(c), base: c.base !== undefined, rules: rules.map(renderRule), typed: rules });
+    out.chains.set(c.name, chainState(c));
   }
   // No dangling references: what a rule or a verdict map names must be in the table.
   for (const c of d.chains) {
-    for (const r of c.rules) {
-      const refs = ruleRefs(r);
+    {
+      const refs = chainState(c).refs;
       for (const t of refs.chains) {
         const target = out.chains.get(t);
         if (!target) throw new NftValueError(`chain ${c.name}: a rule jumps to chain ${t}, which the table does not have`);

@@ -43,8 +43,12 @@ function intIn(type: KeyType, v: Scalar, max: number): number {
   return n;
 }
 
+// Canonical dotted quads (no leading zeros), the common case, checked without parsing to a number.
+const QUAD = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+
 function address(type: 'ipv4_addr' | 'ipv6_addr', v: Scalar, allowPrefix: boolean): string {
   if (typeof v !== 'string') bad(type, v, 'an address string');
+  if (type === 'ipv4_addr' && QUAD.test(v)) return v;
   const want = type === 'ipv4_addr' ? 4 : 6;
   try {
     if (v.includes('/')) {
