@@ -152,11 +152,20 @@ export function prepareForUpdate(info: ResourceInfo, old: KubeObject, input: Kub
   return next;
 }
 
-/** An update that leaves spec.clusterIP(s) out keeps the allocated address, as Kubernetes does. */
+/**
+ * An update that leaves spec.clusterIP(s) out keeps the allocated address, as
+ * Kubernetes does; one that makes the Service ExternalName drops the address it
+ * had (upstream's dropTypeDependentFields), so that it is released.
+ */
 function carryOverClusterIp(old: KubeObject, next: KubeObject): void {
   const was = asRecord(old.spec);
   const spec = asRecord(next.spec);
   if (!was || !spec) return;
+  if (spec.type === 'ExternalName') {
+    if (spec.clusterIP === undefined || spec.clusterIP === was.clusterIP) delete spec.clusterIP;
+    if (spec.clusterIPs === undefined || deepEqual(spec.clusterIPs, was.clusterIPs)) delete spec.clusterIPs;
+    return;
+  }
   if ((spec.clusterIP === undefined || spec.clusterIP === '') && was.clusterIP !== undefined) spec.clusterIP = structuredClone(was.clusterIP);
   if (spec.clusterIPs === undefined && was.clusterIPs !== undefined) spec.clusterIPs = structuredClone(was.clusterIPs);
 }

@@ -463,6 +463,7 @@ function validateService(obj: KubeObject, old?: KubeObject): StatusCause[] {
     out.push(cause.invalid('spec.clusterIPs', ips, 'element [0] must match clusterIP'));
   }
   if (type === 'ExternalName') {
+    if (spec.clusterIP !== undefined && spec.clusterIP !== '') out.push(cause.forbidden('spec.clusterIP', 'may not be set for ExternalName services'));
     const en = spec.externalName;
     if (!en) out.push(cause.required('spec.externalName'));
     else if (typeof en !== 'string' || !isDns1123Subdomain(en.replace(/\.$/, ''))) out.push(cause.invalid('spec.externalName', en, DNS1123_SUBDOMAIN_MSG));
