@@ -6,7 +6,9 @@ import { pino } from 'pino';
 import { loadTokenFile } from '../../src/api/auth.ts';
 import { startApiServer } from '../../src/api/server.ts';
 import { contains } from '../../src/overlay/cidr.ts';
-import { inStaticBand } from '../../src/core/service-cidr.ts';
+import { DEFAULT_CLUSTER_DNS, inStaticBand } from '../../src/core/service-cidr.ts';
+import { clusterDnsFromApi } from '../../src/agent/cluster-dns.ts';
+import { createClient } from '../../src/client/http-client.ts';
 import { apiRequest, startTestApiServer, type TestApiServer } from '../helpers/api-server.ts';
 
 interface ServiceBody {
@@ -176,5 +178,17 @@ describe('a small service range (10.97.0.0/27: 16 static, 14 dynamic addresses)'
     const full = await create(svc('one-too-many'), small);
     assert.equal(full.status, 500);
     assert.match(JSON.stringify(full.body), /range is full/);
+  });
+
+  test('an agent without --cluster-dns reads the address from kube-dns; with no kube-dns it takes the default', async () => {
+    const client = createClient({ server: small.url, token: small.token });
+    const logger = pino({ level: 'silent' });
+    try {
+      assert.equal(await clusterDnsFromApi(client, logger), '10.97.0.10');
+      assert.equal((await apiRequest(small, 'DELETE', '/api/v1/namespaces/kube-system/services/kube-dns')).status, 200);
+      assert.equal(await clusterDnsFromApi(client, logger), DEFAULT_CLUSTER_DNS);
+    } finally {
+      client.close();
+    }
   });
 });

@@ -4,6 +4,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { clusterIpChange, clusterIpRequest, heldClusterIp } from '../../src/api/cluster-ip.ts';
 import { kubeDnsService } from '../../src/api/bootstrap.ts';
+import { clusterDnsOf } from '../../src/agent/cluster-dns.ts';
 import { prepareForUpdate } from '../../src/api/object-rules.ts';
 import { validateObject } from '../../src/api/validation.ts';
 import { resourceFor } from '../../src/core/resources.ts';
@@ -107,5 +108,14 @@ describe('kube-system/kube-dns', () => {
     assert.deepEqual(spec.selector, { 'k8s-app': 'kube-dns' });
     assert.deepEqual(spec.ports.map((p) => `${p.name} ${p.port}/${p.protocol}`), ['dns 53/UDP', 'dns-tcp 53/TCP', 'metrics 9153/TCP']);
     assert.deepEqual(validateObject(services, dns), []);
+  });
+});
+
+describe('the agent\'s default --cluster-dns', () => {
+  it('is the clusterIP of the kube-dns Service, when it has a valid one', () => {
+    assert.equal(clusterDnsOf(kubeDnsService('10.100.0.10', new Date())), '10.100.0.10');
+    assert.equal(clusterDnsOf(undefined), undefined);
+    assert.equal(clusterDnsOf(svc({ clusterIP: 'None' })), undefined);
+    assert.equal(clusterDnsOf(svc({})), undefined);
   });
 });
