@@ -4,7 +4,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { ApiClient } from '../client/types.ts';
-import { parseIp } from '../overlay/cidr.ts';
+import { isIp } from '../core/cidr.ts';
 import { DEFAULT_CLUSTER_DNS } from '../core/service-cidr.ts';
 import { KUBE_DNS_SERVICE, KUBE_SYSTEM } from '../core/well-known.ts';
 import type { KubeObject } from '../core/types.ts';
@@ -12,13 +12,7 @@ import type { KubeObject } from '../core/types.ts';
 /** Pure: the DNS address a kube-dns Service gives (undefined: no Service, or one without an address). */
 export function clusterDnsOf(svc: KubeObject | undefined): string | undefined {
   const ip = (svc?.spec as { clusterIP?: unknown } | undefined)?.clusterIP;
-  if (typeof ip !== 'string') return undefined;
-  try {
-    parseIp(ip);
-    return ip;
-  } catch {
-    return undefined;
-  }
+  return isIp(ip) ? ip : undefined;
 }
 
 /**

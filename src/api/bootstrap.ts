@@ -5,13 +5,11 @@ import { randomUUID } from 'node:crypto';
 import { isKubeError } from '../core/errors.ts';
 import { resourceFor, type ResourceInfo } from '../core/resources.ts';
 import type { KubeObject } from '../core/types.ts';
-import { DEFAULT_NAMESPACE, K8S_APP_LABEL, KUBE_DNS_SERVICE, KUBE_PUBLIC, KUBE_SYSTEM, NODE_LEASE_NAMESPACE } from '../core/well-known.ts';
+import { K8S_APP_LABEL, KUBE_DNS_SERVICE, KUBE_SYSTEM, METADATA_NAME_LABEL, SYSTEM_NAMESPACES } from '../core/well-known.ts';
 import type { Store } from '../store/types.ts';
 import type { ClusterIpAllocator } from './cluster-ip.ts';
 import { applyDefaults } from './validation.ts';
 import { prepareForCreate } from './object-rules.ts';
-
-export const DEFAULT_NAMESPACES = [DEFAULT_NAMESPACE, KUBE_SYSTEM, KUBE_PUBLIC, NODE_LEASE_NAMESPACE] as const;
 
 function coreInfo(resource: string): ResourceInfo {
   const info = resourceFor('', 'v1', resource);
@@ -25,7 +23,7 @@ export function defaultNamespace(name: string, now: Date): KubeObject {
   const base: KubeObject = {
     apiVersion: 'v1',
     kind: 'Namespace',
-    metadata: { name, labels: { 'kubernetes.io/metadata.name': name } },
+    metadata: { name, labels: { [METADATA_NAME_LABEL]: name } },
     spec: { finalizers: ['kubernetes'] },
   };
   const obj = applyDefaults(info, prepareForCreate(info, base, { now, uid: randomUUID() }));
@@ -36,7 +34,7 @@ export function defaultNamespace(name: string, now: Date): KubeObject {
 /** Creates the default namespaces that are missing; returns the names created. */
 export async function ensureDefaultNamespaces(store: Store, now: () => Date = () => new Date()): Promise<string[]> {
   const created: string[] = [];
-  for (const name of DEFAULT_NAMESPACES) {
+  for (const name of SYSTEM_NAMESPACES) {
     if (await store.get('namespaces', '', name)) continue;
     try {
       await store.create('namespaces', defaultNamespace(name, now()));

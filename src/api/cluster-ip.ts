@@ -10,7 +10,7 @@
 import { KubeError } from '../core/errors.ts';
 import { DEFAULT_SERVICE_CIDR, allocationBands, clusterDnsAddress, type Band } from '../core/service-cidr.ts';
 import type { KubeObject } from '../core/types.ts';
-import { addressAt, contains, hostRange, parseCidr, type Cidr } from '../overlay/cidr.ts';
+import { addressAt, contains, hostRange, parseCidr, type Cidr } from '../core/cidr.ts';
 import type { LeaseStore, Store } from '../store/types.ts';
 
 const KEY_PREFIX = 'svcip/';

@@ -2,7 +2,7 @@
 // in it (the 10th address, as kubeadm derives it), and how ClusterIPs are
 // spread over it (KEP-3070: a static lower band kept for explicit requests,
 // dynamic picks from the upper band first).
-import { addressAt, cidrSize, hostRange, offsetOf, parseCidr, type Cidr } from '../overlay/cidr.ts';
+import { addressAt, cidrSize, hostRange, offsetOf, parseCidr, type Cidr } from './cidr.ts';
 
 export const DEFAULT_SERVICE_CIDR = '10.96.0.0/16';
 /** Offset of the cluster DNS address from the range's network address (kubeadm: the 10th address). */

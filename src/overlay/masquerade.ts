@@ -2,7 +2,7 @@
 // (flannel's `-s podCIDR ! -d clusterCIDR -j MASQUERADE`). Pure: renders one
 // `nft -f -` transaction that replaces the table whole, so applying it twice
 // changes nothing and never leaves a half-written table.
-import { familyOf, normalizeCidr } from './cidr.ts';
+import { familyOf, normalizeCidr } from '../core/cidr.ts';
 
 export const NAT_TABLE = 'meshlet-nat';
 

@@ -8,11 +8,11 @@
 // state, so a restart, a crash halfway or a stale entry is fixed by the next
 // call. A change that fails does not stop the others; the errors are thrown
 // together at the end (the next reconcile retries them).
-import { spawn } from 'node:child_process';
+import { runCommand } from '../core/command.ts';
 import { writeFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { Netlink, type LinkState } from './netlink.ts';
-import { familyOf } from './cidr.ts';
+import { familyOf } from '../core/cidr.ts';
 import { diffOverlay, describeChanges, type ActualLink, type ActualOverlay, type DesiredOverlay, type OverlayChanges } from './vxlan.ts';
 import { masqueradeRuleset, removeMasqueradeRuleset, NAT_TABLE } from './masquerade.ts';
 
@@ -93,16 +93,8 @@ export async function enableForwarding(families: Set<4 | 6>): Promise<void> {
 }
 
 /** Run `nft -f -` with `script` as one transaction. */
-export function nftApply(script: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('nft', ['-f', '-'], { stdio: ['pipe', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`nft -f - exited with ${code}: ${stderr.trim()}`))));
-    child.stdin.on('error', () => {}); // nft exiting early: its exit code and stderr tell why
-    child.stdin.end(script);
-  });
+export async function nftApply(script: string): Promise<void> {
+  await runCommand('nft', ['-f', '-'], { input: script });
 }
 
 export interface ApplyOverlayOptions {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { loadTokenFile } from '../../src/api/auth.ts';
 import { startApiServer } from '../../src/api/server.ts';
-import { contains } from '../../src/overlay/cidr.ts';
+import { contains } from '../../src/core/cidr.ts';
 import { DEFAULT_CLUSTER_DNS, inStaticBand } from '../../src/core/service-cidr.ts';
 import { clusterDnsFromApi } from '../../src/agent/cluster-dns.ts';
 import { createClient } from '../../src/client/http-client.ts';

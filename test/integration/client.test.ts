@@ -6,7 +6,8 @@ import { startTestApiServer, type TestApiServer } from '../helpers/api-server.ts
 import { createClient } from '../../src/client/http-client.ts';
 import { loadKubeconfig } from '../../src/client/kubeconfig.ts';
 import { Informer } from '../../src/client/informer.ts';
-import { runLeaderElection, LEASES } from '../../src/client/leader-election.ts';
+import { runLeaderElection } from '../../src/client/leader-election.ts';
+import { LEASES } from '../../src/core/well-known.ts';
 import { isKubeError } from '../../src/core/errors.ts';
 import type { ApiClient } from '../../src/client/types.ts';
 import type { KubeObject, WatchEvent } from '../../src/core/types.ts';
