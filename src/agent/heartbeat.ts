@@ -6,11 +6,11 @@ import type { ApiClient } from '../client/types.ts';
 import { isKubeError } from '../core/errors.ts';
 import type { KubeObject } from '../core/types.ts';
 import {
-  LEASE_DURATION_SECONDS, LEASE_RENEW_INTERVAL_MS, NODE_LEASE_NAMESPACE,
+  LEASE_DURATION_SECONDS, LEASE_RENEW_INTERVAL_MS,
   buildNode, buildNodeLease, buildNodeStatus, leaseRenewal, nodeAction, type NodeFacts,
 } from './node-object.ts';
+import { LEASES, NODE_LEASE_NAMESPACE } from '../core/well-known.ts';
 
-const LEASES = 'leases.coordination.k8s.io';
 const FAILURE_RETRY_MS = 2000;
 
 export interface Heartbeat {

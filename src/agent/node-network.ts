@@ -13,10 +13,10 @@ import type { ApiClient } from '../client/types.ts';
 import { Informer } from '../client/informer.ts';
 import { isKubeError } from '../core/errors.ts';
 import { Ipam, NoLeaseError, renewDueAt, type Lease, type LeaseWatcher } from '../overlay/ipam.ts';
-import { gatewayOf, parseCidr } from '../overlay/cidr.ts';
+import { gatewayOf, parseCidr } from '../core/cidr.ts';
 import { Netlink } from '../overlay/netlink.ts';
 import { applyOverlay } from '../overlay/overlay.ts';
-import { desiredOverlay, VXLAN_OVERHEAD, VXLAN_PORT, BRIDGE_NAME } from '../overlay/vxlan.ts';
+import { desiredOverlay, VXLAN_OVERHEAD, VXLAN_PORT } from '../overlay/vxlan.ts';
 import { bridgeMacFor, nodeNetworkPatch, nodeShowsPatch, overlayPeers } from './pod-network-plan.ts';
 import type { PodNetwork } from '../kubelet/sandbox-plan.ts';
 import type { KubeletIpam } from '../kubelet/kubelet.ts';
@@ -227,4 +227,3 @@ export class NodeNetwork {
   }
 }
 
-export { BRIDGE_NAME };

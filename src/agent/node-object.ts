@@ -1,8 +1,9 @@
 // The agent's Node and heartbeat Lease as data, and the decisions about when
 // to write them. Pure: the host facts come in, objects and decisions go out.
 import type { KubeObject } from '../core/types.ts';
+import { kubeMicroTime, kubeTime } from '../core/time.ts';
+import { ARCH_LABEL, BETA_ARCH_LABEL, BETA_OS_LABEL, HOSTNAME_LABEL, NODE_LEASE_NAMESPACE, OS_LABEL } from '../core/well-known.ts';
 
-export const NODE_LEASE_NAMESPACE = 'kube-node-lease';
 export const LEASE_DURATION_SECONDS = 40;
 export const LEASE_RENEW_INTERVAL_MS = 10_000;
 /** Post the Node's status at least this often even when nothing changed. */
@@ -35,15 +36,6 @@ export interface NodeCondition {
   lastTransitionTime: string;
 }
 
-/** metav1.Time: RFC 3339 to the second. */
-export function kubeTime(d: Date): string {
-  return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
-
-/** metav1.MicroTime: RFC 3339 with microseconds. */
-export function kubeMicroTime(d: Date): string {
-  return d.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
-}
 
 /** Node architecture as Kubernetes spells it. */
 export function kubeArch(nodeArch: string): string {
@@ -53,11 +45,11 @@ export function kubeArch(nodeArch: string): string {
 
 export function nodeLabels(facts: NodeFacts): Record<string, string> {
   return {
-    'kubernetes.io/hostname': facts.nodeName,
-    'kubernetes.io/os': 'linux',
-    'kubernetes.io/arch': kubeArch(facts.arch),
-    'beta.kubernetes.io/os': 'linux',
-    'beta.kubernetes.io/arch': kubeArch(facts.arch),
+    [HOSTNAME_LABEL]: facts.nodeName,
+    [OS_LABEL]: 'linux',
+    [ARCH_LABEL]: kubeArch(facts.arch),
+    [BETA_OS_LABEL]: 'linux',
+    [BETA_ARCH_LABEL]: kubeArch(facts.arch),
   };
 }
 

@@ -8,12 +8,11 @@
 // the IPAM handed to someone else is never routed to.
 import type { KubeObject } from '../core/types.ts';
 import type { Lease } from '../overlay/ipam.ts';
-import { normalizeCidr } from '../overlay/cidr.ts';
+import { normalizeCidr } from '../core/cidr.ts';
 import { peersFromNodes, podCidrSpec, vtepAnnotations } from '../overlay/node-annotations.ts';
 import type { OverlayPeer } from '../overlay/vxlan.ts';
+import { KUBELET_ENDPOINT_ANNOTATION } from '../core/well-known.ts';
 
-/** Where the API server reaches this node's kubelet endpoint (container logs). */
-export const KUBELET_ENDPOINT_ANNOTATION = 'meshlet.io/kubelet-endpoint';
 
 function sameSubnets(a: readonly string[], b: readonly string[]): boolean {
   if (a.length !== b.length) return false;

@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync, chmodSync } from 'node:fs';
 import { KubeError } from '../core/errors.ts';
+import { ADMIN_GROUP, ENDPOINTSLICES, LEASES, NODES_GROUP, NODE_LEASE_NAMESPACE, NODE_USER_PREFIX } from '../core/well-known.ts';
 
 export interface Identity {
   user: string;
@@ -12,9 +13,6 @@ export interface Identity {
 
 /** token → identity. */
 export type TokenSet = ReadonlyMap<string, Identity>;
-
-export const ADMIN_GROUP = 'system:masters';
-export const NODES_GROUP = 'system:nodes';
 
 /** Splits one CSV line, honouring double quotes ("a,b" and "" escapes). */
 export function splitCsvLine(line: string): string[] {
@@ -105,15 +103,15 @@ const NODE_WRITABLE = new Set([
   'nodes',
   'nodes/status',
   'pods/status',
-  'leases.coordination.k8s.io',
+  LEASES,
   'events',
-  'endpointslices.discovery.k8s.io',
+  ENDPOINTSLICES,
   'endpoints',
 ]);
 
 /** The node a `system:node:<name>` identity speaks for. */
 export function nodeNameOf(identity: Identity): string | undefined {
-  return identity.user.startsWith('system:node:') ? identity.user.slice('system:node:'.length) : undefined;
+  return identity.user.startsWith(NODE_USER_PREFIX) ? identity.user.slice(NODE_USER_PREFIX.length) : undefined;
 }
 
 /**
@@ -123,7 +121,7 @@ export function nodeNameOf(identity: Identity): string | undefined {
  */
 function ownedByOneNode(attrs: ResourceAttributes): boolean {
   if (attrs.resource === 'nodes') return true;
-  return attrs.resource === 'leases.coordination.k8s.io' && attrs.namespace === 'kube-node-lease';
+  return attrs.resource === LEASES && attrs.namespace === NODE_LEASE_NAMESPACE;
 }
 
 /** The fixed authorization policy. */

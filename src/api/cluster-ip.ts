@@ -3,12 +3,16 @@
 // so several API servers never hand out one address twice. A repair pass
 // (at start) releases reservations whose Service is gone, as kube-apiserver's
 // ClusterIP repair loop does.
+//
+// Addresses not asked for come from the upper band of the range first and
+// from the static lower band only when the upper one is full (KEP-3070); the
+// cluster DNS address is never handed out dynamically (src/core/service-cidr.ts).
 import { KubeError } from '../core/errors.ts';
+import { DEFAULT_SERVICE_CIDR, allocationBands, clusterDnsAddress, type Band } from '../core/service-cidr.ts';
 import type { KubeObject } from '../core/types.ts';
-import { addressAt, contains, hostRange, parseCidr, type Cidr } from '../overlay/cidr.ts';
+import { addressAt, contains, hostRange, parseCidr, type Cidr } from '../core/cidr.ts';
 import type { LeaseStore, Store } from '../store/types.ts';
 
-export const DEFAULT_SERVICE_CIDR = '10.96.0.0/16';
 const KEY_PREFIX = 'svcip/';
 const RANDOM_TRIES = 16;
 
@@ -22,6 +26,12 @@ function specOf(svc: KubeObject): ServiceSpecIps {
   return (svc.spec ?? {}) as ServiceSpecIps;
 }
 
+/** The address a Service holds, if any (not "None"). */
+export function heldClusterIp(svc: KubeObject | undefined): string | undefined {
+  const ip = svc ? specOf(svc).clusterIP : undefined;
+  return ip && ip !== 'None' ? ip : undefined;
+}
+
 /** Pure: does this Service want an address allocated, and which one was asked for? */
 export function clusterIpRequest(svc: KubeObject): { allocate: false } | { allocate: true; requested?: string } {
   const spec = specOf(svc);
@@ -30,8 +40,26 @@ export function clusterIpRequest(svc: KubeObject): { allocate: false } | { alloc
   return { allocate: true, requested };
 }
 
+/**
+ * Pure: what an update of a Service does to addresses. `allocate` when the new
+ * object needs an address it does not yet hold (an ExternalName Service turned
+ * ClusterIP); `release` the old address when the new object no longer holds it
+ * (a Service turned ExternalName).
+ */
+export function clusterIpChange(old: KubeObject, next: KubeObject): { allocate: boolean; release?: string } {
+  const was = heldClusterIp(old);
+  const req = clusterIpRequest(next);
+  const allocate = req.allocate && (req.requested === undefined || req.requested !== was);
+  const now = req.allocate ? (req.requested ?? undefined) : undefined;
+  const release = was !== undefined && (allocate || now !== was) ? was : undefined;
+  return { allocate, ...(release ? { release } : {}) };
+}
+
 export class ClusterIpAllocator {
   readonly cidr: Cidr;
+  /** The cluster DNS address: only ever given to a Service that asks for it. */
+  readonly dnsAddress: string;
+  private readonly bands: { lower: Band; upper: Band };
 
   constructor(
     private readonly leases: LeaseStore,
@@ -39,6 +67,8 @@ export class ClusterIpAllocator {
     private readonly random: () => number = Math.random,
   ) {
     this.cidr = parseCidr(serviceCidr);
+    this.dnsAddress = clusterDnsAddress(this.cidr);
+    this.bands = allocationBands(this.cidr);
   }
 
   private holderOf(svc: KubeObject): string {
@@ -68,29 +98,73 @@ export class ClusterIpAllocator {
     return ip;
   }
 
+  /** A free address: the upper band first (random tries, then a walk), then the lower band. */
   private async reserveAny(holder: string): Promise<string> {
-    const { first, count } = hostRange(this.cidr);
-    const offsetOfFirst = first - this.cidr.network;
-    for (let i = 0; i < RANDOM_TRIES; i++) {
-      const ip = addressAt(this.cidr, offsetOfFirst + BigInt(Math.floor(this.random() * Number(count))));
-      if (await this.leases.reserve(KEY_PREFIX + ip, holder)) return ip;
+    const { upper, lower } = this.bands;
+    if (upper.count > 0n) {
+      for (let i = 0; i < RANDOM_TRIES; i++) {
+        const ip = addressAt(this.cidr, upper.first + this.randomBelow(upper.count));
+        if (ip !== this.dnsAddress && (await this.leases.reserve(KEY_PREFIX + ip, holder))) return ip;
+      }
     }
-    // A crowded range: walk it once from a random start.
+    // A crowded band: walk it once from a random start; then the lower band.
     const taken = new Set((await this.leases.list(KEY_PREFIX)).keys());
-    const start = BigInt(Math.floor(this.random() * Number(count)));
-    for (let k = 0n; k < count; k++) {
-      const ip = addressAt(this.cidr, offsetOfFirst + ((start + k) % count));
-      if (taken.has(KEY_PREFIX + ip)) continue;
-      if (await this.leases.reserve(KEY_PREFIX + ip, holder)) return ip;
+    for (const band of [upper, lower]) {
+      const start = this.randomBelow(band.count);
+      for (let k = 0n; k < band.count; k++) {
+        const ip = addressAt(this.cidr, band.first + ((start + k) % band.count));
+        if (ip === this.dnsAddress || taken.has(KEY_PREFIX + ip)) continue;
+        if (await this.leases.reserve(KEY_PREFIX + ip, holder)) return ip;
+      }
     }
     throw new KubeError('InternalError', `failed to allocate a serviceIP: range is full (${formatRange(this.cidr)})`);
   }
 
+  private randomBelow(n: bigint): bigint {
+    return n <= 0n ? 0n : BigInt(Math.floor(this.random() * Number(n))) % n;
+  }
+
   /** Frees the Service's address (only if it still holds it). */
   async release(svc: KubeObject): Promise<void> {
-    const ip = specOf(svc).clusterIP;
-    if (!ip || ip === 'None') return;
+    const ip = heldClusterIp(svc);
+    if (ip) await this.releaseIp(ip, svc);
+  }
+
+  private async releaseIp(ip: string, svc: KubeObject): Promise<void> {
     await this.leases.release(KEY_PREFIX + ip, this.holderOf(svc));
+  }
+
+  /**
+   * After a failed create: frees the address unless the stored Service of that
+   * name holds it (a create that lost to an existing Service, or to another
+   * server creating the same one, must not free the winner's address).
+   */
+  async releaseUnlessStored(store: Store, svc: KubeObject): Promise<void> {
+    const ip = heldClusterIp(svc);
+    if (!ip) return;
+    const stored = await store.get('services', svc.metadata.namespace ?? '', svc.metadata.name ?? '');
+    if (heldClusterIp(stored) === ip) return;
+    await this.releaseIp(ip, svc);
+  }
+
+  /**
+   * For an update: allocates what `next` needs (see clusterIpChange) and
+   * returns it with `commit` (after the store write: frees the address the
+   * Service no longer holds) and `undo` (after a failed write: frees what was
+   * allocated here).
+   */
+  async prepareUpdate(store: Store, old: KubeObject, next: KubeObject): Promise<{ object: KubeObject; commit(): Promise<void>; undo(): Promise<void> }> {
+    const change = clusterIpChange(old, next);
+    const object = change.allocate ? await this.allocate(next) : next;
+    return {
+      object,
+      commit: async () => {
+        if (change.release) await this.releaseIp(change.release, old);
+      },
+      undo: async () => {
+        if (change.allocate) await this.releaseUnlessStored(store, object);
+      },
+    };
   }
 
   /** Releases reservations whose Service no longer exists or holds another address. Returns how many. */

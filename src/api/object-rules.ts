@@ -1,10 +1,13 @@
 // The pure object rules of the registry: what create, update, status updates,
 // scale and deletion do to an object. No I/O; registry.ts applies the results.
 import { randomBytes } from 'node:crypto';
+import { deepEqual } from '../core/deep-equal.ts';
 import { KubeError } from '../core/errors.ts';
+import { kubeTime } from '../core/time.ts';
 import { apiVersionOf, type ResourceInfo } from '../core/resources.ts';
 import { formatLabelSelector } from '../core/selectors.ts';
 import type { Json, KubeObject, LabelSelector } from '../core/types.ts';
+import { SYSTEM_NAMESPACES } from '../core/well-known.ts';
 
 export type Rec = Record<string, unknown>;
 
@@ -12,25 +15,6 @@ export function asRecord(v: unknown): Rec | undefined {
   return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Rec) : undefined;
 }
 
-export function deepEqual(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (typeof a !== typeof b || a === null || b === null || typeof a !== 'object') return false;
-  if (Array.isArray(a) !== Array.isArray(b)) return false;
-  if (Array.isArray(a)) {
-    const bb = b as unknown[];
-    return a.length === bb.length && a.every((x, i) => deepEqual(x, bb[i]));
-  }
-  const ao = a as Rec;
-  const bo = b as Rec;
-  const ak = Object.keys(ao).filter((k) => ao[k] !== undefined);
-  const bk = Object.keys(bo).filter((k) => bo[k] !== undefined);
-  return ak.length === bk.length && ak.every((k) => deepEqual(ao[k], bo[k]));
-}
-
-/** RFC 3339 with seconds precision, as Kubernetes writes timestamps. */
-export function timestamp(date: Date): string {
-  return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
 
 const NAME_CHARS = 'bcdfghjklmnpqrstvwxz2456789';
 /** Five random characters, as the Kubernetes name generator appends. */
@@ -40,7 +24,7 @@ export function randomSuffix(): string {
 }
 
 /** Namespaces nobody may delete. */
-export const PROTECTED_NAMESPACES: ReadonlySet<string> = new Set(['default', 'kube-system', 'kube-public', 'kube-node-lease']);
+export const PROTECTED_NAMESPACES: ReadonlySet<string> = new Set(SYSTEM_NAMESPACES);
 
 export function hasStatusSubresource(info: ResourceInfo): boolean {
   return info.subresources.includes('status');
@@ -96,7 +80,7 @@ export function prepareForCreate(
   else delete meta.namespace;
   if (!meta.name && meta.generateName) meta.name = `${meta.generateName}${(ctx.suffix ?? randomSuffix)()}`;
   meta.uid = ctx.uid;
-  meta.creationTimestamp = timestamp(ctx.now);
+  meta.creationTimestamp = kubeTime(ctx.now);
   delete meta.resourceVersion;
   delete meta.deletionTimestamp;
   delete meta.deletionGracePeriodSeconds;
@@ -152,11 +136,20 @@ export function prepareForUpdate(info: ResourceInfo, old: KubeObject, input: Kub
   return next;
 }
 
-/** An update that leaves spec.clusterIP(s) out keeps the allocated address, as Kubernetes does. */
+/**
+ * An update that leaves spec.clusterIP(s) out keeps the allocated address, as
+ * Kubernetes does; one that makes the Service ExternalName drops the address it
+ * had (upstream's dropTypeDependentFields), so that it is released.
+ */
 function carryOverClusterIp(old: KubeObject, next: KubeObject): void {
   const was = asRecord(old.spec);
   const spec = asRecord(next.spec);
   if (!was || !spec) return;
+  if (spec.type === 'ExternalName') {
+    if (spec.clusterIP === undefined || spec.clusterIP === was.clusterIP) delete spec.clusterIP;
+    if (spec.clusterIPs === undefined || deepEqual(spec.clusterIPs, was.clusterIPs)) delete spec.clusterIPs;
+    return;
+  }
   if ((spec.clusterIP === undefined || spec.clusterIP === '') && was.clusterIP !== undefined) spec.clusterIP = structuredClone(was.clusterIP);
   if (spec.clusterIPs === undefined && was.clusterIPs !== undefined) spec.clusterIPs = structuredClone(was.clusterIPs);
 }
@@ -236,7 +229,7 @@ export function decideDeletion(info: ResourceInfo, obj: KubeObject, opts: Delete
   const next = structuredClone(obj);
   const m = next.metadata;
   const until = new Date(now.getTime() + grace * 1000);
-  if (!m.deletionTimestamp || Date.parse(m.deletionTimestamp) > until.getTime()) m.deletionTimestamp = timestamp(until);
+  if (!m.deletionTimestamp || Date.parse(m.deletionTimestamp) > until.getTime()) m.deletionTimestamp = kubeTime(until);
   m.deletionGracePeriodSeconds = Math.min(grace, m.deletionGracePeriodSeconds ?? grace);
   if (finalizers.length > 0) m.finalizers = finalizers;
   if (info.resource === 'namespaces') next.status = { ...(asRecord(next.status) ?? {}), phase: 'Terminating' };
@@ -314,7 +307,7 @@ export function bindPod(pod: KubeObject, nodeName: string, now: Date): KubeObjec
   next.spec = { ...(asRecord(next.spec) ?? {}), nodeName };
   const status = { ...(asRecord(next.status) ?? {}) };
   const conditions = (Array.isArray(status.conditions) ? status.conditions : []).filter((c) => asRecord(c)?.type !== 'PodScheduled');
-  conditions.push({ type: 'PodScheduled', status: 'True', lastProbeTime: null, lastTransitionTime: timestamp(now) });
+  conditions.push({ type: 'PodScheduled', status: 'True', lastProbeTime: null, lastTransitionTime: kubeTime(now) });
   status.conditions = conditions;
   next.status = status;
   return next;

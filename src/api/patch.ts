@@ -23,7 +23,9 @@
 // the latest applied config in the FieldsV1 format (f:<field>, k:{<key>},
 // v:<value>); entries of other managers are kept as they are.
 
+import { deepEqual } from '../core/deep-equal.ts';
 import { KubeError } from '../core/errors.ts';
+import { kubeTime } from '../core/time.ts';
 import type { ResourceInfo } from '../core/resources.ts';
 import type { Json, JsonObject, KubeObject } from '../core/types.ts';
 
@@ -35,20 +37,6 @@ function isObject(v: unknown): v is JsonObject {
 
 function clone<T extends Json>(v: T): T {
   return structuredClone(v);
-}
-
-function deepEqual(a: Json | undefined, b: Json | undefined): boolean {
-  if (a === b) return true;
-  if (Array.isArray(a)) {
-    return Array.isArray(b) && a.length === b.length && a.every((x, i) => deepEqual(x, b[i]));
-  }
-  if (isObject(a)) {
-    if (!isObject(b)) return false;
-    const ka = Object.keys(a);
-    const kb = Object.keys(b);
-    return ka.length === kb.length && ka.every((k) => Object.prototype.hasOwnProperty.call(b, k) && deepEqual(a[k], b[k]));
-  }
-  return false;
 }
 
 // ------------------------------------------------------------ RFC 7386
@@ -488,7 +476,7 @@ export function applyServerSideApply(
     manager: fieldManager,
     operation: 'Apply',
     apiVersion: typeof config.apiVersion === 'string' ? config.apiVersion : '',
-    time: now.toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    time: kubeTime(now),
     fieldsType: 'FieldsV1',
     fieldsV1: fields,
   };

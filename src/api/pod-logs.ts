@@ -7,10 +7,10 @@ import { request, type IncomingMessage, type ServerResponse } from 'node:http';
 import { KubeError, notFound } from '../core/errors.ts';
 import type { KubeObject } from '../core/types.ts';
 import type { Store } from '../store/types.ts';
-import { NODES_GROUP, type TokenSet } from './auth.ts';
+import type { TokenSet } from './auth.ts';
 import { writeStatus } from './http-io.ts';
+import { KUBELET_ENDPOINT_ANNOTATION, NODES_GROUP, NODE_USER_PREFIX } from '../core/well-known.ts';
 
-export const KUBELET_ENDPOINT_ANNOTATION = 'meshlet.io/kubelet-endpoint';
 
 /** The log options kubectl sends that the kubelet takes. */
 const FORWARDED = ['follow', 'tailLines', 'previous', 'sinceSeconds', 'timestamps'];
@@ -55,7 +55,7 @@ export function planLogProxy(pod: KubeObject | undefined, node: KubeObject | und
   const target = endpoint ? parseKubeletEndpoint(endpoint) : undefined;
   if (!target) throw new KubeError('ServiceUnavailable', `node "${nodeName}" publishes no kubelet endpoint (${KUBELET_ENDPOINT_ANNOTATION}): is its agent running with pod networking?`);
   let token: string | undefined;
-  for (const [t, id] of tokens) if (id.user === `system:node:${nodeName}` && id.groups.includes(NODES_GROUP)) token = t;
+  for (const [t, id] of tokens) if (id.user === `${NODE_USER_PREFIX}${nodeName}` && id.groups.includes(NODES_GROUP)) token = t;
   if (!token) throw new KubeError('ServiceUnavailable', `no credential for node "${nodeName}" in the server's token file: cannot reach its kubelet`);
   const q = new URLSearchParams();
   for (const k of FORWARDED) {

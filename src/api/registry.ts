@@ -167,7 +167,7 @@ export class Registry {
       try {
         return await this.store.create(gr, obj);
       } catch (err) {
-        if (gr === 'services') await this.clusterIps.release(obj);
+        if (gr === 'services') await this.clusterIps.releaseUnlessStored(this.store, obj);
         if (!isKubeError(err, 'AlreadyExists')) throw err;
         // A generated name may collide: try another suffix.
         if (input.metadata.name || attempt >= MAX_RETRIES) throw alreadyExists(info.resource, info.group, obj.metadata.name ?? '');
@@ -210,21 +210,29 @@ export class Registry {
       if (userResourceVersion && userResourceVersion !== old.metadata.resourceVersion) {
         throw conflict(info.resource, info.group, name, 'the object has been modified; please apply your changes to the latest version and try again');
       }
-      const next = mutate(old);
+      let next = mutate(old);
       next.metadata.resourceVersion = old.metadata.resourceVersion;
+      // A Service turned ExternalName → ClusterIP gets an address, and one turned ExternalName frees its own.
+      const ips = gr === 'services' && !shouldDeleteDuringUpdate(info, next) ? await this.clusterIps.prepareUpdate(this.store, old, next) : undefined;
+      if (ips) next = ips.object;
+      let saved: KubeObject;
       try {
         if (shouldDeleteDuringUpdate(info, next)) {
           return await this.storeDelete(route, old.metadata.resourceVersion);
         }
-        return await this.store.update(gr, next);
+        saved = await this.store.update(gr, next);
       } catch (err) {
+        await ips?.undo();
         if (userResourceVersion || !isKubeError(err, 'Conflict') || attempt >= MAX_RETRIES) {
           if (isKubeError(err, 'Conflict')) {
             throw conflict(info.resource, info.group, name, 'the object has been modified; please apply your changes to the latest version and try again');
           }
           throw err;
         }
+        continue;
       }
+      await ips?.commit();
+      return saved;
     }
   }
 

@@ -7,12 +7,12 @@ import { createServer as createNetServer, type AddressInfo, type Server as NetSe
 import { existsSync, unlinkSync, statSync } from 'node:fs';
 import { pino, type Logger } from 'pino';
 import type { Registry as MetricsRegistry } from 'prom-client';
-import { KubeError } from '../core/errors.ts';
+import { KubeError, isKubeError } from '../core/errors.ts';
 import { apiVersionOf } from '../core/resources.ts';
 import type { KubeObject } from '../core/types.ts';
 import type { Store } from '../store/types.ts';
 import { authenticate, authorize, authorizeNonResource, forbiddenPodOfOtherNode, nodePodCheck, type Identity, type TokenSet } from './auth.ts';
-import { ensureDefaultNamespaces } from './bootstrap.ts';
+import { ensureDefaultNamespaces, ensureKubeDns } from './bootstrap.ts';
 import { apiGroup, apiGroupList, apiResourceList, apiVersions, versionInfo } from './discovery.ts';
 import {
   DEFAULT_MAX_BODY_BYTES,
@@ -27,7 +27,8 @@ import {
 } from './http-io.ts';
 import { createApiMetrics, type ApiMetrics } from './metrics.ts';
 import { openApiV3Document, openApiV3Root } from './openapi.ts';
-import { ClusterIpAllocator, DEFAULT_SERVICE_CIDR } from './cluster-ip.ts';
+import { ClusterIpAllocator } from './cluster-ip.ts';
+import { DEFAULT_SERVICE_CIDR } from '../core/service-cidr.ts';
 import { Registry, parseFilter, type Reply } from './registry.ts';
 import { servePodLogs } from './pod-logs.ts';
 import { route, type DiscoveryRoute, type ResourceRoute } from './router.ts';
@@ -87,6 +88,12 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   const clusterIps = new ClusterIpAllocator(opts.store.leases, opts.serviceCidr ?? DEFAULT_SERVICE_CIDR);
   const repaired = await clusterIps.repair(opts.store);
   if (repaired > 0) logger.info({ released: repaired }, 'released ClusterIPs held by no Service');
+  try {
+    if (await ensureKubeDns(opts.store, clusterIps)) logger.info({ clusterIP: clusterIps.dnsAddress }, 'created Service kube-system/kube-dns');
+  } catch (err) {
+    if (!isKubeError(err, 'Invalid')) throw err;
+    logger.error({ err, clusterIP: clusterIps.dnsAddress }, 'cannot create Service kube-system/kube-dns: another Service holds the cluster DNS address');
+  }
   const ctx: Context = {
     store: opts.store,
     registry: new Registry(opts.store, { clusterIps }),

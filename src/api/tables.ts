@@ -6,6 +6,7 @@
 import { formatLabelSelector } from '../core/selectors.ts';
 import type { ResourceInfo } from '../core/resources.ts';
 import type { Json, KubeObject, LabelSelector } from '../core/types.ts';
+import { NODE_ROLE_LABEL_PREFIX, ROLE_LABEL } from '../core/well-known.ts';
 
 export interface TableColumnDefinition {
   name: string;
@@ -267,8 +268,8 @@ function nodeStatusText(node: KubeObject): string {
 function nodeRoles(node: KubeObject): string {
   const roles = new Set<string>();
   for (const [k, v] of Object.entries(node.metadata.labels ?? {})) {
-    if (k.startsWith('node-role.kubernetes.io/') && k.length > 'node-role.kubernetes.io/'.length) roles.add(k.slice('node-role.kubernetes.io/'.length));
-    else if (k === 'kubernetes.io/role' && v) roles.add(v);
+    if (k.startsWith(NODE_ROLE_LABEL_PREFIX) && k.length > NODE_ROLE_LABEL_PREFIX.length) roles.add(k.slice(NODE_ROLE_LABEL_PREFIX.length));
+    else if (k === ROLE_LABEL && v) roles.add(v);
   }
   return roles.size > 0 ? [...roles].sort().join(',') : NONE;
 }

@@ -9,12 +9,14 @@
 // checked; unknown fields inside a spec are not (see unknownTopLevelFields for
 // fieldValidation=Strict at the top level and in metadata).
 
-import ipaddr from 'ipaddr.js';
+import { contains, ipFamily, isCidr, isIp, parseCidr } from '../core/cidr.ts';
+import { deepEqual } from '../core/deep-equal.ts';
 import { isDns1123Label, isDns1123Subdomain, isIanaSvcName, isLabelValue, isQualifiedName } from '../core/names.ts';
 import { labelSelectorRequirements, matchesLabels } from '../core/selectors.ts';
 import { isKubeError } from '../core/errors.ts';
 import type { ResourceInfo } from '../core/resources.ts';
 import type { KubeObject, LabelSelector, StatusCause } from '../core/types.ts';
+import { METADATA_NAME_LABEL } from '../core/well-known.ts';
 
 export { isDns1123Label, isDns1123Subdomain } from '../core/names.ts';
 
@@ -84,46 +86,14 @@ function str(v: unknown): string | undefined {
   return typeof v === 'string' ? v : undefined;
 }
 
-function deepEqual(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (Array.isArray(a)) return Array.isArray(b) && a.length === b.length && a.every((x, i) => deepEqual(x, b[i]));
-  const oa = asObj(a);
-  const ob = asObj(b);
-  if (!oa || !ob) return false;
-  const ka = Object.keys(oa).filter((k) => oa[k] !== undefined);
-  const kb = Object.keys(ob).filter((k) => ob[k] !== undefined);
-  return ka.length === kb.length && ka.every((k) => deepEqual(oa[k], ob[k]));
-}
-
 // ------------------------------------------------------------ IPs and CIDRs
 
-type Address = ipaddr.IPv4 | ipaddr.IPv6;
-
-/** A plain IPv4 (dotted quad) or IPv6 address, no zone; undefined otherwise. */
-function parseIp(s: string): Address | undefined {
-  if (ipaddr.IPv4.isValidFourPartDecimal(s)) return ipaddr.IPv4.parse(s);
-  if (!s.includes('%') && s.includes(':') && ipaddr.IPv6.isValid(s)) return ipaddr.IPv6.parse(s);
-  return undefined;
-}
-
-/** A CIDR as Go's net.ParseCIDR accepts it (host bits may be set). */
-function parseCidr(s: string): { addr: Address; bits: number } | undefined {
-  const slash = s.indexOf('/');
-  if (slash < 0) return undefined;
-  const addr = parseIp(s.slice(0, slash));
-  const bitsText = s.slice(slash + 1);
-  if (!addr || !/^\d{1,3}$/.test(bitsText)) return undefined;
-  const bits = Number(bitsText);
-  if (bits > (addr.kind() === 'ipv4' ? 32 : 128)) return undefined;
-  return { addr, bits };
-}
-
 function checkIp(field: string, value: unknown): StatusCause[] {
-  return typeof value === 'string' && parseIp(value) ? [] : [cause.invalid(field, value, 'must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)')];
+  return isIp(value) ? [] : [cause.invalid(field, value, 'must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)')];
 }
 
 function checkCidr(field: string, value: unknown): StatusCause[] {
-  return typeof value === 'string' && parseCidr(value)
+  return isCidr(value, { allowHostBits: true })
     ? []
     : [cause.invalid(field, value, 'must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)')];
 }
@@ -463,6 +433,7 @@ function validateService(obj: KubeObject, old?: KubeObject): StatusCause[] {
     out.push(cause.invalid('spec.clusterIPs', ips, 'element [0] must match clusterIP'));
   }
   if (type === 'ExternalName') {
+    if (spec.clusterIP !== undefined && spec.clusterIP !== '') out.push(cause.forbidden('spec.clusterIP', 'may not be set for ExternalName services'));
     const en = spec.externalName;
     if (!en) out.push(cause.required('spec.externalName'));
     else if (typeof en !== 'string' || !isDns1123Subdomain(en.replace(/\.$/, ''))) out.push(cause.invalid('spec.externalName', en, DNS1123_SUBDOMAIN_MSG));
@@ -542,14 +513,14 @@ function validatePeers(field: string, peers: unknown[]): StatusCause[] {
       }
       const cidrCauses = checkCidr(`${f}.ipBlock.cidr`, block.cidr);
       out.push(...cidrCauses);
-      const outer = cidrCauses.length === 0 ? parseCidr(block.cidr as string) : undefined;
+      const outer = cidrCauses.length === 0 ? parseCidr(block.cidr as string, { allowHostBits: true }) : undefined;
       asList(block.except).forEach((e, j) => {
         const ef = `${f}.ipBlock.except[${j}]`;
         const exCauses = checkCidr(ef, e);
         out.push(...exCauses);
         if (!outer || exCauses.length > 0) return;
-        const inner = parseCidr(e as string)!;
-        const inside = inner.addr.kind() === outer.addr.kind() && inner.bits > outer.bits && inner.addr.match(outer.addr, outer.bits);
+        const inner = parseCidr(e as string, { allowHostBits: true });
+        const inside = inner.prefix > outer.prefix && contains(outer, inner);
         if (!inside) out.push(cause.invalid(ef, e, 'must be a strict subset of `cidr`'));
       });
     }
@@ -621,9 +592,9 @@ function validateEndpointSlice(obj: KubeObject): StatusCause[] {
     if (addrs.length > 100) out.push(cause.invalid(`endpoints[${i}].addresses`, addrs.length, 'must have at most 100 items'));
     addrs.forEach((a, j) => {
       const f = `endpoints[${i}].addresses[${j}]`;
-      const ip = typeof a === 'string' ? parseIp(a) : undefined;
-      if (type === 'IPv4' && ip?.kind() !== 'ipv4') out.push(cause.invalid(f, a, 'must be a valid IPv4 address'));
-      if (type === 'IPv6' && ip?.kind() !== 'ipv6') out.push(cause.invalid(f, a, 'must be a valid IPv6 address'));
+      const family = ipFamily(a);
+      if (type === 'IPv4' && family !== 4) out.push(cause.invalid(f, a, 'must be a valid IPv4 address'));
+      if (type === 'IPv6' && family !== 6) out.push(cause.invalid(f, a, 'must be a valid IPv6 address'));
       if (type === 'FQDN' && (typeof a !== 'string' || !isDns1123Subdomain(a))) out.push(cause.invalid(f, a, DNS1123_SUBDOMAIN_MSG));
     });
   });
@@ -796,7 +767,7 @@ const DEFAULTERS: Readonly<Record<string, Defaulter>> = {
   },
   Namespace: (o) => {
     const name = o.metadata.name;
-    if (name) o.metadata.labels = { ...(o.metadata.labels ?? {}), 'kubernetes.io/metadata.name': name };
+    if (name) o.metadata.labels = { ...(o.metadata.labels ?? {}), [METADATA_NAME_LABEL]: name };
     setDefault(child(o, 'spec'), 'finalizers', ['kubernetes']);
     setDefault(child(o, 'status'), 'phase', 'Active');
   },

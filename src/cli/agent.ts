@@ -11,6 +11,7 @@ import { startHeartbeat } from '../agent/heartbeat.ts';
 import { startHealthServer, type HealthListen } from '../agent/health-server.ts';
 import { startKubeletServer, type KubeletListen, type KubeletServer } from '../agent/kubelet-server.ts';
 import { NodeNetwork } from '../agent/node-network.ts';
+import { clusterDnsFromApi } from '../agent/cluster-dns.ts';
 import { Ipam, DEFAULT_CLUSTER_CIDR } from '../overlay/ipam.ts';
 import { Kubelet } from '../kubelet/kubelet.ts';
 import { DEFAULT_NETNS_PREFIX, isValidNetnsPrefix } from '../kubelet/names.ts';
@@ -18,7 +19,6 @@ import { UsageError, integerOption, parseHostPort, requiredString, stringOption,
 import { createLogger, exitOnSignals } from './runtime.ts';
 
 export const DEFAULT_AGENT_DATA_DIR = '/var/lib/meshlet/agent';
-export const DEFAULT_CLUSTER_DNS = '10.96.0.10';
 
 /** HOST:PORT is TCP; anything with a slash is a unix socket path. */
 export function parseHealthListen(text: string): HealthListen {
@@ -39,7 +39,8 @@ export interface PodNetworkConfig {
   nodeSubnetSize: number;
   vni: number;
   underlayDev?: string;
-  clusterDns: string;
+  /** Unset: read from the kube-dns Service (clusterDnsFromApi). */
+  clusterDns?: string;
   netnsPrefix: string;
   leaseTtlMs?: number;
   kubeletListen: KubeletListen;
@@ -67,7 +68,7 @@ export function podNetworkConfig(cmd: RunCommand, dataDir: string, nodeIP: strin
     nodeSubnetSize: integerOption(cmd.options, 'node-subnet-size', 1, 128, 24),
     vni: integerOption(cmd.options, 'vni', 1, 0xffffff, 1),
     ...(stringOption(cmd.options, 'underlay-dev') ? { underlayDev: stringOption(cmd.options, 'underlay-dev') } : {}),
-    clusterDns: stringOption(cmd.options, 'cluster-dns') ?? DEFAULT_CLUSTER_DNS,
+    clusterDns: stringOption(cmd.options, 'cluster-dns'),
     netnsPrefix,
     ...(ttl !== undefined ? { leaseTtlMs: integerOption(cmd.options, 'subnet-lease-ttl', 2, 10 * 365 * 86400, 86400) * 1000 } : {}),
     kubeletListen,
@@ -145,7 +146,7 @@ export async function runAgent(cmd: RunCommand): Promise<number | undefined> {
       logger.info({ subnets: network.lease.subnets, vtepMac: network.vtepMac, mtu: network.mtu, underlay: network.underlayDev }, 'pod network ready');
 
       const kubelet = new Kubelet({
-        nodeName, nodeIp: nodeIP, dataDir, netnsPrefix: net.netnsPrefix, mtu: network.mtu, dnsIp: net.clusterDns,
+        nodeName, nodeIp: nodeIP, dataDir, netnsPrefix: net.netnsPrefix, mtu: network.mtu, dnsIp: net.clusterDns ?? (await clusterDnsFromApi(client, logger)),
         ipam: network.kubeletIpam(), client, logger,
       });
       let kubeletServer: KubeletServer | undefined;

@@ -75,7 +75,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       'node-subnet-size': nodeSubnetSize,
       vni: { type: 'string', value: 'N', help: 'VXLAN network identifier (default: 1)' },
       'underlay-dev': { type: 'string', value: 'DEV', help: 'underlay device for VXLAN (default: the device holding --node-ip)' },
-      'cluster-dns': { type: 'string', value: 'IP', help: 'nameserver written into pods\' resolv.conf (default: 10.96.0.10)' },
+      'cluster-dns': { type: 'string', value: 'IP', help: 'nameserver written into pods\' resolv.conf (default: the clusterIP of kube-system/kube-dns)' },
       'netns-prefix': { type: 'string', value: 'PREFIX', help: 'prefix of pod network namespace names, ending in - (default: ml-)' },
       'subnet-lease-ttl': subnetLeaseTtl,
       'kubelet-listen': { type: 'string', value: 'ADDR', help: 'container-log endpoint for the API server: a unix socket path or HOST:PORT (:PORT binds the node IP) (default: <data-dir>/kubelet.sock)' },

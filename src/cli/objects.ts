@@ -12,6 +12,7 @@ import type { KubeObject } from '../core/types.ts';
 import { DEFAULT_LAB_NAME, labStateDir, planLab } from '../lab/plan.ts';
 import { labRoot, listLabs } from '../lab/state-file.ts';
 import { UsageError, booleanOption, listOption, stringOption, type OptionValues, type RunCommand } from './args.ts';
+import { DEFAULT_NAMESPACE } from '../core/well-known.ts';
 
 /** --kubeconfig, else the first file of $KUBECONFIG, else the lab's (the only lab, or "meshlet"). */
 export function kubeconfigPath(options: OptionValues): string {
@@ -86,7 +87,7 @@ export async function runApply(cmd: RunCommand): Promise<number> {
         continue;
       }
       if (info.namespaced) {
-        const ns = obj.metadata.namespace ?? flagNs ?? 'default';
+        const ns = obj.metadata.namespace ?? flagNs ?? DEFAULT_NAMESPACE;
         if (flagNs && obj.metadata.namespace && flagNs !== obj.metadata.namespace) {
           process.stderr.write(`error: the namespace from the provided object "${obj.metadata.namespace}" does not match the namespace "${flagNs}"\n`);
           failures++;
@@ -146,7 +147,7 @@ export async function runGet(cmd: RunCommand): Promise<number> {
   const all = booleanOption(cmd.options, 'all-namespaces');
   const output = stringOption(cmd.options, 'output');
   if (output !== undefined && output !== 'json' && output !== 'yaml') throw new UsageError(`unsupported output format "${output}": use json or yaml`);
-  const ns = info.namespaced ? (stringOption(cmd.options, 'namespace') ?? 'default') : '';
+  const ns = info.namespaced ? (stringOption(cmd.options, 'namespace') ?? DEFAULT_NAMESPACE) : '';
   const gr = groupResource(info);
   const client = clientFor(cmd.options);
   try {
@@ -176,7 +177,7 @@ export async function runGet(cmd: RunCommand): Promise<number> {
 export async function runDelete(cmd: RunCommand): Promise<number> {
   const info = resourceArg(cmd.positionals[0]);
   const name = cmd.positionals[1];
-  const ns = info.namespaced ? (stringOption(cmd.options, 'namespace') ?? 'default') : '';
+  const ns = info.namespaced ? (stringOption(cmd.options, 'namespace') ?? DEFAULT_NAMESPACE) : '';
   const client = clientFor(cmd.options);
   try {
     await client.delete(groupResource(info), ns, name, { propagationPolicy: 'Background' });

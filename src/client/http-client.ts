@@ -14,6 +14,7 @@ import type {
   PatchType,
   WatchOpts,
 } from './types.ts';
+import { DEFAULT_NAMESPACE } from '../core/well-known.ts';
 
 const REQUEST_TIMEOUT_MS = 30_000;
 
@@ -218,7 +219,7 @@ class HttpApiClient implements ApiClient {
   }
 
   private namespaceOf(info: ResourceInfo, obj: KubeObject): string | undefined {
-    return info.namespaced ? obj.metadata.namespace || 'default' : undefined;
+    return info.namespaced ? obj.metadata.namespace || DEFAULT_NAMESPACE : undefined;
   }
 
   async create(gr: string, obj: KubeObject, subresource?: string): Promise<KubeObject> {

@@ -5,10 +5,11 @@
 // candidate last saw the record change (immune to skew between machines).
 import type { Logger } from 'pino';
 import { isKubeError } from '../core/errors.ts';
+import { kubeMicroTime } from '../core/time.ts';
 import type { KubeObject } from '../core/types.ts';
 import type { ApiClient } from './types.ts';
+import { LEASES } from '../core/well-known.ts';
 
-export const LEASES = 'leases.coordination.k8s.io';
 
 export interface LeaseSpec {
   holderIdentity?: string;
@@ -41,7 +42,7 @@ export interface LeaseDecisionInput {
 /** May `identity` take or renew the lease at `nowMs`, and with what spec? Pure. */
 export function decideLease(input: LeaseDecisionInput): LeaseDecision {
   const { current, identity, nowMs, observedAtMs, leaseDurationMs } = input;
-  const now = new Date(nowMs).toISOString();
+  const now = kubeMicroTime(nowMs);
   const durationSeconds = Math.max(1, Math.round(leaseDurationMs / 1000));
   if (!current) {
     return {
@@ -201,7 +202,7 @@ export function runLeaderElection(opts: LeaderElectionOptions): () => Promise<vo
       const lease = await opts.client.get(LEASES, opts.namespace, opts.name);
       const spec = lease?.spec as LeaseSpec | undefined;
       if (lease && spec?.holderIdentity === opts.identity) {
-        const at = new Date(now()).toISOString();
+        const at = kubeMicroTime(now());
         await opts.client.update(LEASES, {
           ...lease,
           spec: { ...spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: at, acquireTime: at },

@@ -22,7 +22,7 @@ export class WorkQueue {
   private readonly dirty = new Set<string>();
   private readonly processing = new Set<string>();
   private readonly failures = new Map<string, number>();
-  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly timers = new Map<string, { timer: NodeJS.Timeout; dueAt: number }>();
   private readonly waiters: (() => void)[] = [];
   private readonly idleWaiters: (() => void)[] = [];
   private readonly workers: Promise<void>[] = [];
@@ -43,17 +43,26 @@ export class WorkQueue {
     this.waiters.shift()?.();
   }
 
-  /** Adds the key after a delay (a sooner add wins; a later addAfter of a waiting key is ignored). */
+  /**
+   * Adds the key after a delay. A key already waiting keeps the earlier of its
+   * two due times, as client-go's delaying queue does: a sooner addAfter moves
+   * it up, a later one is ignored.
+   */
   addAfter(key: string, delayMs: number): void {
     if (this.shuttingDown) return;
     if (delayMs <= 0) return this.add(key);
-    if (this.timers.has(key)) return;
+    const dueAt = Date.now() + delayMs;
+    const waiting = this.timers.get(key);
+    if (waiting) {
+      if (waiting.dueAt <= dueAt) return;
+      clearTimeout(waiting.timer);
+    }
     const timer = setTimeout(() => {
       this.timers.delete(key);
       this.add(key);
     }, delayMs);
     timer.unref();
-    this.timers.set(key, timer);
+    this.timers.set(key, { timer, dueAt });
   }
 
   /** Re-adds a failed key after its backoff. */
@@ -126,7 +135,7 @@ export class WorkQueue {
   /** Stops taking keys, drops pending retries, waits for running handlers to finish. */
   async shutDown(): Promise<void> {
     this.shuttingDown = true;
-    for (const t of this.timers.values()) clearTimeout(t);
+    for (const t of this.timers.values()) clearTimeout(t.timer);
     this.timers.clear();
     this.queue.length = 0;
     this.dirty.clear();

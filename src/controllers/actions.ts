@@ -1,9 +1,9 @@
 // What reconcile functions ask for, as data, and the one place that carries it out.
-import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { isKubeError } from '../core/errors.ts';
 import type { KubeObject } from '../core/types.ts';
 import type { ApiClient, DeleteOpts, PatchType } from '../client/types.ts';
+import { eventFor } from '../client/events.ts';
 
 export type Action =
   | { op: 'create'; gr: string; object: KubeObject }
@@ -29,37 +29,6 @@ export interface ActionResult {
   object?: KubeObject;
 }
 
-export function eventObject(
-  a: Extract<Action, { op: 'event' }>,
-  component: string,
-  now: string,
-): KubeObject {
-  const r = a.regarding;
-  const namespace = r.metadata.namespace || 'default';
-  return {
-    apiVersion: 'v1',
-    kind: 'Event',
-    metadata: { name: `${r.metadata.name ?? 'object'}.${randomBytes(8).toString('hex')}`, namespace },
-    involvedObject: {
-      apiVersion: r.apiVersion,
-      kind: r.kind,
-      name: r.metadata.name,
-      namespace: r.metadata.namespace,
-      uid: r.metadata.uid,
-      resourceVersion: r.metadata.resourceVersion,
-    },
-    reason: a.reason,
-    message: a.message,
-    type: a.type,
-    source: { component },
-    reportingComponent: component,
-    reportingInstance: component,
-    firstTimestamp: now,
-    lastTimestamp: now,
-    count: 1,
-  };
-}
-
 async function applyOne(client: ApiClient, a: Action, component: string): Promise<KubeObject | undefined> {
   switch (a.op) {
     case 'create':
@@ -79,7 +48,7 @@ async function applyOne(client: ApiClient, a: Action, component: string): Promis
       // ApiClient.update types only status|scale; the HTTP client builds the path from any subresource name.
       return client.update('namespaces', a.object, 'finalize');
     case 'event':
-      return client.create('events', eventObject(a, component, new Date().toISOString()));
+      return client.create('events', eventFor(a.regarding, a, { component }, Date.now()));
   }
 }
 

@@ -3,6 +3,8 @@
 import type { KubeObject, LabelSelector } from '../core/types.ts';
 import { keyOf, splitKey } from '../client/informer.ts';
 import { isKubeError } from '../core/errors.ts';
+import { deepEqual } from '../core/deep-equal.ts';
+import { kubeTime } from '../core/time.ts';
 import { applyActions, type Action } from './actions.ts';
 import {
   byAge,
@@ -14,15 +16,17 @@ import {
   selects,
   stableHash,
   canonicalJson,
-  deepEqual,
   type Condition,
 } from './objects.ts';
-import { REPLICASETS } from './replicaset.ts';
 import { enqueueMapped, enqueueSelf, newController, type Controller, type ControllerDeps } from './runtime.ts';
+import {
+  DEPLOYMENTS,
+  DEPLOYMENT_REVISION_ANNOTATION as REVISION_ANNOTATION,
+  DESIRED_REPLICAS_ANNOTATION,
+  POD_TEMPLATE_HASH_LABEL as HASH_LABEL,
+  REPLICASETS,
+} from '../core/well-known.ts';
 
-export const DEPLOYMENTS = 'deployments.apps';
-export const HASH_LABEL = 'pod-template-hash';
-export const REVISION_ANNOTATION = 'deployment.kubernetes.io/revision';
 
 type IntOrPercent = number | string;
 
@@ -128,7 +132,7 @@ function newReplicaSet(d: KubeObject, hash: string, replicas: number, revision: 
       labels: { ...(template.metadata.labels ?? {}) },
       annotations: {
         [REVISION_ANNOTATION]: String(revision),
-        'deployment.kubernetes.io/desired-replicas': String(spec.replicas ?? 1),
+        [DESIRED_REPLICAS_ANNOTATION]: String(spec.replicas ?? 1),
       },
       ownerReferences: [ownerRefTo(d)],
     },
@@ -163,7 +167,7 @@ export function reconcileDeployment(s: DeploymentSnapshot): Action[] {
   const ns = d.metadata.namespace ?? '';
   const name = d.metadata.name ?? '';
   const replicas = spec.replicas ?? 1;
-  const now = new Date(s.nowMs).toISOString();
+  const now = kubeTime(s.nowMs);
   const actions: Action[] = [];
   if (isBeingDeleted(d)) return actions;
 

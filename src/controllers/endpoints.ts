@@ -1,20 +1,22 @@
 // Endpoints and EndpointSlice controller: for each Service with a selector,
 // the pods behind it, written only when what we compute differs.
-import { isIPv6 } from 'node:net';
+import { ipFamily } from '../core/cidr.ts';
 import type { KubeObject } from '../core/types.ts';
 import { keyOf, splitKey } from '../client/informer.ts';
 import { applyActions, throwFirstError, type Action } from './actions.ts';
-import { deepEqual, isBeingDeleted, isPodReady, isPodTerminal, ownerRefTo, stableHash } from './objects.ts';
+import { deepEqual } from '../core/deep-equal.ts';
+import { isBeingDeleted, isPodReady, isPodTerminal, ownerRefTo, stableHash } from './objects.ts';
 import { enqueueMapped, enqueueSelf, newController, type Controller, type ControllerDeps } from './runtime.ts';
 import { labelSelectorRequirements, matchesLabels } from '../core/selectors.ts';
+import {
+  ENDPOINTSLICES,
+  ENDPOINTSLICE_CONTROLLER as MANAGED_BY,
+  ENDPOINTSLICE_MANAGED_BY_LABEL as MANAGED_BY_LABEL,
+  ENDPOINTS_CONTROLLER as ENDPOINTS_MANAGED_BY,
+  ENDPOINTS_MANAGED_BY_LABEL,
+  SERVICE_NAME_LABEL,
+} from '../core/well-known.ts';
 
-export const ENDPOINTSLICES = 'endpointslices.discovery.k8s.io';
-export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
-export const MANAGED_BY_LABEL = 'endpointslice.kubernetes.io/managed-by';
-export const MANAGED_BY = 'endpointslice-controller.k8s.io';
-/** Marks Endpoints objects this controller wrote (so it never deletes hand-made ones). */
-export const ENDPOINTS_MANAGED_BY_LABEL = 'endpoints.kubernetes.io/managed-by';
-export const ENDPOINTS_MANAGED_BY = 'endpoint-controller';
 
 interface ServicePort {
   name?: string;
@@ -105,7 +107,7 @@ function podIPs(pod: KubeObject): string[] {
 }
 
 function familyOf(ip: string): 'IPv4' | 'IPv6' {
-  return isIPv6(ip) ? 'IPv6' : 'IPv4';
+  return ipFamily(ip) === 6 ? 'IPv6' : 'IPv4';
 }
 
 interface PodEndpoint {

@@ -13,8 +13,9 @@ import { garbageCollector } from './garbage-collector.ts';
 import { namespaceController } from './namespace.ts';
 import { nodeLifecycleController } from './node-lifecycle.ts';
 import type { Controller, ControllerDeps } from './runtime.ts';
+import { KUBE_SYSTEM } from '../core/well-known.ts';
 
-export const LEASE_NAMESPACE = 'kube-system';
+export const LEASE_NAMESPACE = KUBE_SYSTEM;
 export const LEASE_NAME = 'meshlet-controller-manager';
 
 export interface ControllerManagerOptions {

@@ -3,14 +3,13 @@
 // gets the unreachable NoExecute taint; not-ready nodes get the not-ready taint.
 import type { KubeObject } from '../core/types.ts';
 import { applyActions, throwFirstError, type Action } from './actions.ts';
-import { conditionOf, deepEqual, type Condition } from './objects.ts';
-import { LEASES } from '../client/leader-election.ts';
+import { deepEqual } from '../core/deep-equal.ts';
+import { kubeTime } from '../core/time.ts';
+import { conditionOf, type Condition } from './objects.ts';
 import { enqueueMapped, enqueueSelf, newController, type Controller, type ControllerDeps } from './runtime.ts';
+import { LEASES, NODE_LEASE_NAMESPACE, NOT_READY_TAINT, UNREACHABLE_TAINT } from '../core/well-known.ts';
 
-export const NODE_LEASE_NAMESPACE = 'kube-node-lease';
 export const NODE_GRACE_MS = 40_000;
-export const UNREACHABLE_TAINT = 'node.kubernetes.io/unreachable';
-export const NOT_READY_TAINT = 'node.kubernetes.io/not-ready';
 const NODE_CONDITIONS = ['Ready', 'MemoryPressure', 'DiskPressure', 'PIDPressure'];
 
 export interface Taint {
@@ -36,7 +35,7 @@ export function lastHeartbeatMs(node: KubeObject, lease: KubeObject | undefined)
 export function reconcileNode(node: KubeObject, lease: KubeObject | undefined, nowMs: number, graceMs = NODE_GRACE_MS): Action[] {
   const actions: Action[] = [];
   const name = node.metadata.name ?? '';
-  const now = new Date(nowMs).toISOString();
+  const now = kubeTime(nowMs);
   const conditions = ((node.status as { conditions?: Condition[] } | undefined)?.conditions) ?? [];
   let readyStatus = conditionOf(node, 'Ready')?.status;
 

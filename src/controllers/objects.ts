@@ -85,10 +85,6 @@ export function canonicalJson(value: unknown): string {
   return JSON.stringify(value ?? null);
 }
 
-export function deepEqual(a: unknown, b: unknown): boolean {
-  return canonicalJson(a) === canonicalJson(b);
-}
-
 /** FNV-1a, 32 bits. */
 export function fnv32a(text: string): number {
   let h = 0x811c9dc5;

@@ -1,11 +1,11 @@
 // ReplicaSet controller: keeps spec.replicas pods of the template alive.
 import type { KubeObject, LabelSelector, OwnerReference } from '../core/types.ts';
 import { keyOf, splitKey } from '../client/informer.ts';
+import { deepEqual } from '../core/deep-equal.ts';
 import { applyActions, throwFirstError, type Action } from './actions.ts';
 import {
   byAge,
   controllerRef,
-  deepEqual,
   isBeingDeleted,
   isPodAvailable,
   isPodReady,
@@ -17,8 +17,8 @@ import {
 } from './objects.ts';
 import { enqueueMapped, enqueueSelf, newController, type Controller, type ControllerDeps } from './runtime.ts';
 import { Expectations } from './expectations.ts';
+import { REPLICASETS } from '../core/well-known.ts';
 
-export const REPLICASETS = 'replicasets.apps';
 /** Most pods one sync creates (the rest follow on the next sync). */
 export const BURST_REPLICAS = 500;
 

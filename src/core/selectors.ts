@@ -6,6 +6,7 @@ import { KubeError } from './errors.ts';
 import { isLabelValue, isQualifiedName } from './names.ts';
 import { groupResource, type ResourceInfo } from './resources.ts';
 import type { KubeObject, LabelSelector } from './types.ts';
+import { REPLICASETS } from './well-known.ts';
 
 export interface Requirement {
   key: string;
@@ -280,7 +281,7 @@ const FIELD_SELECTORS: Readonly<Record<string, readonly string[]>> = {
     'source',
     'type',
   ],
-  'replicasets.apps': ['status.replicas'],
+  [REPLICASETS]: ['status.replicas'],
 };
 
 /** Field paths whose selector name differs from where the value lives. */

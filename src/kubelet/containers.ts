@@ -34,7 +34,7 @@ import {
 import { podDir, sandboxFiles, writeAtomic, type SandboxRecord } from './sandbox.ts';
 import type { RunRecord } from './backoff.ts';
 import { childrenOf, isAlive, readStat, signal } from './proc.ts';
-import { run } from './ip-exec.ts';
+import { runCommand } from '../core/command.ts';
 
 export interface RunInfo {
   restart: number;
@@ -85,7 +85,7 @@ let nsSupport: Promise<NamespaceSupport> | undefined;
 
 async function tryUnshare(flags: string[]): Promise<boolean> {
   try {
-    await run('unshare', [...flags, '--', 'true']);
+    await runCommand('unshare', [...flags, '--', 'true']);
     return true;
   } catch {
     return false;
@@ -349,7 +349,7 @@ export class ContainerRuntime {
     if (!existsSync(join('/run/netns', netns))) return 0;
     let stdout = '';
     try {
-      ({ stdout } = await run('ip', ['netns', 'pids', netns]));
+      ({ stdout } = await runCommand('ip', ['netns', 'pids', netns]));
     } catch {
       return 0;
     }

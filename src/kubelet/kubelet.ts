@@ -11,7 +11,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
@@ -23,11 +22,13 @@ import type { KubeObject } from '../core/types.ts';
 import { ContainerRuntime, ContainerConfigError, type ContainerObservation } from './containers.ts';
 import type { NamespaceSupport } from './container-plan.ts';
 import { DEFAULT_BACKOFF, type BackoffOptions } from './backoff.ts';
-import { DEFAULT_BRIDGE, DEFAULT_NETNS_PREFIX, hashOfHostVeth, hashOfNetns, uidHash } from './names.ts';
+import { DEFAULT_NETNS_PREFIX, hashOfHostVeth, hashOfNetns, uidHash } from './names.ts';
 import { listLinks } from './ip-exec.ts';
+import { recordEvent } from '../client/events.ts';
+import { BRIDGE_NAME, DEFAULT_CLUSTER_DOMAIN, DEFAULT_NAMESPACE } from '../core/well-known.ts';
 import { readLogs, type LogOptions } from './logs.ts';
 import {
-  containersOf, ipamKey, kubeTime, podName,
+  containersOf, ipamKey, podName,
   type ContainerStateWaiting, type KubeletPod,
 } from './pod-spec.ts';
 import { reconcilePod, type ObservedPod, type PodAction } from './reconcile.ts';
@@ -96,10 +97,10 @@ export class Kubelet {
     this.runtime = new ContainerRuntime({ dataDir: deps.dataDir, nodeName: deps.nodeName, hostIP: deps.nodeIp, namespaces: deps.namespaces });
     this.sandboxes = new SandboxManager(deps.dataDir, {
       netnsPrefix: this.prefix,
-      bridge: deps.bridge ?? DEFAULT_BRIDGE,
+      bridge: deps.bridge ?? BRIDGE_NAME,
       mtu: deps.mtu,
       dnsIp: deps.dnsIp,
-      clusterDomain: deps.clusterDomain ?? 'cluster.local',
+      clusterDomain: deps.clusterDomain ?? DEFAULT_CLUSTER_DOMAIN,
       nodeNetns: deps.nodeNetns,
     });
     this.informer = new Informer({
@@ -384,29 +385,9 @@ export class Kubelet {
     if (!always && (this.recentEvents.get(dedupe) ?? 0) > now - EVENT_REPEAT_MS) return;
     this.recentEvents.set(dedupe, now);
     if (this.recentEvents.size > 10_000) this.recentEvents.clear();
-    const ns = pod.metadata.namespace ?? 'default';
-    const ts = kubeTime(now);
-    const event: KubeObject = {
-      apiVersion: 'v1',
-      kind: 'Event',
-      metadata: { name: `${pod.metadata.name}.${randomBytes(8).toString('hex')}`, namespace: ns },
-      involvedObject: { apiVersion: 'v1', kind: 'Pod', namespace: ns, name: pod.metadata.name, uid: pod.metadata.uid },
-      reason,
-      message,
-      type,
-      source: { component: 'kubelet', host: this.deps.nodeName },
-      reportingComponent: 'kubelet',
-      reportingInstance: this.deps.nodeName,
-      firstTimestamp: ts,
-      lastTimestamp: ts,
-      count: 1,
-    };
+    const ns = pod.metadata.namespace ?? DEFAULT_NAMESPACE;
     if (type === 'Warning') this.log.warn({ pod: `${ns}/${pod.metadata.name}`, reason }, message);
-    try {
-      await this.deps.client.create('events', event);
-    } catch (err) {
-      this.log.debug({ err }, 'event not recorded');
-    }
+    await recordEvent(this.deps.client, { ...pod, apiVersion: 'v1', kind: 'Pod' }, { type, reason, message }, { component: 'kubelet', host: this.deps.nodeName }, { logger: this.log, now });
   }
 }
 

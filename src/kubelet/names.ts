@@ -3,7 +3,6 @@
 import { createHash } from 'node:crypto';
 
 export const DEFAULT_NETNS_PREFIX = 'ml-';
-export const DEFAULT_BRIDGE = 'mlbr0';
 /** Host-side veths are "mlv" + 8 hex digits of the pod uid's hash (11 characters, under IFNAMSIZ). */
 export const HOST_VETH_PREFIX = 'mlv';
 

@@ -3,7 +3,7 @@
 // initial delay), and the checks a probe passes before any of it reaches a
 // command line or a socket: one handler, sane numbers, ports (named ones
 // resolved against the container's ports), paths, headers and hosts. Pure.
-import ipaddr from 'ipaddr.js';
+import { isIp } from '../core/cidr.ts';
 import type { ContainerSpec } from './pod-spec.ts';
 
 export type ProbeKind = 'startup' | 'readiness' | 'liveness';
@@ -117,7 +117,7 @@ const HOSTNAME = /^(?=.{1,253}$)[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(\.[a
 
 function checkHost(host: string | undefined): string | undefined {
   if (host === undefined || host === '') return undefined;
-  if (typeof host !== 'string' || !(ipaddr.isValid(host) || HOSTNAME.test(host))) throw new Error(`host ${JSON.stringify(host)} is not an IP address or host name`);
+  if (typeof host !== 'string' || !(isIp(host) || HOSTNAME.test(host))) throw new Error(`host ${JSON.stringify(host)} is not an IP address or host name`);
   return host;
 }
 

@@ -1,10 +1,11 @@
 // What a pod's network sandbox is, as data: the namespace and veth names, the
 // `ip` commands that build it, and the files its containers see as
 // /etc/resolv.conf and /etc/hosts. Pure; sandbox.ts carries it out.
-import { isIP } from 'node:net';
+import { ipFamily, isIp } from '../core/cidr.ts';
 import type { KubeletPod } from './pod-spec.ts';
 import { podHostname } from './pod-spec.ts';
 import { checkIfName, checkNetnsName, hostVethName, podNetnsName, checkUid } from './names.ts';
+import { DEFAULT_NAMESPACE } from '../core/well-known.ts';
 
 export interface SandboxConfig {
   /** "ml-" by default, "ml-<lab>-" in the lab. */
@@ -49,7 +50,7 @@ export interface SandboxPlan {
 }
 
 function checkAddress(ip: string, what: string): string {
-  if (isIP(ip) === 0) throw new Error(`invalid ${what} ${JSON.stringify(ip)}`);
+  if (!isIp(ip)) throw new Error(`invalid ${what} ${JSON.stringify(ip)}`);
   return ip;
 }
 
@@ -67,7 +68,7 @@ export function resolvConf(namespace: string, dnsIp: string, clusterDomain: stri
 /** /etc/hosts as the kubelet writes it: localhost entries, then the pod IP with its (fully qualified, with a subdomain) hostname. */
 export function hostsFile(pod: KubeletPod, podIp: string, clusterDomain: string): string {
   const hostname = podHostname(pod);
-  const ns = pod.metadata.namespace ?? 'default';
+  const ns = pod.metadata.namespace ?? DEFAULT_NAMESPACE;
   const sub = pod.spec?.subdomain;
   const names = sub ? `${hostname}.${sub}.${ns}.svc.${clusterDomain.replace(/\.$/, '')}\t${hostname}` : hostname;
   return [
@@ -96,7 +97,7 @@ export function sandboxPlan(pod: KubeletPod, cfg: SandboxConfig, net: PodNetwork
   const node = cfg.nodeNetns === undefined ? undefined : checkNetnsName(cfg.nodeNetns);
   const ip = checkAddress(net.ip, 'pod IP');
   const gw = checkAddress(net.gateway, 'gateway');
-  const maxPrefix = isIP(ip) === 6 ? 128 : 32;
+  const maxPrefix = ipFamily(ip) === 6 ? 128 : 32;
   if (!Number.isInteger(net.prefixLength) || net.prefixLength < 1 || net.prefixLength > maxPrefix) {
     throw new Error(`invalid prefix length ${net.prefixLength}`);
   }
@@ -118,7 +119,7 @@ export function sandboxPlan(pod: KubeletPod, cfg: SandboxConfig, net: PodNetwork
     podIf: 'eth0',
     commands,
     hostname: podHostname(pod),
-    resolvConf: resolvConf(pod.metadata.namespace ?? 'default', cfg.dnsIp, cfg.clusterDomain),
+    resolvConf: resolvConf(pod.metadata.namespace ?? DEFAULT_NAMESPACE, cfg.dnsIp, cfg.clusterDomain),
     hosts: hostsFile(pod, ip, cfg.clusterDomain),
   };
 }

@@ -13,7 +13,9 @@ import { join } from 'node:path';
 import type { KubeletPod } from './pod-spec.ts';
 import { checkUid, checkNetnsName, checkIfName } from './names.ts';
 import { sandboxPlan, sandboxNames, type PodNetwork, type SandboxConfig } from './sandbox-plan.ts';
-import { ip, ipCommands, listNetns, CommandError } from './ip-exec.ts';
+import { ip, ipCommands, listNetns } from './ip-exec.ts';
+import { CommandError } from '../core/command.ts';
+import { DEFAULT_NAMESPACE } from '../core/well-known.ts';
 
 /** What is kept on disk about a sandbox (<dataDir>/pods/<uid>/sandbox.json). */
 export interface SandboxRecord {
@@ -117,7 +119,7 @@ export class SandboxManager {
     }
     const rec: SandboxRecord = {
       uid,
-      namespace: pod.metadata.namespace ?? 'default',
+      namespace: pod.metadata.namespace ?? DEFAULT_NAMESPACE,
       name: pod.metadata.name ?? '',
       netns: plan.netns,
       hostVeth: plan.hostVeth,

@@ -2,8 +2,9 @@
 // statuses, addresses. Pure; transition times carry over from the pod's
 // current status while a condition keeps its value.
 import type { ContainerObservation, RunObservation } from './containers.ts';
+import { kubeTime } from '../core/time.ts';
 import {
-  containersOf, isTerminalPhase, kubeTime, restartPolicy,
+  containersOf, isTerminalPhase, restartPolicy,
   type ContainerState, type ContainerStateTerminated, type ContainerStateWaiting, type ContainerStatus,
   type KubeletPod, type KubeletPodStatus, type PodCondition, type PodPhase,
 } from './pod-spec.ts';

@@ -6,8 +6,8 @@ import { labNamespacePrefix, labStateDir, planLab, type ExecTarget } from './pla
 import { readLabState } from './state-file.ts';
 import { assertNetnsName, listNetns } from './system.ts';
 import { podNetnsName } from '../kubelet/names.ts';
+import { POD_NETNS_ANNOTATION } from '../core/well-known.ts';
 
-export const POD_NETNS_ANNOTATION = 'meshlet.io/netns';
 
 export async function resolveExecNetns(name: string, root: string, target: ExecTarget): Promise<string> {
   const stateDir = labStateDir(root, name);

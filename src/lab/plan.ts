@@ -2,6 +2,7 @@
 // that build it, all computed from (name, node count, state dir). Pure.
 import { join } from 'node:path';
 import { isDns1123Label } from '../core/names.ts';
+import { ADMIN_GROUP, NODES_GROUP, NODE_USER_PREFIX } from '../core/well-known.ts';
 
 export const DEFAULT_LAB_NAME = 'meshlet';
 export const DEFAULT_LAB_ROOT = '/var/lib/meshlet/labs';
@@ -143,8 +144,8 @@ export function nodeBatch(node: NodePlan): string[] {
 
 export function labIdentities(plan: LabPlan): { user: string; uid: string; groups: string[] }[] {
   return [
-    { user: 'admin', uid: 'admin', groups: ['system:masters'] },
-    ...plan.nodes.map((n) => ({ user: `system:node:${n.nodeName}`, uid: `node-${n.nodeName}`, groups: ['system:nodes'] })),
+    { user: 'admin', uid: 'admin', groups: [ADMIN_GROUP] },
+    ...plan.nodes.map((n) => ({ user: `${NODE_USER_PREFIX}${n.nodeName}`, uid: `node-${n.nodeName}`, groups: [NODES_GROUP] })),
   ];
 }
 

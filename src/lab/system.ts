@@ -1,6 +1,7 @@
 // The lab's imperative edge: `ip` (always through execFile, never a shell)
 // and /proc. Names passed here come from the plan or are filtered by the lab's prefix.
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { runCommand } from '../core/command.ts';
 import { openSync, closeSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseStatStartTime, isSameProcess, type ProcessRecord } from './state.ts';
@@ -11,15 +12,9 @@ export function assertNetnsName(name: string): void {
   if (!NETNS_NAME.test(name) || name.length > 64) throw new Error(`refusing odd network namespace name "${name}"`);
 }
 
-/** Runs `ip args...`; stdin text for -batch -. Rejects with ip's stderr. */
-export function ip(args: readonly string[], input?: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = execFile('ip', args, { maxBuffer: 4 * 1024 * 1024 }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`ip ${args.join(' ')}: ${stderr.trim() || err.message}`));
-      else resolve(stdout);
-    });
-    if (input !== undefined) child.stdin?.end(input);
-  });
+/** Runs `ip args...`; stdin text for -batch -. Rejects with a CommandError carrying ip's stderr. */
+export async function ip(args: readonly string[], input?: string): Promise<string> {
+  return (await runCommand('ip', args, { input })).stdout;
 }
 
 /** Runs batch lines with `ip [-n netns] -batch -`. */

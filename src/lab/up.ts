@@ -9,8 +9,7 @@ import { startRedis } from '../store/redis-process.ts';
 import { labAdminClient, nodeReadiness } from './api.ts';
 import { labDown } from './down.ts';
 import type { KubeObject } from '../core/types.ts';
-import { VTEP_MAC_ANNOTATION } from '../overlay/node-annotations.ts';
-import { KUBELET_ENDPOINT_ANNOTATION } from '../agent/pod-network-plan.ts';
+import { KUBELET_ENDPOINT_ANNOTATION, NODE_USER_PREFIX, VTEP_MAC_ANNOTATION } from '../core/well-known.ts';
 import { MESHLET_BIN } from './paths.ts';
 import {
   AGENT_LAUNCHER, agentCommand, labIdentities, labKubeconfig, labNamespacePrefix, labNamespacesIn, labStateDir, namespaceBatch,
@@ -82,7 +81,7 @@ export async function labUp(opts: LabUpOptions, progress = new Progress()): Prom
     for (const node of plan.nodes) mkdirSync(node.dataDir, { recursive: true, mode: 0o700 });
     const tokens = generateTokenFile(plan.tokenFile, labIdentities(plan));
     for (const node of plan.nodes) {
-      writeFileSync(node.tokenFile, `${tokens.get(`system:node:${node.nodeName}`)}\n`, { mode: 0o600 });
+      writeFileSync(node.tokenFile, `${tokens.get(`${NODE_USER_PREFIX}${node.nodeName}`)}\n`, { mode: 0o600 });
     }
     const adminToken = tokens.get('admin');
     if (!adminToken) throw new Error('no admin token generated');

@@ -2,7 +2,7 @@
 // and the one function per type that validates a value and renders it in its
 // canonical nft form. Pure. Nothing reaches `nft -f` as a value without going
 // through `renderValue` for its declared type.
-import { parseCidr, parseIp, formatCidr } from '../overlay/cidr.ts';
+import { parseCidr, parseIp, formatCidr } from '../core/cidr.ts';
 import { assertObjectName, NftNameError } from './names.ts';
 
 /** nft data types meshlet declares sets and maps with (`type a . b . c`). */

@@ -39,7 +39,7 @@ import { redisConnectionOptions } from '../store/redis-process.ts';
 import {
   type Cidr, type Family, parseCidr, formatCidr, nthSubnet, subnetCount, subnetIndex, cidrSize, addressAt,
   DEFAULT_NODE_PREFIX,
-} from './cidr.ts';
+} from '../core/cidr.ts';
 import { LEASE_LUA, REAP_LUA, RELEASE_SUBNET_LUA, ALLOCATE_LUA, RELEASE_IP_LUA, ALLOCATIONS_LUA } from './ipam-lua.ts';
 import { IpPoolExhaustedError, SubnetPoolExhaustedError, NoLeaseError, SubnetConflictError } from './ipam-errors.ts';
 

@@ -5,7 +5,7 @@
 // committed state, so the table is created once, a change of subnets
 // flushes and refills the one chain in one transaction, and a reconcile
 // that changes nothing runs no nft at all.
-import { familyOf, normalizeCidr } from './cidr.ts';
+import { familyOf, normalizeCidr } from '../core/cidr.ts';
 import { NftTable, type SyncOutcome } from '../nft/table-sync.ts';
 import { NftCommandRunner, type NftRunner } from '../nft/runner.ts';
 import { masquerade, matchAny, notMatchAny, rule } from '../nft/rule.ts';

@@ -10,7 +10,7 @@
 // before it reaches the kernel.
 import netlink from 'netlink';
 import type { RtNetlinkSocket, rt as rtTypes, ifla as iflaTypes } from 'netlink';
-import { bytesToIp, familyOf, ipToBytes, parseCidr, formatCidr, type Family } from './cidr.ts';
+import { bytesToIp, familyOf, ipToBytes, parseCidr, formatCidr, type Family } from '../core/cidr.ts';
 import { validateIfName, validateMac } from './names.ts';
 
 export { validateIfName, validateMac };

@@ -5,10 +5,9 @@
 import type { KubeObject } from '../core/types.ts';
 import type { OverlayPeer } from './vxlan.ts';
 import { validateMac } from './names.ts';
-import { familyOf, normalizeCidr } from './cidr.ts';
+import { familyOf, normalizeCidr } from '../core/cidr.ts';
+import { VTEP_IP_ANNOTATION, VTEP_MAC_ANNOTATION } from '../core/well-known.ts';
 
-export const VTEP_MAC_ANNOTATION = 'meshlet.io/vtep-mac';
-export const VTEP_IP_ANNOTATION = 'meshlet.io/vtep-ip';
 
 /** Annotations a node publishes on its Node object. */
 export function vtepAnnotations(vtep: { ip: string; mac: string }): Record<string, string> {

@@ -5,9 +5,10 @@
 //   node --import tsx src/overlay/overlay-cli.ts remove [vxlanName] [bridgeName]
 // Prints one JSON object on stdout.
 import { text } from 'node:stream/consumers';
-import { desiredOverlay, BRIDGE_NAME, vxlanDeviceName, type OverlayConfig, type OverlayPeer, type OverlaySelf } from './vxlan.ts';
+import { desiredOverlay, vxlanDeviceName, type OverlayConfig, type OverlayPeer, type OverlaySelf } from './vxlan.ts';
 import { applyOverlay, readOverlay, removeOverlay } from './overlay.ts';
 import { Netlink } from './netlink.ts';
+import { BRIDGE_NAME } from '../core/well-known.ts';
 
 interface ApplyInput {
   self: OverlaySelf;

@@ -11,7 +11,7 @@
 import { writeFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { Netlink, type LinkState } from './netlink.ts';
-import { familyOf } from './cidr.ts';
+import { familyOf } from '../core/cidr.ts';
 import { diffOverlay, describeChanges, type ActualLink, type ActualOverlay, type DesiredOverlay, type OverlayChanges } from './vxlan.ts';
 import { defaultMasquerade, type Masquerade } from './masquerade.ts';
 

@@ -11,11 +11,11 @@
 //   network address → remote VTEP MAC), a permanent `self` FDB entry (remote
 //   VTEP MAC → remote VTEP IP) and a route (remote subnet via its network
 //   address, onlink, dev vxlan). No L2/L3 miss handling.
-import { gatewayOf, parseCidr, contains, familyOf, bigIntToIp, normalizeCidr } from './cidr.ts';
+import { gatewayOf, parseCidr, contains, familyOf, bigIntToIp, normalizeCidr } from '../core/cidr.ts';
 import { validateIfName, validateMac } from './names.ts';
 import type { FdbState, NeighbourState, RouteState } from './netlink.ts';
+import { BRIDGE_NAME } from '../core/well-known.ts';
 
-export const BRIDGE_NAME = 'mlbr0';
 export const VXLAN_PORT = 4789;
 export const VXLAN_OVERHEAD = 50;
 

@@ -6,6 +6,7 @@ import type { Taint } from './api-types.ts';
 import type { PodInfo } from './pod-info.ts';
 import type { NodeInfo } from './snapshot.ts';
 import { matchAnyTerm, matchNodeSelector, toleratedBy } from './node-selector.ts';
+import { NOT_READY_TAINT as NOT_READY, UNSCHEDULABLE_TAINT as UNSCHEDULABLE } from '../core/well-known.ts';
 
 export type FilterResult = { ok: true } | { ok: false; reason: string; /** further reasons from the same filter */ more?: string[] };
 
@@ -30,8 +31,8 @@ export function untoleratedTaintReason(taint: Taint): string {
 
 // The node lifecycle controller expresses these two states as taints; a pod
 // may tolerate them (DaemonSet pods do).
-const NOT_READY_TAINT: Taint = { key: 'node.kubernetes.io/not-ready', effect: 'NoSchedule' };
-const UNSCHEDULABLE_TAINT: Taint = { key: 'node.kubernetes.io/unschedulable', effect: 'NoSchedule' };
+const NOT_READY_TAINT: Taint = { key: NOT_READY, effect: 'NoSchedule' };
+const UNSCHEDULABLE_TAINT: Taint = { key: UNSCHEDULABLE, effect: 'NoSchedule' };
 
 const FAIL_NOT_READY = fail(untoleratedTaintReason(NOT_READY_TAINT));
 const FAIL_UNSCHEDULABLE = fail(REASON_UNSCHEDULABLE);

@@ -2,6 +2,7 @@
 
 import type { OwnerReference } from '../core/types.ts';
 import type { Container, Node, NodeAffinity, Pod, Taint, Toleration } from './api-types.ts';
+import { DEFAULT_NAMESPACE, HOSTNAME_LABEL } from '../core/well-known.ts';
 
 export interface NodeFixture {
   cpu?: string;
@@ -17,7 +18,7 @@ export function makeNode(name: string, f: NodeFixture = {}): Node {
   const node: Node = {
     apiVersion: 'v1',
     kind: 'Node',
-    metadata: { name, labels: { 'kubernetes.io/hostname': name, ...f.labels } },
+    metadata: { name, labels: { [HOSTNAME_LABEL]: name, ...f.labels } },
     spec: {},
     status: {
       conditions: [{ type: 'Ready', status: f.ready === false ? 'False' : 'True' }],
@@ -59,7 +60,7 @@ export function makePod(name: string, f: PodFixture = {}): Pod {
   const pod: Pod = {
     apiVersion: 'v1',
     kind: 'Pod',
-    metadata: { name, namespace: f.namespace ?? 'default', uid: f.uid ?? `uid-${f.namespace ?? 'default'}-${name}` },
+    metadata: { name, namespace: f.namespace ?? DEFAULT_NAMESPACE, uid: f.uid ?? `uid-${f.namespace ?? DEFAULT_NAMESPACE}-${name}` },
     spec: { containers: [container], schedulerName: 'default-scheduler' },
     status: { phase: f.phase ?? 'Pending' },
   };

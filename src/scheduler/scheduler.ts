@@ -11,15 +11,16 @@ import type { ApiClient } from '../client/types.ts';
 import { Informer, objectKey, splitKey } from '../client/informer.ts';
 import { WorkQueue, backoffDelay } from '../client/work-queue.ts';
 import { runLeaderElection } from '../client/leader-election.ts';
-import { eventObject } from '../controllers/actions.ts';
+import { recordEvent } from '../client/events.ts';
 import { mergeCondition } from '../controllers/objects.ts';
 import type { Node, Pod, PodCondition } from './api-types.ts';
 import { podInfoOf, type PodInfo } from './pod-info.ts';
 import { Snapshot } from './snapshot.ts';
 import { schedule, unschedulableMessage } from './schedule.ts';
+import { KUBE_SYSTEM } from '../core/well-known.ts';
 
 export const DEFAULT_SCHEDULER_NAME = 'default-scheduler';
-export const LEASE_NAMESPACE = 'kube-system';
+export const LEASE_NAMESPACE = KUBE_SYSTEM;
 export const LEASE_NAME = 'meshlet-scheduler';
 
 /** kube-scheduler's podInitialBackoffSeconds / podMaxBackoffSeconds. */
@@ -239,11 +240,7 @@ export class Scheduler {
   }
 
   private async event(pod: Pod, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
-    try {
-      await this.opts.client.create('events', eventObject({ op: 'event', regarding: pod, type, reason, message }, this.schedulerName, new Date().toISOString()));
-    } catch (err) {
-      this.log.debug({ err, pod: objectKey(pod), reason }, 'could not record event');
-    }
+    await recordEvent(this.opts.client, pod, { type, reason, message }, { component: this.schedulerName }, { logger: this.log });
   }
 }
 

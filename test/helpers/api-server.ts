@@ -26,6 +26,8 @@ export interface TestApiServerOptions {
   unixSocket?: boolean;
   /** pino level for the server's logs (default: silent). */
   logLevel?: string;
+  /** The server's --service-cidr (default 10.96.0.0/16). */
+  serviceCidr?: string;
 }
 
 export interface TestApiServer {
@@ -80,6 +82,7 @@ export async function startTestApiServer(opts: TestApiServerOptions = {}): Promi
       tokens: loadTokenFile(tokenFile),
       maxBodyBytes: opts.maxBodyBytes,
       watchBookmarkIntervalMs: opts.watchBookmarkIntervalMs,
+      serviceCidr: opts.serviceCidr,
       logger: pino({ level: opts.logLevel ?? 'silent' }),
     });
     const url = `http://127.0.0.1:${server.address!.port}`;

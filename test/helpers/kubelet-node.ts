@@ -12,7 +12,7 @@ import { startTestApiServer, type TestApiServer } from './api-server.ts';
 import { createClient } from '../../src/client/http-client.ts';
 import type { ApiClient } from '../../src/client/types.ts';
 import { Ipam } from '../../src/overlay/ipam.ts';
-import { parseCidr, gatewayOf } from '../../src/overlay/cidr.ts';
+import { parseCidr, gatewayOf } from '../../src/core/cidr.ts';
 import { Kubelet } from '../../src/kubelet/kubelet.ts';
 
 export const NODE_NAME = 'n1';

@@ -1,6 +1,6 @@
 // Runs a command to completion and collects its output: the one way tests run
 // meshlet, kubectl and friends as separate processes.
-import { spawn } from 'node:child_process';
+import { runToExit } from '../../src/core/command.ts';
 import { fileURLToPath } from 'node:url';
 
 export const MESHLET_BIN = fileURLToPath(new URL('../../bin/meshlet.js', import.meta.url));
@@ -21,24 +21,10 @@ export interface RunOptions {
   timeoutMs?: number;
 }
 
-export function runProcess(cmd: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { env: opts.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d));
-    child.stderr.on('data', (d: Buffer) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 120_000);
-    child.once('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? 1, stdout, stderr });
-    });
-    child.stdin.end(opts.input ?? '');
-  });
+export async function runProcess(cmd: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
+  const r = await runToExit(cmd, args, { env: opts.env, input: opts.input, timeoutMs: opts.timeoutMs ?? 120_000, maxOutputBytes: 256 * 1024 * 1024 });
+  if (r.code === null && r.signal === null) throw new Error(`cannot run ${cmd}: ${r.error ?? 'unknown error'}`);
+  return { code: r.code ?? 1, stdout: r.stdout, stderr: r.stderr };
 }
 
 /** `meshlet <args>` through bin/meshlet.js with this Node. */

@@ -6,7 +6,8 @@ import { startTestApiServer, type TestApiServer } from '../helpers/api-server.ts
 import { createClient } from '../../src/client/http-client.ts';
 import { loadKubeconfig } from '../../src/client/kubeconfig.ts';
 import { Informer } from '../../src/client/informer.ts';
-import { runLeaderElection, LEASES } from '../../src/client/leader-election.ts';
+import { runLeaderElection } from '../../src/client/leader-election.ts';
+import { LEASES } from '../../src/core/well-known.ts';
 import { isKubeError } from '../../src/core/errors.ts';
 import type { ApiClient } from '../../src/client/types.ts';
 import type { KubeObject, WatchEvent } from '../../src/core/types.ts';
@@ -176,9 +177,18 @@ test('informer: lists, follows changes, relists after Gone', async () => {
 test('leader election: exactly one of two candidates leads; the other takes over after it stops', async () => {
   const leading = new Set<string>();
   const everLed: string[] = [];
+  const leaseReadsBy: Record<string, number> = {};
+  // Each candidate's own client, counting its reads of the lease (one per try).
+  const countingClient = (id: string): ApiClient =>
+    Object.assign(Object.create(client) as ApiClient, {
+      get: (gr: string, namespace: string, name: string) => {
+        if (gr === LEASES && name === 'le-test') leaseReadsBy[id] = (leaseReadsBy[id] ?? 0) + 1;
+        return client.get(gr, namespace, name);
+      },
+    });
   const candidate = (id: string) =>
     runLeaderElection({
-      client,
+      client: countingClient(id),
       namespace: 'kube-system',
       name: 'le-test',
       identity: id,
@@ -194,7 +204,8 @@ test('leader election: exactly one of two candidates leads; the other takes over
   const stopA = candidate('a');
   await until('a leads', () => leading.has('a'));
   const stopB = candidate('b');
-  await sleep(1000);
+  // b could take the lease on any of its tries: wait until it has read the lease three times while a holds it.
+  await until('b tried three times', () => leaseReadsBy.b >= 3);
   assert.deepEqual([...leading], ['a']);
   const lease = await client.get(LEASES, 'kube-system', 'le-test');
   assert.equal((lease?.spec as { holderIdentity?: string }).holderIdentity, 'a');

@@ -75,7 +75,16 @@ test('a Deployment creates a ReplicaSet and its pods; scaling changes the count;
   await until('5 pods', async () => (await pods('default', 'app=web')).length === 5);
   await client.patch('deployments.apps', 'default', 'web', { spec: { replicas: 2 } }, 'merge', { subresource: 'scale' });
   await until('2 pods', async () => (await pods('default', 'app=web')).length === 2);
-  await sleep(500);
+  // Poke: a pod turning Ready must be processed (status.readyReplicas); the same sync would create any pod it
+  // thought missing before it writes that status.
+  const [readyPod] = await pods('default', 'app=web');
+  await client.patch('pods', 'default', readyPod.metadata.name ?? '', {
+    status: { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] },
+  }, 'merge', { subresource: 'status' });
+  await until('the ReplicaSet counted the ready pod', async () => {
+    const current = await client.get('replicasets.apps', 'default', rs.metadata.name ?? '');
+    return (current?.status as { readyReplicas?: number } | undefined)?.readyReplicas === 1;
+  });
   assert.equal((await pods('default', 'app=web')).length, 2, 'no extra pods appear after scaling settles');
 
   await client.delete('deployments.apps', 'default', 'web', { propagationPolicy: 'Background' });
@@ -115,9 +124,13 @@ test('a Service with a selector gets Endpoints and an EndpointSlice from pods wi
   assert.equal(slice.metadata.labels?.['endpointslice.kubernetes.io/managed-by'], 'endpointslice-controller.k8s.io');
   assert.deepEqual(slice.endpoints.map((e) => [e.addresses[0], e.conditions.ready]), [['10.244.1.5', true], ['10.244.2.7', false]]);
   assert.deepEqual(slice.ports, [{ name: 'web', port: 8080, protocol: 'TCP' }]);
-  // Nothing rewrites an unchanged object.
+  // Nothing rewrites an unchanged object. Poke: a Service label change must be processed (it goes to the
+  // Endpoints, not the slice); a second one shows that the first sync, slices included, has finished.
   const rv = slice.metadata.resourceVersion;
-  await sleep(500);
+  for (const [i, poke] of ['first', 'second'].entries()) {
+    await client.patch('services', 'default', 'api', { metadata: { labels: { [`mlt-facts-poke-${i}`]: poke } } }, 'merge');
+    await until(`the ${poke} poke reached the Endpoints`, async () => (await client.get('endpoints', 'default', 'api'))?.metadata.labels?.[`mlt-facts-poke-${i}`] === poke);
+  }
   const again = await client.get('endpointslices.discovery.k8s.io', 'default', slice.metadata.name ?? '');
   assert.equal(again?.metadata.resourceVersion, rv);
   await client.delete('deployments.apps', 'default', 'api');

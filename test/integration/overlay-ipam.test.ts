@@ -7,7 +7,7 @@ import { startRedis, type RedisProcess } from '../../src/store/redis-process.ts'
 import {
   Ipam, type IpamOptions, type Lease, IpPoolExhaustedError, SubnetPoolExhaustedError, NoLeaseError, SubnetConflictError,
 } from '../../src/overlay/ipam.ts';
-import { contains } from '../../src/overlay/cidr.ts';
+import { contains } from '../../src/core/cidr.ts';
 
 let dir: string;
 let redis: RedisProcess;

@@ -132,11 +132,14 @@ describe('RedisStore', () => {
     await Promise.all(work);
     const expected = writers * perWriter * 2 + writers * Math.ceil(perWriter / 3);
     await until(() => seen.length >= expected && lateSeen.length >= expected, 'all events');
-    await sleep(100);
+    // Poke: one more write. Once both watches have it, a duplicate or stray event before it would have come too.
+    await store.create('configmaps', configMap('marker', {}, 'race'));
+    const hasMarker = (events: StoreEvent[]): boolean => events.some((e) => 'object' in e && e.object.metadata.name === 'marker');
+    await until(() => hasMarker(seen) && hasMarker(lateSeen), 'the marker event');
     watch.close();
     late?.close();
     for (const events of [seen, lateSeen]) {
-      assert.equal(events.length, expected);
+      assert.equal(events.length, expected + 1);
       const changes = events.map((e) => {
         if (e.type === 'ERROR' || e.type === 'BOOKMARK') assert.fail(`unexpected ${e.type} event`);
         return e;

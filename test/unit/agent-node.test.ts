@@ -1,10 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  buildNode, buildNodeStatus, buildNodeLease, leaseRenewal, nodeAction, readyCondition, kubeTime, kubeMicroTime, kubeArch,
+  buildNode, buildNodeStatus, buildNodeLease, leaseRenewal, nodeAction, readyCondition, kubeArch,
   type NodeFacts,
 } from '../../src/agent/node-object.ts';
 import type { KubeObject } from '../../src/core/types.ts';
+import { kubeMicroTime, kubeTime } from '../../src/core/time.ts';
 
 const facts: NodeFacts = {
   nodeName: 'node-1', nodeIP: '172.31.0.11', hostname: 'host-a', cpus: 2, memoryBytes: 4 * 1024 ** 3,

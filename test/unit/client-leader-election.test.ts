@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decideLease } from '../../src/client/leader-election.ts';
+import { kubeMicroTime } from '../../src/core/time.ts';
 
 const T0 = Date.parse('2025-01-01T00:00:00Z');
 const base = { identity: 'me', leaseDurationMs: 15_000 };
@@ -9,7 +10,7 @@ test('no lease: create it holding it', () => {
   const d = decideLease({ ...base, current: undefined, nowMs: T0, observedAtMs: T0 });
   assert.equal(d.action, 'create');
   assert.deepEqual(d.action === 'create' && d.spec, {
-    holderIdentity: 'me', leaseDurationSeconds: 15, acquireTime: '2025-01-01T00:00:00.000Z', renewTime: '2025-01-01T00:00:00.000Z', leaseTransitions: 0,
+    holderIdentity: 'me', leaseDurationSeconds: 15, acquireTime: '2025-01-01T00:00:00.000000Z', renewTime: '2025-01-01T00:00:00.000000Z', leaseTransitions: 0,
   });
 });
 
@@ -19,7 +20,7 @@ test('held by me: renew, keeping acquireTime and transitions', () => {
   assert.equal(d.action, 'renew');
   assert.equal(d.action === 'renew' && d.spec.acquireTime, 'a');
   assert.equal(d.action === 'renew' && d.spec.leaseTransitions, 2);
-  assert.equal(d.action === 'renew' && d.spec.renewTime, new Date(T0 + 5000).toISOString());
+  assert.equal(d.action === 'renew' && d.spec.renewTime, kubeMicroTime(T0 + 5000));
 });
 
 test('held by another: wait until it expires (judged from when we observed it), then take over', () => {

@@ -42,3 +42,32 @@ test('diffRelist: adds, updates (by resourceVersion) and deletes', () => {
   const changes = diffRelist(cache, [o('a', '1'), o('b', '5'), o('e', '6')]);
   assert.deepEqual(changes.map((c) => `${c.type} ${c.obj.metadata.name}`), ['update b', 'add e', 'delete c']);
 });
+
+test('addAfter keeps the earliest due time of a waiting key, as client-go does', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 0 });
+  const q = new WorkQueue();
+  const runs: { key: string; at: number }[] = [];
+  let ran: () => void = () => {};
+  const nextRun = () => new Promise<void>((resolve) => (ran = resolve));
+  q.start(async (key) => {
+    runs.push({ key, at: Date.now() });
+    ran();
+  });
+  q.addAfter('moved-up', 10_000);
+  q.addAfter('moved-up', 100); // the sooner due time wins
+  q.addAfter('kept', 200);
+  q.addAfter('kept', 5_000); // ignored: the key is already due sooner
+  let run = nextRun();
+  t.mock.timers.tick(100);
+  await run;
+  run = nextRun();
+  t.mock.timers.tick(100);
+  await run;
+  assert.deepEqual(runs, [{ key: 'moved-up', at: 100 }, { key: 'kept', at: 200 }]);
+  // Neither dropped due time fires later: the queue is idle with no timer left.
+  await q.idle();
+  t.mock.timers.tick(10_000);
+  await q.idle();
+  assert.equal(runs.length, 2);
+  await q.shutDown();
+});

@@ -4,7 +4,7 @@ import { podStatus, podPhase, type PodObservation } from '../../src/kubelet/stat
 import { reconcilePod, formatDuration, type ObservedPod } from '../../src/kubelet/reconcile.ts';
 import type { ContainerObservation, RunObservation } from '../../src/kubelet/containers.ts';
 import type { KubeletPod } from '../../src/kubelet/pod-spec.ts';
-import { kubeTime } from '../../src/kubelet/pod-spec.ts';
+import { kubeTime } from '../../src/core/time.ts';
 
 const T = Date.parse('2025-01-01T00:00:00Z');
 

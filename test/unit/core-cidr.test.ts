@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import {
   parseCidr, formatCidr, normalizeCidr, nthSubnet, subnetCount, subnetIndex, splitCidr, gatewayOf, hostRange,
   ipToBigInt, bigIntToIp, contains, addressAt, offsetOf, defaultNodePrefix, ipToBytes, bytesToIp,
-} from '../../src/overlay/cidr.ts';
+} from '../../src/core/cidr.ts';
 
 test('IPv4 ↔ BigInt round trip', () => {
   assert.equal(ipToBigInt('10.244.1.1'), 0x0af40101n);

@@ -1,5 +1,6 @@
-// CIDR arithmetic for IPv4 and IPv6 with BigInt: parsing, splitting a
-// cluster CIDR into node subnets, gateways and host ranges. Pure.
+// IP addresses and CIDRs, IPv4 and IPv6, with BigInt: the one strict parser
+// (a dotted quad, or IPv6 without a zone) every part uses, and the arithmetic:
+// splitting a cluster CIDR into node subnets, gateways and host ranges. Pure.
 import ipaddr from 'ipaddr.js';
 
 export type Family = 4 | 6;
@@ -24,20 +25,32 @@ export function cidrSize(c: Cidr): bigint {
   return 1n << (bits(c.family) - BigInt(c.prefix));
 }
 
+/** The family of an IP address; undefined when it is not one (strict: see isIp). */
+export function ipFamily(ip: unknown): Family | undefined {
+  if (typeof ip !== 'string') return undefined;
+  if (ipaddr.IPv4.isValidFourPartDecimal(ip)) return 4;
+  if (ip.includes(':') && !ip.includes('%') && ipaddr.IPv6.isValid(ip)) return 6;
+  return undefined;
+}
+
+/** An IPv4 dotted quad or an IPv6 address without a zone (what Go's net.ParseIP accepts). */
+export function isIp(ip: unknown): ip is string {
+  return ipFamily(ip) !== undefined;
+}
+
 export function familyOf(ip: string): Family {
-  if (!ipaddr.isValid(ip)) throw new Error(`invalid IP address ${JSON.stringify(ip)}`);
-  return ipaddr.parse(ip).kind() === 'ipv4' ? 4 : 6;
+  const family = ipFamily(ip);
+  if (family === undefined) throw new Error(`invalid IP address ${JSON.stringify(ip)}`);
+  return family;
 }
 
 /** Strict parse of an IPv4 dotted quad or an IPv6 address (no zone ids). */
 export function parseIp(ip: string): { family: Family; value: bigint } {
-  if (typeof ip !== 'string' || !(ipaddr.IPv4.isValidFourPartDecimal(ip) || (ipaddr.IPv6.isValid(ip) && !ip.includes('%')))) {
-    throw new Error(`invalid IP address ${JSON.stringify(ip)}`);
-  }
+  const family = familyOf(ip);
   const addr = ipaddr.parse(ip);
   let value = 0n;
   for (const b of addr.toByteArray()) value = (value << 8n) | BigInt(b);
-  return { family: addr.kind() === 'ipv4' ? 4 : 6, value };
+  return { family, value };
 }
 
 export function ipToBigInt(ip: string): bigint {
@@ -80,6 +93,17 @@ export function parseCidr(s: string, opts: { allowHostBits?: boolean } = {}): Ci
   const network = value & maskOf(family, prefix);
   if (network !== value && !opts.allowHostBits) throw new Error(`invalid CIDR ${s}: host bits set (network is ${bigIntToIp(network, family)}/${prefix})`);
   return { family, network, prefix };
+}
+
+/** Is `s` a CIDR? With `allowHostBits`, as Go's net.ParseCIDR accepts it ("10.0.0.5/24"). */
+export function isCidr(s: unknown, opts: { allowHostBits?: boolean } = {}): s is string {
+  if (typeof s !== 'string') return false;
+  try {
+    parseCidr(s, opts);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function maskOf(family: Family, prefix: number): bigint {
