@@ -127,6 +127,9 @@ export function writeStatus(res: ServerResponse, status: Status): void {
     res.destroy();
     return;
   }
+  // As kube-apiserver does: a Status that says when to retry says it in the header too.
+  const retryAfter = status.details?.retryAfterSeconds;
+  if (retryAfter !== undefined && retryAfter > 0) res.setHeader('Retry-After', String(retryAfter));
   writeJson(res, status.code, status);
 }
 

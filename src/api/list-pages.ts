@@ -1,10 +1,13 @@
-// limit/continue paging. A paged list is one consistent snapshot: the first page
-// takes the (filtered) snapshot, later pages are served from memory under an
-// opaque token. Tokens live ttlMs and at most maxSnapshots are kept (oldest
-// dropped first); an unknown, expired or mismatched token is 410 Expired.
-import { randomBytes } from 'node:crypto';
+// limit/continue paging, with tokens any API server sharing the store can serve.
+// As kube-apiserver does, a continue token carries what the next page needs: the
+// resourceVersion of the first page and the key ("namespace/name") of the last
+// item sent. The next page is the state at that version (the store rebuilds it
+// from its event history, Store.listAt) after that key, so the pages together are
+// one consistent list. A token whose version has left the history is 410 Expired;
+// a token that does not decode is 400. Pure.
 import { KubeError } from '../core/errors.ts';
 import type { KubeObject } from '../core/types.ts';
+import { objectKey } from '../store/history.ts';
 
 export interface Page {
   items: KubeObject[];
@@ -13,20 +16,16 @@ export interface Page {
   remainingItemCount?: number;
 }
 
-interface Snapshot {
-  /** Which list this is (kind, namespace, selectors); a token only continues the same list. */
-  query: string;
-  items: KubeObject[];
-  offset: number;
+/** What a continue token holds. */
+export interface ContinueToken {
+  /** The resourceVersion of the first page: every page is the list at that version. */
   resourceVersion: string;
-  expiresAt: number;
+  /** The key of the last item already sent; the next page starts after it. */
+  start: string;
 }
 
-export interface PagerOptions {
-  ttlMs?: number;
-  maxSnapshots?: number;
-  now?: () => number;
-}
+/** The token's version tag, so a future format can be told apart. */
+const TOKEN_VERSION = 'meshlet.io/v1';
 
 export function expiredContinue(): KubeError {
   return new KubeError(
@@ -42,54 +41,37 @@ export function parseLimit(text: string | null): number | undefined {
   return n === 0 ? undefined : n;
 }
 
-export class ListPager {
-  private readonly snapshots = new Map<string, Snapshot>();
-  private readonly ttlMs: number;
-  private readonly maxSnapshots: number;
-  private readonly now: () => number;
+export function encodeContinue(token: ContinueToken): string {
+  return Buffer.from(JSON.stringify({ v: TOKEN_VERSION, rv: token.resourceVersion, start: token.start }), 'utf8').toString('base64url');
+}
 
-  constructor(opts: PagerOptions = {}) {
-    this.ttlMs = opts.ttlMs ?? 60_000;
-    this.maxSnapshots = opts.maxSnapshots ?? 64;
-    this.now = opts.now ?? Date.now;
+export function decodeContinue(text: string): ContinueToken {
+  const invalid = (why: string): KubeError => new KubeError('BadRequest', `invalid continue token: ${why}`);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
+  } catch {
+    throw invalid('not base64url-encoded JSON');
   }
+  const t = parsed as { v?: unknown; rv?: unknown; start?: unknown } | null;
+  if (typeof t !== 'object' || t === null || t.v !== TOKEN_VERSION) throw invalid(`not a ${TOKEN_VERSION} token`);
+  if (typeof t.rv !== 'string' || !/^\d+$/.test(t.rv)) throw invalid('no resourceVersion');
+  if (typeof t.start !== 'string' || t.start === '') throw invalid('no start key');
+  return { resourceVersion: t.rv, start: t.start };
+}
 
-  /** The first page of a full (already filtered) snapshot. */
-  first(query: string, items: KubeObject[], resourceVersion: string, limit: number | undefined): Page {
-    if (limit === undefined || items.length <= limit) return { items, resourceVersion };
-    return this.pageFrom({ query, items, offset: 0, resourceVersion, expiresAt: this.now() + this.ttlMs }, limit);
-  }
-
-  /** A later page; throws 410 Expired for unknown/expired tokens. */
-  next(query: string, token: string, limit: number | undefined): Page {
-    this.sweep();
-    const snap = this.snapshots.get(token);
-    if (!snap || snap.query !== query) throw expiredContinue();
-    this.snapshots.delete(token);
-    return this.pageFrom(snap, limit ?? snap.items.length);
-  }
-
-  get size(): number {
-    return this.snapshots.size;
-  }
-
-  private pageFrom(snap: Snapshot, limit: number): Page {
-    const end = snap.offset + limit;
-    const items = snap.items.slice(snap.offset, end);
-    if (end >= snap.items.length) return { items, resourceVersion: snap.resourceVersion };
-    const token = randomBytes(18).toString('base64url');
-    this.sweep();
-    while (this.snapshots.size >= this.maxSnapshots) {
-      const oldest = this.snapshots.keys().next().value;
-      if (oldest === undefined) break;
-      this.snapshots.delete(oldest);
-    }
-    this.snapshots.set(token, { ...snap, offset: end, expiresAt: this.now() + this.ttlMs });
-    return { items, resourceVersion: snap.resourceVersion, continue: token, remainingItemCount: snap.items.length - end };
-  }
-
-  private sweep(): void {
-    const t = this.now();
-    for (const [token, snap] of this.snapshots) if (snap.expiresAt <= t) this.snapshots.delete(token);
-  }
+/**
+ * One page of items (already filtered and sorted by key) at resourceVersion: the
+ * first limit of them, and a token for the rest when there is more.
+ */
+export function pageOf(items: readonly KubeObject[], resourceVersion: string, limit: number | undefined): Page {
+  if (limit === undefined || items.length <= limit) return { items: [...items], resourceVersion };
+  const page = items.slice(0, limit);
+  const last = page[page.length - 1];
+  return {
+    items: page,
+    resourceVersion,
+    continue: encodeContinue({ resourceVersion, start: objectKey(last) }),
+    remainingItemCount: items.length - limit,
+  };
 }

@@ -19,7 +19,7 @@ import type { Store } from '../store/types.ts';
 import { applyJsonPatch, applyMergePatch, applyServerSideApply, applyStrategicMergePatch } from './patch.ts';
 import { applyDefaults, unknownTopLevelFields, validateObject } from './validation.ts';
 import { ClusterIpAllocator } from './cluster-ip.ts';
-import { ListPager, parseLimit, type Page } from './list-pages.ts';
+import { decodeContinue, expiredContinue, pageOf, parseLimit, type Page } from './list-pages.ts';
 import { mediaType, successStatus } from './http-io.ts';
 import {
   PROTECTED_NAMESPACES,
@@ -89,13 +89,10 @@ function requireBody(body: Json | undefined): Json {
 }
 
 export class Registry {
-  readonly pager: ListPager;
-
   constructor(
     readonly store: Store,
-    opts: { pager?: ListPager; now?: () => Date; clusterIps?: ClusterIpAllocator } = {},
+    opts: { now?: () => Date; clusterIps?: ClusterIpAllocator } = {},
   ) {
-    this.pager = opts.pager ?? new ListPager();
     this.now = opts.now ?? (() => new Date());
     this.clusterIps = opts.clusterIps ?? new ClusterIpAllocator(store.leases);
   }
@@ -130,16 +127,27 @@ export class Registry {
     return { code: 200, body: route.subresource === 'scale' ? toScale(obj) : obj };
   }
 
-  /** A list page: filtered, from one snapshot across pages. */
+  /**
+   * A list page: filtered; with continue, the rest of the list at the first page's
+   * version, served by any API server on the same store (list-pages.ts).
+   */
   async list(route: ResourceRoute, query: URLSearchParams): Promise<Page> {
     const filter = parseFilter(route.info, query);
     const limit = parseLimit(query.get('limit'));
-    const key = [route.gr, route.namespace ?? '', query.get('labelSelector') ?? '', query.get('fieldSelector') ?? ''].join('\u0000');
-    const token = query.get('continue');
-    if (token) return this.pager.next(key, token, limit);
-    const snapshot = await this.store.list(route.gr, route.namespace);
-    const items = snapshot.items.filter((o) => matchesFilter(filter, o));
-    return this.pager.first(key, items, snapshot.resourceVersion, limit);
+    const text = query.get('continue');
+    let snapshot;
+    if (text) {
+      const token = decodeContinue(text);
+      try {
+        snapshot = await this.store.listAt(route.gr, route.namespace, token.resourceVersion, token.start);
+      } catch (err) {
+        if (isKubeError(err, 'Expired') || isKubeError(err, 'Gone')) throw expiredContinue();
+        throw err;
+      }
+    } else {
+      snapshot = await this.store.list(route.gr, route.namespace);
+    }
+    return pageOf(snapshot.items.filter((o) => matchesFilter(filter, o)), snapshot.resourceVersion, limit);
   }
 
   // ----------------------------------------------------------------- create

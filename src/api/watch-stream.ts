@@ -125,6 +125,8 @@ export async function serveWatch(store: Store, req: WatchRequest, res: ServerRes
     initial = snapshot.items.filter((o) => matchesFilter(req.filter, o));
   }
   const knownHistory = startRv === '';
+  // An unreachable store is a plain 503 with Retry-After, before the 200 of the stream.
+  if (!knownHistory) await store.currentResourceVersion();
 
   // Events may arrive while the stream is being set up; queue until headers are out.
   const pending: StoreEvent[] = [];
@@ -139,6 +141,9 @@ export async function serveWatch(store: Store, req: WatchRequest, res: ServerRes
   const deliver = (event: StoreEvent): void => {
     if (event.type === 'BOOKMARK') return bookmark(event.resourceVersion);
     if (event.type === 'ERROR') {
+      // The store became unreachable: end the stream cleanly, as kube-apiserver ends its
+      // watches, so the client watches again from its last version once the store is back.
+      if (isKubeError(event.error, 'ServiceUnavailable')) return end();
       send('ERROR', errorStatus(event.error, fromRv));
       return end();
     }

@@ -48,6 +48,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       socket: { type: 'string', value: 'PATH', help: 'also serve the API on this unix socket' },
       'token-file': { type: 'string', value: 'PATH', help: 'static token file (CSV: token,user,uid,"groups"); default: generate one with an admin in the data dir' },
       history: { type: 'string', value: 'N', help: 'watch events kept in the store (default: the store\'s)' },
+      'store-fsync': { type: 'string', value: 'always|everysec', help: 'when the private redis-server fsyncs its append-only file: before each reply (always) or once a second (default: everysec; --redis auto only)' },
       'service-cidr': { type: 'string', value: 'CIDR', help: 'where Service ClusterIPs come from (default: 10.96.0.0/16)' },
       'no-controllers': { type: 'boolean', help: 'do not run the controllers' },
       'address-file': { type: 'string', value: 'PATH', help: 'write the bound addresses here as JSON once serving' },

@@ -12,7 +12,7 @@ import { ensureServingCert } from '../api/tls.ts';
 import { createClient } from '../client/http-client.ts';
 import type { ApiClient } from '../client/types.ts';
 import { RedisStore } from '../store/redis-store.ts';
-import { startRedis, type RedisProcess } from '../store/redis-process.ts';
+import { STORE_FSYNC_MODES, superviseRedis, type StoreFsync } from '../store/redis-process.ts';
 import { parseCidr } from '../core/cidr.ts';
 import { UsageError, booleanOption, integerOption, parseHostPort, stringOption, type RunCommand } from './args.ts';
 import { createLogger, exitOnSignals } from './runtime.ts';
@@ -51,6 +51,14 @@ export async function runServer(cmd: RunCommand): Promise<number | undefined> {
   const redisOption = stringOption(cmd.options, 'redis') ?? 'auto';
   const historyGiven = stringOption(cmd.options, 'history') !== undefined;
   const history = integerOption(cmd.options, 'history', 100, 10_000_000, 0);
+  const fsyncText = stringOption(cmd.options, 'store-fsync');
+  if (fsyncText !== undefined && !(STORE_FSYNC_MODES as readonly string[]).includes(fsyncText)) {
+    throw new UsageError(`--store-fsync: must be one of ${STORE_FSYNC_MODES.join(', ')}, not ${JSON.stringify(fsyncText)}`);
+  }
+  if (fsyncText !== undefined && redisOption !== 'auto') {
+    throw new UsageError('--store-fsync applies to the private redis-server (--redis auto); set appendfsync on your own Redis');
+  }
+  const storeFsync: StoreFsync = (fsyncText as StoreFsync | undefined) ?? 'everysec';
   const serviceCidr = stringOption(cmd.options, 'service-cidr');
   if (serviceCidr !== undefined) {
     try {
@@ -103,14 +111,34 @@ export async function runServer(cmd: RunCommand): Promise<number | undefined> {
   };
   try {
     let redisUrl = redisOption;
+    let hostWentDown = false;
     if (redisOption === 'auto') {
-      const redis: RedisProcess = await startRedis({ dir: join(dataDir, 'redis') });
+      // Restarted if it dies; the store reconnects to the same socket.
+      const redis = await superviseRedis(
+        { dir: join(dataDir, 'redis'), persistence: storeFsync },
+        {
+          exited: (pid, how) => logger.error({ pid, how }, 'private redis-server exited; starting it again'),
+          restarted: (p) => logger.info({ pid: p.pid }, 'private redis-server started again'),
+          restartFailed: (err, delayMs) => logger.error({ err, delayMs }, 'cannot start the private redis-server; trying again'),
+        },
+      );
       onStop('redis-server', () => redis.stop());
       redisUrl = redis.url;
-      logger.info({ pid: redis.pid, socket: redis.socketPath }, 'started private redis-server');
+      for (const what of redis.first.recovered) logger.warn(what);
+      hostWentDown = redis.first.previousEnd === 'host-down' && redis.first.persistence === 'everysec';
+      logger.info(
+        { pid: redis.first.pid, socket: redis.socketPath, persistence: `appendonly, appendfsync ${storeFsync}`, previousEnd: redis.first.previousEnd },
+        'started private redis-server',
+      );
     }
     const store = await RedisStore.connect(redisUrl, historyGiven ? { historySize: history } : {});
     onStop('store', () => store.close());
+    if (hostWentDown) {
+      // The host went down under a running everysec Redis: its last second of acknowledged
+      // writes may be gone, and with them versions clients saw. Never hand those out again.
+      const rv = await store.fence();
+      logger.warn({ resourceVersion: rv }, 'the host went down while the store ran: fenced the resourceVersion counter; older watches relist');
+    }
 
     // kubectl sends tokens only over https; the TCP port answers https and plain http alike.
     const cert = withTls ? ensureServingCert(join(dataDir, 'pki'), listen.host === '0.0.0.0' || listen.host === '::' ? [] : [listen.host]) : undefined;

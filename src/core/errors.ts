@@ -28,6 +28,8 @@ export interface ErrorDetails {
   group?: string;
   kind?: string;
   causes?: StatusCause[];
+  /** How long a client should wait before retrying (also sent as the Retry-After header). */
+  retryAfterSeconds?: number;
 }
 
 /** An error that becomes a Kubernetes Status object on the wire. */

@@ -1,7 +1,8 @@
 // `meshlet lab status`: what exists of a lab and whether it works.
 import { existsSync } from 'node:fs';
 import { labAdminClient, getOverSocket, nodeReadiness } from './api.ts';
-import { labNamespacesIn, labStateDir, planLab, type LabPlan } from './plan.ts';
+import { labNamespacesIn, labRedisUrl, labStateDir, planLab, type LabPlan } from './plan.ts';
+import { describePersistence, readPersistence } from '../store/redis-process.ts';
 import { readLabState, listLabs } from './state-file.ts';
 import { isAlive, listNetns } from './system.ts';
 
@@ -43,6 +44,7 @@ export async function labStatus(name: string, root: string): Promise<LabStatusRe
   healthy &&= apiOk;
   lines.push(`  api:        ${state.api ? `https://127.0.0.1:${state.api.port}` : '-'} and unix://${plan.apiSocket}: ${'code' in health ? `healthz ${health.code} ${health.body}` : `unreachable (${health.error})`}`);
   lines.push(`  kubeconfig: ${plan.kubeconfig}`);
+  lines.push(`  store:      ${await storeLine(labRedisUrl(plan))}`);
   lines.push('  nodes:');
   let ready = new Map<string, string>();
   if (apiOk) {
@@ -65,6 +67,15 @@ export async function labStatus(name: string, root: string): Promise<LabStatusRe
     );
   }
   return { text: lines.join('\n') + '\n', healthy };
+}
+
+/** How the lab's Redis keeps the cluster, as that Redis itself says (it may not be the lab's default). */
+async function storeLine(url: string): Promise<string> {
+  try {
+    return `redis ${describePersistence(await readPersistence(url))}`;
+  } catch (err) {
+    return `redis unreachable (${(err as Error).message})`;
+  }
 }
 
 export async function labList(root: string): Promise<string> {

@@ -87,7 +87,8 @@ export async function labUp(opts: LabUpOptions, progress = new Progress()): Prom
     if (!adminToken) throw new Error('no admin token generated');
 
     record({ role: 'redis' });
-    const redis = await startRedis({ dir: stateDir, detached: true });
+    // A lab is disposable and rebuilt by `lab up`: its Redis keeps the cluster in memory, for speed; `lab status` says so.
+    const redis = await startRedis({ dir: stateDir, detached: true, persistence: 'memory' });
     record(recordOf('redis', redis.pid));
     progress.step(`started redis-server (pid ${redis.pid}, unix socket only)`);
 

@@ -7,6 +7,7 @@ import { KubeError, alreadyExists, conflict, notFound } from '../core/errors.ts'
 import { resourceByGroupResource } from '../core/resources.ts';
 import type { KubeObject } from '../core/types.ts';
 import {
+  FENCE_SCRIPT,
   LEASE_ACQUIRE_SCRIPT,
   LEASE_RELEASE_SCRIPT,
   LEASE_RENEW_SCRIPT,
@@ -17,7 +18,43 @@ import {
 } from './lua.ts';
 import { redisConnectionOptions } from './redis-process.ts';
 import type { LeaseStore, ListResult, Preconditions, Store, StoreEvent, StoreWatch, WatchOptions } from './types.ts';
-import { WatchHub, type HubEvent } from './watch-hub.ts';
+import { WatchHub, gone, type HubEvent } from './watch-hub.ts';
+import { compareByKey, objectKey, stateAt, type FirstChange } from './history.ts';
+import { storeError, storeUnavailable } from './unavailable.ts';
+
+/**
+ * How far the counter jumps past anything handed out before a loss (FENCE_SCRIPT):
+ * far more writes than one second can hold, so no version is ever handed out twice.
+ */
+export const FENCE_GAP = 1_000_000;
+
+/** Longest a single Redis command may take before the request fails with 503 (a hung, not a dead, Redis). */
+const COMMAND_TIMEOUT_MS = 10_000;
+
+/**
+ * Client options that make an unreachable Redis fail requests at once: no offline
+ * queue (a command issued while disconnected is rejected, not held), in-flight
+ * commands rejected when the connection drops (never re-sent: a write whose reply was
+ * lost may have happened, and re-sending it could apply it twice), and reconnection
+ * forever in the background, so Redis coming back heals without a restart.
+ */
+export function failFastOptions(): {
+  lazyConnect: true;
+  enableOfflineQueue: false;
+  autoResendUnfulfilledCommands: false;
+  maxRetriesPerRequest: 0;
+  connectTimeout: number;
+  retryStrategy: (times: number) => number;
+} {
+  return {
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    autoResendUnfulfilledCommands: false,
+    maxRetriesPerRequest: 0,
+    connectTimeout: 5000,
+    retryStrategy: (times: number) => Math.min(100 * times, 1000),
+  };
+}
 
 export interface RedisStoreOptions {
   /** Key prefix, so several clusters can share one Redis. Default "ml". */
@@ -32,6 +69,7 @@ type WriteOp = 'create' | 'update' | 'delete';
 interface ScriptedRedis {
   mlWrite(...args: string[]): Promise<string>;
   mlList(...args: string[]): Promise<string[]>;
+  mlFence(counter: string, stream: string, floor: string, maxLen: string): Promise<string>;
   mlLeaseAcquire(key: string, holder: string, ttl: string): Promise<number>;
   mlLeaseRenew(key: string, holder: string, ttl: string): Promise<number>;
   mlLeaseRelease(key: string, holder: string): Promise<number>;
@@ -70,20 +108,29 @@ export class RedisStore implements Store {
     this.historySize = opts.historySize ?? 20000;
     redis.defineCommand('mlWrite', { numberOfKeys: 4, lua: WRITE_SCRIPT });
     redis.defineCommand('mlList', { numberOfKeys: 2, lua: LIST_SCRIPT });
+    redis.defineCommand('mlFence', { numberOfKeys: 2, lua: FENCE_SCRIPT });
     redis.defineCommand('mlLeaseAcquire', { numberOfKeys: 1, lua: LEASE_ACQUIRE_SCRIPT });
     redis.defineCommand('mlLeaseRenew', { numberOfKeys: 1, lua: LEASE_RENEW_SCRIPT });
     redis.defineCommand('mlLeaseRelease', { numberOfKeys: 1, lua: LEASE_RELEASE_SCRIPT });
     redis.defineCommand('mlLeaseReserve', { numberOfKeys: 1, lua: LEASE_RESERVE_SCRIPT });
     this.scripts = redis as unknown as ScriptedRedis;
-    this.hub = new WatchHub(redis, reader, this.key('events'));
+    this.hub = new WatchHub(redis, reader, this.key('events'), (seen) => this.recoverFrom(seen));
     this.leases = new RedisLeases(redis, this.scripts, this.key('lease:'));
   }
 
-  /** Connects to redis+unix:///path or redis://host:port and starts the shared watch reader. */
+  /**
+   * Connects to redis+unix:///path or redis://host:port and starts the shared watch reader.
+   * Requests fail with 503 ServiceUnavailable while Redis is unreachable and work again
+   * when it is back (failFastOptions).
+   */
   static async connect(url: string, opts: RedisStoreOptions = {}): Promise<RedisStore> {
     const conn = redisConnectionOptions(url);
-    const redis = new Redis({ ...conn, lazyConnect: true, maxRetriesPerRequest: 3 });
-    const reader = new Redis({ ...conn, lazyConnect: true, maxRetriesPerRequest: null });
+    const redis = new Redis({ ...conn, ...failFastOptions(), commandTimeout: COMMAND_TIMEOUT_MS });
+    // The reader blocks in XREAD for READ_BLOCK_MS at a time, so it has no command timeout.
+    const reader = new Redis({ ...conn, ...failFastOptions() });
+    // Connection errors are reported through the failing requests (503) and /readyz.
+    redis.on('error', () => undefined);
+    reader.on('error', () => undefined);
     try {
       await redis.connect();
       await reader.connect();
@@ -103,13 +150,43 @@ export class RedisStore implements Store {
     return `${this.prefix}:${suffix}`;
   }
 
+  /**
+   * After acknowledged writes may have been lost, moves the counter past every version
+   * that could have been handed out (see FENCE_SCRIPT). seen: the newest version known
+   * to have existed (0: only what Redis has now). Returns the counter.
+   */
+  async fence(seen = 0): Promise<string> {
+    return call(async () => {
+      const counter = Number((await this.redis.get(this.key('rv'))) ?? '0');
+      const last = (await this.redis.xrevrange(this.key('events'), '+', '-', 'COUNT', 1)) as [string, string[]][];
+      const tail = last.length > 0 ? Number(last[0][0].slice(0, last[0][0].indexOf('-'))) : 0;
+      const floor = Math.max(counter, tail, seen) + FENCE_GAP;
+      return this.scripts.mlFence(this.key('rv'), this.key('events'), String(floor), String(this.historySize));
+    });
+  }
+
+  /**
+   * Redis answers again after an outage. If it came back with less than this process
+   * had seen (a Redis without persistence restarted, an everysec AOF after a power cut),
+   * fence, so that versions are never handed out twice; an empty Redis gets a fresh counter.
+   */
+  private async recoverFrom(seen: number): Promise<void> {
+    const counter = Number((await this.redis.get(this.key('rv'))) ?? '0');
+    if (counter >= seen && counter > 0) return;
+    if (seen === 0) {
+      await this.redis.set(this.key('rv'), '1', 'NX');
+      return;
+    }
+    await this.fence(seen);
+  }
+
   async get(gr: string, namespace: string, name: string): Promise<KubeObject | undefined> {
-    const json = await this.redis.hget(this.key(`obj:${gr}`), objectField(namespace, name));
+    const json = await call(() => this.redis.hget(this.key(`obj:${gr}`), objectField(namespace, name)));
     return json === null ? undefined : (JSON.parse(json) as KubeObject);
   }
 
   async list(gr: string, namespace?: string): Promise<ListResult> {
-    const flat = await this.scripts.mlList(this.key('rv'), this.key(`obj:${gr}`));
+    const flat = await call(() => this.scripts.mlList(this.key('rv'), this.key(`obj:${gr}`)));
     const resourceVersion = flat[0];
     const items: KubeObject[] = [];
     const wanted = namespace === undefined ? undefined : `${namespace}/`;
@@ -117,8 +194,44 @@ export class RedisStore implements Store {
       if (wanted !== undefined && !flat[i].startsWith(wanted)) continue;
       items.push(JSON.parse(flat[i + 1]) as KubeObject);
     }
-    items.sort((a, b) => compareKeys(a, b));
+    items.sort(compareByKey);
     return { items, resourceVersion };
+  }
+
+  /**
+   * The items of one kind (optionally one namespace) whose key ("namespace/name") sorts
+   * after afterKey, as they were at resourceVersion: the state now, with every key
+   * changed since put back to what it was before its first change, from the event
+   * history (each event names the version it replaced). Rejects with Expired when the
+   * history no longer covers that version (trimmed, fenced, or older than the events
+   * that carry the previous version).
+   */
+  async listAt(gr: string, namespace: string | undefined, resourceVersion: string, afterKey: string): Promise<ListResult> {
+    const at = parseVersion(resourceVersion);
+    const now = await this.list(gr, namespace);
+    const after = now.items.filter((o) => objectKey(o) > afterKey);
+    const nowRv = Number(now.resourceVersion);
+    if (at === nowRv) return { items: after, resourceVersion };
+    if (at > nowRv) throw gone(at, nowRv + 1);
+    const events = await call(() => this.hub.history(at, nowRv));
+    const first = new Map<string, HubEvent>();
+    for (const ev of events) {
+      if (ev.gr !== gr || (namespace !== undefined && ev.namespace !== namespace)) continue;
+      const key = objectKey(JSON.parse(ev.json) as KubeObject);
+      if (key > afterKey && !first.has(key)) first.set(key, ev);
+    }
+    const changes = new Map<string, FirstChange>();
+    for (const [key, ev] of first) {
+      if (ev.type === 'FENCE') continue;
+      if (ev.type === 'ADDED') {
+        changes.set(key, { type: ev.type });
+        continue;
+      }
+      const before = ev.prev > 0 ? await call(() => this.hub.event(ev.prev)) : undefined;
+      if (!before || before.type === 'FENCE' || before.type === 'DELETED') throw gone(at, ev.rv);
+      changes.set(key, { type: ev.type, before: JSON.parse(before.json) as KubeObject });
+    }
+    return { items: stateAt(after, changes), resourceVersion };
   }
 
   async create(gr: string, obj: KubeObject): Promise<KubeObject> {
@@ -155,7 +268,7 @@ export class RedisStore implements Store {
     const namespace = obj.metadata.namespace ?? '';
     const name = obj.metadata.name ?? '';
     const [head, tail] = splitAroundResourceVersion(obj);
-    const result = await this.scripts.mlWrite(
+    const result = await call(() => this.scripts.mlWrite(
       this.key('rv'),
       this.key(`obj:${gr}`),
       this.key(`rvs:${gr}`),
@@ -169,9 +282,11 @@ export class RedisStore implements Store {
       gr,
       namespace,
       type,
-    );
+    ));
     const { kind, group } = kindOf(gr);
     switch (result) {
+      case SCRIPT_RESULT.noStore:
+        throw storeUnavailable('Redis holds no resourceVersion counter (it lost the store\'s data); the store fences it when it notices');
       case SCRIPT_RESULT.exists:
         throw alreadyExists(kind, group, name);
       case SCRIPT_RESULT.notFound:
@@ -187,11 +302,18 @@ export class RedisStore implements Store {
     const from = parseVersion(opts.resourceVersion);
     const matches = (ev: HubEvent): boolean =>
       ev.gr === gr && (opts.namespace === undefined || ev.namespace === opts.namespace);
-    return this.hub.subscribe(from, matches, handler, opts.bookmarkIntervalMs ?? 0);
+    // A version newer than the newest the store has was handed out by a store that has
+    // since lost it: the client must relist, never wait for versions that will mean other changes.
+    const current = parseVersion(await this.currentResourceVersion());
+    if (from > current) throw gone(from, current + 1);
+    return call(() => this.hub.subscribe(from, matches, handler, opts.bookmarkIntervalMs ?? 0));
   }
 
+  /** The newest resourceVersion; 503 when Redis is unreachable or holds no counter. */
   async currentResourceVersion(): Promise<string> {
-    return (await this.redis.get(this.key('rv'))) ?? '1';
+    const rv = await call(() => this.redis.get(this.key('rv')));
+    if (rv === null) throw storeUnavailable('Redis holds no resourceVersion counter');
+    return rv;
   }
 
   async close(): Promise<void> {
@@ -200,10 +322,13 @@ export class RedisStore implements Store {
   }
 }
 
-function compareKeys(a: KubeObject, b: KubeObject): number {
-  const ka = `${a.metadata.namespace ?? ''}/${a.metadata.name ?? ''}`;
-  const kb = `${b.metadata.namespace ?? ''}/${b.metadata.name ?? ''}`;
-  return ka < kb ? -1 : ka > kb ? 1 : 0;
+/** Runs one store call; Redis being unreachable becomes 503 ServiceUnavailable (unavailable.ts). */
+async function call<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw storeError(err);
+  }
 }
 
 export function parseVersion(rv: string): number {
@@ -219,23 +344,23 @@ class RedisLeases implements LeaseStore {
   ) {}
 
   async acquire(key: string, holder: string, ttlMs: number): Promise<boolean> {
-    return (await this.scripts.mlLeaseAcquire(this.prefix + key, holder, String(Math.max(1, Math.round(ttlMs))))) === 1;
+    return (await call(() => this.scripts.mlLeaseAcquire(this.prefix + key, holder, String(Math.max(1, Math.round(ttlMs)))))) === 1;
   }
 
   async renew(key: string, holder: string, ttlMs: number): Promise<boolean> {
-    return (await this.scripts.mlLeaseRenew(this.prefix + key, holder, String(Math.max(1, Math.round(ttlMs))))) === 1;
+    return (await call(() => this.scripts.mlLeaseRenew(this.prefix + key, holder, String(Math.max(1, Math.round(ttlMs)))))) === 1;
   }
 
   async release(key: string, holder: string): Promise<boolean> {
-    return (await this.scripts.mlLeaseRelease(this.prefix + key, holder)) === 1;
+    return (await call(() => this.scripts.mlLeaseRelease(this.prefix + key, holder))) === 1;
   }
 
   async reserve(key: string, holder: string): Promise<boolean> {
-    return (await this.scripts.mlLeaseReserve(this.prefix + key, holder)) === 1;
+    return (await call(() => this.scripts.mlLeaseReserve(this.prefix + key, holder))) === 1;
   }
 
   async holder(key: string): Promise<string | undefined> {
-    return (await this.redis.get(this.prefix + key)) ?? undefined;
+    return (await call(() => this.redis.get(this.prefix + key))) ?? undefined;
   }
 
   async list(prefix: string): Promise<Map<string, string>> {
@@ -243,10 +368,10 @@ class RedisLeases implements LeaseStore {
     const pattern = `${escapeGlob(this.prefix + prefix)}*`;
     let cursor = '0';
     do {
-      const [next, keys] = await this.redis.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
+      const [next, keys] = await call(() => this.redis.scan(cursor, 'MATCH', pattern, 'COUNT', 500));
       cursor = next;
       if (keys.length === 0) continue;
-      const holders = await this.redis.mget(...keys);
+      const holders = await call(() => this.redis.mget(...keys));
       keys.forEach((k, i) => {
         const h = holders[i];
         if (h !== null) out.set(k.slice(this.prefix.length), h);

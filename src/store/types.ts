@@ -10,13 +10,21 @@ import type { KubeError } from '../core/errors.ts';
  * The store writes metadata.resourceVersion; everything else in the object
  * (uid, timestamps, generation) is the caller's business.
  *
- * Errors are KubeError: NotFound, AlreadyExists, Conflict, Gone.
+ * Errors are KubeError: NotFound, AlreadyExists, Conflict, Gone/Expired, and
+ * ServiceUnavailable (with retryAfterSeconds) while the backing Redis is unreachable.
  */
 export interface Store {
   get(gr: string, namespace: string, name: string): Promise<KubeObject | undefined>;
 
   /** A consistent snapshot of one kind (optionally one namespace) and the resourceVersion it is at. */
   list(gr: string, namespace?: string): Promise<ListResult>;
+
+  /**
+   * The items whose key ("namespace/name") sorts after afterKey, as they were at an
+   * earlier resourceVersion of list (what a continued list serves). Rejects with
+   * Expired when the kept history no longer reaches back to that version.
+   */
+  listAt(gr: string, namespace: string | undefined, resourceVersion: string, afterKey: string): Promise<ListResult>;
 
   /** Fails with AlreadyExists when the key is taken. */
   create(gr: string, obj: KubeObject): Promise<KubeObject>;

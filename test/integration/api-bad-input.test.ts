@@ -3,6 +3,7 @@ import { before, after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { apiRequest, startTestApiServer, type TestApiServer } from '../helpers/api-server.ts';
+import { encodeContinue } from '../../src/api/list-pages.ts';
 
 let api: TestApiServer;
 const req = (method: string, path: string, opts: Parameters<typeof apiRequest>[3] = {}) => apiRequest(api, method, path, opts);
@@ -161,8 +162,11 @@ describe('api bad input', () => {
     assertStatus(await req('POST', '/api/v1/namespaces/default/configmaps', { body: created.body }), 409, 'AlreadyExists');
   });
 
-  test('expired continue token is 410; bad selectors and too-old watch', async () => {
-    assertStatus(await req('GET', '/api/v1/namespaces/default/configmaps?limit=1&continue=abc'), 410, 'Expired');
+  test('garbled continue token is 400, one for a version the store lacks is 410; bad selectors and too-old watch', async () => {
+    // As kube-apiserver: a token that does not decode is "invalid continue token" (400).
+    assertStatus(await req('GET', '/api/v1/namespaces/default/configmaps?limit=1&continue=abc'), 400, 'BadRequest');
+    const lost = encodeContinue({ resourceVersion: '999999999', start: 'default/x' });
+    assertStatus(await req('GET', `/api/v1/namespaces/default/configmaps?limit=1&continue=${lost}`), 410, 'Expired');
     assertStatus(await req('GET', '/api/v1/namespaces/default/configmaps?labelSelector=a%20in%20(b'), 400, 'BadRequest');
     assertStatus(await req('GET', '/api/v1/namespaces/default/configmaps?limit=-3'), 400, 'BadRequest');
     assertStatus(await req('GET', '/api/v1/namespaces/default/configmaps?watch=true&resourceVersion=abc'), 400, 'BadRequest');

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { get as httpGet } from 'node:http';
 import { get as httpsGet } from 'node:https';
 import { apiRequest, startTestApiServer, watchEvents, type TestApiServer } from '../helpers/api-server.ts';
+import { encodeContinue } from '../../src/api/list-pages.ts';
 
 let api: TestApiServer;
 const req = (method: string, path: string, opts: Parameters<typeof apiRequest>[3] = {}) => apiRequest(api, method, path, opts);
@@ -230,7 +231,7 @@ describe('api semantics', () => {
     assert.equal((await req('GET', '/api/v1/namespaces/doomed')).status, 404);
   });
 
-  test('list limit/continue is one consistent snapshot; expired token is 410', async () => {
+  test('list limit/continue is one consistent snapshot; a garbled token is 400, an expired one 410', async () => {
     await req('POST', '/api/v1/namespaces', { body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'paging' } } });
     for (let i = 0; i < 5; i++) await req('POST', '/api/v1/namespaces/paging/configmaps', { body: cm(`p${i}`) });
     const first = await req('GET', '/api/v1/namespaces/paging/configmaps?limit=2');
@@ -251,7 +252,11 @@ describe('api semantics', () => {
     }
     assert.deepEqual(seen.map((o) => o.metadata.name).sort(), ['p0', 'p1', 'p2', 'p3', 'p4']);
     for (const o of seen) assert.equal(o.kind, 'ConfigMap');
-    const expired = await req('GET', '/api/v1/namespaces/paging/configmaps?limit=2&continue=bogus');
+    // A token that does not decode is 400 (as kube-apiserver); one for a version the store lacks is 410.
+    const garbled = await req('GET', '/api/v1/namespaces/paging/configmaps?limit=2&continue=bogus');
+    assert.equal(garbled.status, 400);
+    const lost = encodeContinue({ resourceVersion: '999999999', start: 'paging/p1' });
+    const expired = await req('GET', `/api/v1/namespaces/paging/configmaps?limit=2&continue=${lost}`);
     assert.equal(expired.status, 410);
     assert.equal(expired.body.reason, 'Expired');
   });

@@ -165,6 +165,8 @@ test('a two-node lab: nodes Ready in kubectl, underlay inside the namespaces, ex
   assert.match(status.stdout, /node-1 .*Ready=True .*agent healthy/);
   assert.match(status.stdout, /node-2 .*Ready=True/);
   assert.doesNotMatch(status.stdout, /DEAD|MISSING/);
+  // The lab's Redis keeps the cluster in memory only, and status says so (from the Redis itself).
+  assert.match(status.stdout, /store: +redis in memory only/);
   const metrics = await getOverSocket(join(root, labA, 'node-1', 'health.sock'), '/metrics');
   assert.ok('code' in metrics && metrics.code === 200);
   assert.match(metrics.body, /meshlet_agent_heartbeats_total\{result="success"\} [1-9]/);
