@@ -24,6 +24,7 @@ import type { KubeObject } from '../core/types.ts';
 import { LEASES } from '../client/leader-election.ts';
 import { Ipam, SubnetPoolExhaustedError, renewDueAt, DEFAULT_LEASE_TTL_MS, type Lease } from '../overlay/ipam.ts';
 import { normalizeCidr } from '../overlay/cidr.ts';
+import { podCidrSpec, podCidrsOfNode } from '../overlay/node-annotations.ts';
 import { applyActions, throwFirstError } from './actions.ts';
 import { lastHeartbeatMs, NODE_GRACE_MS, NODE_LEASE_NAMESPACE } from './node-lifecycle.ts';
 import { enqueueMapped, newController, type Controller, type ControllerDeps } from './runtime.ts';
@@ -52,9 +53,7 @@ export interface NodeIpamTimings {
 
 /** A Node's podCIDRs as the controller compares them. Pure. */
 export function podCidrsOf(node: KubeObject): string[] {
-  const spec = (node.spec ?? {}) as { podCIDR?: unknown; podCIDRs?: unknown };
-  const list = Array.isArray(spec.podCIDRs) && spec.podCIDRs.length > 0 ? spec.podCIDRs : typeof spec.podCIDR === 'string' && spec.podCIDR ? [spec.podCIDR] : [];
-  return list.map((c) => {
+  return podCidrsOfNode(node).map((c) => {
     try {
       return normalizeCidr(String(c));
     } catch {
@@ -94,7 +93,7 @@ export function decideNodeSubnet(name: string, node: NodeView | undefined, lease
 
 /** The merge patch that makes a Node show `subnets` (none: removes the fields). */
 export function podCidrPatch(subnets: readonly string[]): { spec: { podCIDR: string | null; podCIDRs: string[] | null } } {
-  return subnets.length > 0 ? { spec: { podCIDR: subnets[0], podCIDRs: [...subnets] } } : { spec: { podCIDR: null, podCIDRs: null } };
+  return subnets.length > 0 ? { spec: podCidrSpec([...subnets]) } : { spec: { podCIDR: null, podCIDRs: null } };
 }
 
 export interface NodeIpamOptions {

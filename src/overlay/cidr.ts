@@ -13,6 +13,9 @@ export interface Cidr {
 
 export const FAMILY_BITS: Record<Family, number> = { 4: 32, 6: 128 };
 /** Default node subnet size per family (flannel: /24; IPv6 nodes: /64). */
+/** The cluster's pod network unless told otherwise (flannel's default). */
+export const DEFAULT_CLUSTER_CIDR = '10.244.0.0/16';
+
 export const DEFAULT_NODE_PREFIX: Record<Family, number> = { 4: 24, 6: 64 };
 
 function bits(family: Family): bigint {

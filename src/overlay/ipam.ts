@@ -38,14 +38,14 @@ import { Redis } from 'ioredis';
 import { redisConnectionOptions } from '../store/redis-process.ts';
 import {
   type Cidr, type Family, parseCidr, formatCidr, nthSubnet, subnetCount, subnetIndex, cidrSize, addressAt,
-  DEFAULT_NODE_PREFIX,
+  DEFAULT_NODE_PREFIX, DEFAULT_CLUSTER_CIDR,
 } from './cidr.ts';
 import { LEASE_LUA, REAP_LUA, RELEASE_SUBNET_LUA, ALLOCATE_LUA, RELEASE_IP_LUA, ALLOCATIONS_LUA } from './ipam-lua.ts';
 import { IpPoolExhaustedError, SubnetPoolExhaustedError, NoLeaseError, SubnetConflictError } from './ipam-errors.ts';
 
 export { IpPoolExhaustedError, SubnetPoolExhaustedError, NoLeaseError, SubnetConflictError };
 
-export const DEFAULT_CLUSTER_CIDR = '10.244.0.0/16';
+export { DEFAULT_CLUSTER_CIDR };
 export const DEFAULT_LEASE_TTL_MS = 24 * 3600 * 1000;
 /** Largest index/offset the scripts handle (Lua numbers are doubles; keep far below 2^53). */
 const MAX_COUNT = 2 ** 32;
