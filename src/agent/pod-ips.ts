@@ -18,16 +18,16 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { addressAt, cidrSize, gatewayOf, normalizeCidr, parseCidr } from '../overlay/cidr.ts';
+import { addressAt, gatewayOf, normalizeCidr, parseCidr, podOffsetRange as offsetRange } from '../overlay/cidr.ts';
 import { IpPoolExhaustedError } from '../overlay/ipam-errors.ts';
 import type { KubeletIpam } from '../kubelet/kubelet.ts';
 import type { PodNetwork } from '../kubelet/sandbox-plan.ts';
+
+export { offsetRange };
 import { writeFileDurably } from './durable-file.ts';
 
 export const POD_IPS_FILE = 'pod-ips.json';
 const FORMAT_VERSION = 1;
-/** Offsets stay plain numbers (an IPv6 /64 is far larger than any node's pod count). */
-const MAX_OFFSET = 2n ** 32n;
 
 /** What the node has handed out: pod key → offset in its subnet(s). */
 export interface PodIpTable {
@@ -36,20 +36,6 @@ export interface PodIpTable {
   pods: Record<string, number>;
   /** Next offset to try (next-fit: a just-freed IP is the last one handed out again). */
   cursor: number;
-}
-
-/** Offsets a pod may get in every one of `subnets`: [first, last]. */
-export function offsetRange(subnets: readonly string[]): { first: number; last: number } {
-  if (subnets.length === 0) throw new Error('no pod subnet');
-  const last = Math.min(
-    ...subnets.map((s) => {
-      const c = parseCidr(s);
-      const l = c.family === 4 ? cidrSize(c) - 2n : cidrSize(c) - 1n;
-      return Number(l < MAX_OFFSET ? l : MAX_OFFSET);
-    }),
-  );
-  if (last < 2) throw new Error(`subnet ${subnets.join(',')} holds no pod address besides the gateway`);
-  return { first: 2, last };
 }
 
 export function emptyTable(subnets: readonly string[]): PodIpTable {
