@@ -1,58 +1,70 @@
-// The node's pod network, imperative shell: lease the node subnet from the
-// IPAM, build the overlay (VXLAN device, bridge, forwarding, masquerade),
-// publish the lease and VTEP on the Node, and keep exactly one route +
-// neighbour + FDB entry per live remote node (pod-network-plan.ts decides
-// which). Runs inside the node's network namespace.
+// The node's pod network, imperative shell: wait for the node-IPAM controller
+// to write this node's subnet into its Node's spec.podCIDRs, build the overlay
+// (VXLAN device, bridge, forwarding, masquerade), publish the VTEP and kubelet
+// endpoint on the Node, and keep exactly one route + neighbour + FDB entry per
+// remote Node that shows podCIDRs and a VTEP (pod-network-plan.ts decides).
+// Runs inside the node's network namespace and holds no store credentials: it
+// reads Nodes through the API, from an Informer its caller owns (so a shared
+// informer factory can hand the same cache to every part of the agent).
 //
-// Level-triggered: every change (a Node event, a lease change, the periodic
-// resync) schedules one reconcile that recomputes the whole desired overlay
-// from the Node cache and the lease list and applies the difference. Reconciles
-// never overlap; a trigger during one runs another right after.
+// Level-triggered, but only on what matters: a Node event triggers a
+// reconcile only when the node's overlay projection (podCIDRs, VTEP
+// annotations, existence) changed, so the Node status every agent reposts
+// every 40 s causes no netlink work. A slow resync (default 5 min) repairs
+// kernel state changed behind our back. Reconciles never overlap; a trigger
+// during one runs another right after.
 import type { Logger } from 'pino';
+import { Counter, type Registry } from 'prom-client';
 import type { ApiClient } from '../client/types.ts';
-import { Informer } from '../client/informer.ts';
+import type { Informer } from '../client/informer.ts';
 import { isKubeError } from '../core/errors.ts';
-import { Ipam, NoLeaseError, renewDueAt, type Lease, type LeaseWatcher } from '../overlay/ipam.ts';
-import { gatewayOf, parseCidr } from '../core/cidr.ts';
+import type { KubeObject } from '../core/types.ts';
+import { contains, gatewayOf, parseCidr } from '../core/cidr.ts';
 import { Netlink } from '../overlay/netlink.ts';
 import { applyOverlay } from '../overlay/overlay.ts';
 import { desiredOverlay, VXLAN_OVERHEAD, VXLAN_PORT } from '../overlay/vxlan.ts';
-import { bridgeMacFor, nodeNetworkPatch, nodeShowsPatch, overlayPeers } from './pod-network-plan.ts';
-import type { PodNetwork } from '../kubelet/sandbox-plan.ts';
-import type { KubeletIpam } from '../kubelet/kubelet.ts';
+import { bridgeMacFor, nodeNetworkPatch, nodeShowsPatch, overlayPeers, overlayProjection, ownSubnets, sameSubnets } from './pod-network-plan.ts';
+
+export const DEFAULT_OVERLAY_RESYNC_MS = 5 * 60_000;
+
+export type ReconcileReason = 'start' | 'node-change' | 'resync';
 
 export interface NodeNetworkOptions {
   client: ApiClient;
-  ipam: Ipam;
+  /** The Nodes informer (all Nodes). The caller starts and stops it. */
+  nodes: Informer;
   nodeName: string;
   /** The VTEP address: the node IP on the underlay. */
   nodeIp: string;
   /** Underlay device (default: the one holding nodeIp). */
   underlayDev?: string;
   vni: number;
-  /** Subnet lease TTL (default: the IPAM's, 24 h). */
-  leaseTtlMs?: number;
-  /** How often this agent reaps expired leases of any node (default 10 s). */
-  reapEveryMs?: number;
-  /** Full overlay reconcile period even without events (default 10 s). */
+  /** The cluster's pod network(s): pod traffic leaving them is masqueraded. */
+  clusterCidrs: string[];
+  /** Full overlay reconcile period even without events (default 5 min). */
   resyncMs?: number;
   kubeletEndpoint?: string;
+  /** Where the reconcile counters go. */
+  metrics?: Registry;
+  /** This node's Node now shows other podCIDRs than the ones the overlay was built with. */
+  onSubnetChange?: (from: string[], to: string[]) => void;
   logger: Logger;
 }
 
 export class NodeNetwork {
   private readonly log: Logger;
   private readonly nodes: Informer;
-  private leases: Lease[] = [];
-  private leaseWatcher: LeaseWatcher | undefined;
+  private readonly projections = new Map<string, string>();
+  private readonly reconciles: Counter<'reason'>;
+  private readonly nodeEvents: Counter<'relevant'>;
   private nl: Netlink | undefined;
-  private renewTimer: NodeJS.Timeout | undefined;
   private resyncTimer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
-  private again = false;
+  private again: ReconcileReason | undefined;
   private stopped = false;
-  /** The current lease (set by start). */
-  lease!: Lease;
+  private subnetWaiters: (() => void)[] = [];
+  /** The node's subnets (one per family) from its Node's spec.podCIDRs, set by start. */
+  subnets: string[] = [];
   vtepMac = '';
   /** Overlay MTU: the underlay's minus the VXLAN overhead. */
   mtu = 0;
@@ -61,10 +73,23 @@ export class NodeNetwork {
 
   constructor(private readonly opts: NodeNetworkOptions) {
     this.log = opts.logger.child({ component: 'node-network' });
-    this.nodes = new Informer({ client: opts.client, gr: 'nodes', logger: this.log });
+    this.nodes = opts.nodes;
+    const registers = opts.metrics ? [opts.metrics] : [];
+    this.reconciles = new Counter({
+      name: 'meshlet_agent_overlay_reconciles_total',
+      help: 'Overlay reconciles (netlink reads and writes) by what caused them',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.nodeEvents = new Counter({
+      name: 'meshlet_agent_node_events_total',
+      help: 'Node events seen by the overlay, by whether they changed anything it programs',
+      labelNames: ['relevant'],
+      registers,
+    });
   }
 
-  /** Leases the subnet, builds the overlay with every live peer, publishes the Node fields; resolves when the bridge exists. */
+  /** Waits for this node's subnet, builds the overlay with every peer, publishes the VTEP; resolves when the bridge exists. */
   async start(): Promise<void> {
     this.nl = Netlink.open();
     const links = await this.nl.listLinks();
@@ -74,54 +99,63 @@ export class NodeNetwork {
     if (!underlay) throw new Error(`no underlay device: ${this.opts.underlayDev ? `link ${this.opts.underlayDev} not found` : `no device holds ${this.opts.nodeIp}; give --underlay-dev`}`);
     this.mtu = underlay.mtu - VXLAN_OVERHEAD;
 
-    const previous = await this.opts.ipam.getLease(this.opts.nodeName);
-    this.lease = await this.opts.ipam.leaseSubnet(this.opts.nodeName, { ttlMs: this.ttlMs(), ...(previous ? { preferred: previous.subnets[0] } : {}) });
-    this.log.info({ subnets: this.lease.subnets, expiresAt: this.lease.expiresAt, renewed: !!previous }, 'node subnet leased');
-
-    const trigger = (): void => this.trigger();
-    this.nodes.addHandlers({ onAdd: trigger, onUpdate: trigger, onDelete: trigger });
-    this.nodes.start();
-    this.leaseWatcher = await this.opts.ipam.watchLeases(
-      (leases) => {
-        this.leases = leases;
-        this.trigger();
+    const seen = (node: KubeObject): void => {
+      const name = node.metadata.name ?? '';
+      const p = overlayProjection(node, this.opts.nodeName);
+      const relevant = this.projections.get(name) !== p;
+      this.nodeEvents.inc({ relevant: String(relevant) });
+      if (!relevant) return;
+      this.projections.set(name, p);
+      if (name === this.opts.nodeName) for (const w of this.subnetWaiters.splice(0)) w();
+      this.trigger('node-change');
+    };
+    this.nodes.addHandlers({
+      onAdd: seen,
+      onUpdate: (_old, node) => seen(node),
+      onDelete: (node) => {
+        this.nodeEvents.inc({ relevant: 'true' });
+        this.projections.delete(node.metadata.name ?? '');
+        this.trigger('node-change');
       },
-      { resyncMs: 5000, reapEveryMs: this.opts.reapEveryMs ?? 10_000, onError: (err) => this.log.warn({ err }, 'lease watch failed') },
-    );
+    });
     await this.nodes.synced();
-    this.trigger();
+    this.subnets = await this.waitForSubnets();
+    for (const s of this.subnets) {
+      if (!this.opts.clusterCidrs.some((c) => contains(c, s))) {
+        throw new Error(`this node's subnet ${s} (spec.podCIDRs) is outside --cluster-cidr ${this.opts.clusterCidrs.join(',')}: give the agent the server's --cluster-cidr`);
+      }
+    }
+    this.log.info({ subnets: this.subnets }, 'node subnet assigned (spec.podCIDRs)');
+    this.trigger('start');
     await this.idle();
     if (!this.vtepMac) throw new Error('the overlay could not be built (see the errors above)');
-    this.scheduleRenewal();
+    const resyncMs = this.opts.resyncMs ?? DEFAULT_OVERLAY_RESYNC_MS;
     const resync = (): void => {
-      this.trigger();
-      this.resyncTimer = setTimeout(resync, this.opts.resyncMs ?? 10_000);
+      this.trigger('resync');
+      this.resyncTimer = setTimeout(resync, resyncMs);
       this.resyncTimer.unref();
     };
-    this.resyncTimer = setTimeout(resync, this.opts.resyncMs ?? 10_000);
+    this.resyncTimer = setTimeout(resync, resyncMs);
     this.resyncTimer.unref();
   }
 
-  private ttlMs(): number | undefined {
-    return this.opts.leaseTtlMs;
+  private async waitForSubnets(): Promise<string[]> {
+    let logged = false;
+    for (;;) {
+      if (this.stopped) throw new Error('stopped while waiting for the node subnet');
+      const mine = ownSubnets(this.nodes.getByName(undefined, this.opts.nodeName));
+      if (mine.length > 0) return mine;
+      if (!logged) {
+        this.log.info('waiting for the node-IPAM controller to write this Node\'s spec.podCIDRs');
+        logged = true;
+      }
+      await new Promise<void>((resolve) => this.subnetWaiters.push(resolve));
+    }
   }
 
-  /** The IPAM adapter the Kubelet allocates pod IPs through. */
-  kubeletIpam(): KubeletIpam {
-    const node = this.opts.nodeName;
-    const ipam = this.opts.ipam;
-    return {
-      allocate: async (key: string): Promise<PodNetwork> => {
-        const ip = await ipam.allocateIp(node, key);
-        const subnet = parseCidr(this.lease.subnets[0]);
-        return { ip, prefixLength: subnet.prefix, gateway: gatewayOf(subnet) };
-      },
-      release: async (key: string) => void (await ipam.releaseIp(node, key)),
-      reclaim: async (live: Set<string>) => {
-        const released = await ipam.reclaim(node, live);
-        if (released.length) this.log.info({ released }, 'reclaimed pod IPs held by no pod');
-      },
-    };
+  /** Whether this node's Node shows the subnet the overlay was built with (else it must not hand out pod IPs). */
+  holdsSubnet(): boolean {
+    return sameSubnets(ownSubnets(this.nodes.getByName(undefined, this.opts.nodeName)), this.subnets);
   }
 
   /** Names of the peers programmed at the last reconcile. */
@@ -134,35 +168,44 @@ export class NodeNetwork {
     while (this.running) await this.running;
   }
 
-  trigger(): void {
-    if (this.stopped) return;
+  trigger(reason: ReconcileReason): void {
+    if (this.stopped || this.subnets.length === 0) return;
     if (this.running) {
-      this.again = true;
+      this.again = reason;
       return;
     }
     this.running = (async () => {
-      do {
-        this.again = false;
+      let why: ReconcileReason | undefined = reason;
+      while (why && !this.stopped) {
+        this.again = undefined;
+        this.reconciles.inc({ reason: why });
         try {
           await this.reconcile();
         } catch (err) {
-          this.log.warn({ err }, 'node network reconcile failed; retrying at the next resync');
+          this.log.warn({ err }, 'node network reconcile failed; retrying at the next change or resync');
         }
-      } while (this.again && !this.stopped);
+        why = this.again;
+      }
       this.running = undefined;
     })();
   }
 
   private async reconcile(): Promise<void> {
     if (!this.nl) return;
-    const peers = overlayPeers(this.nodes.list(), this.leases, this.opts.nodeName);
+    const self = this.nodes.getByName(undefined, this.opts.nodeName);
+    const shown = ownSubnets(self);
+    if (shown.length > 0 && !sameSubnets(shown, this.subnets)) {
+      this.log.error({ built: this.subnets, shown }, 'this Node now shows another subnet than the overlay was built with');
+      this.opts.onSubnetChange?.(this.subnets, shown);
+    }
+    const peers = overlayPeers(this.nodes.list(), this.opts.nodeName, this.subnets);
     const desired = desiredOverlay(
-      { name: this.opts.nodeName, vtepIp: this.opts.nodeIp, subnets: this.lease.subnets, underlayDev: this.underlayDev },
+      { name: this.opts.nodeName, vtepIp: this.opts.nodeIp, subnets: this.subnets, underlayDev: this.underlayDev },
       peers,
-      { vni: this.opts.vni, port: VXLAN_PORT, underlayMtu: this.mtu + VXLAN_OVERHEAD, clusterCidrs: this.opts.ipam.clusterCidrs },
+      { vni: this.opts.vni, port: VXLAN_PORT, underlayMtu: this.mtu + VXLAN_OVERHEAD, clusterCidrs: this.opts.clusterCidrs },
     );
     const res = await applyOverlay(desired, { netlink: this.nl, logger: this.log });
-    const bridgeMac = bridgeMacFor(gatewayOf(parseCidr(this.lease.subnets[0])));
+    const bridgeMac = bridgeMacFor(gatewayOf(parseCidr(this.subnets[0])));
     const bridge = await this.nl.getLink(desired.bridge.name);
     if (bridge && bridge.mac !== bridgeMac) {
       await this.nl.setLink(desired.bridge.name, { mac: bridgeMac });
@@ -170,58 +213,23 @@ export class NodeNetwork {
     }
     this.vtepMac = res.vtepMac;
     this.peerNames = peers.map((p) => p.name);
-    const patch = nodeNetworkPatch({ subnets: this.lease.subnets, vtepIp: this.opts.nodeIp, vtepMac: res.vtepMac, kubeletEndpoint: this.opts.kubeletEndpoint });
-    const self = this.nodes.get(this.opts.nodeName);
+    const patch = nodeNetworkPatch({ vtepIp: this.opts.nodeIp, vtepMac: res.vtepMac, kubeletEndpoint: this.opts.kubeletEndpoint });
     if (self && !nodeShowsPatch(self, patch)) {
       try {
         await this.opts.client.patch('nodes', '', this.opts.nodeName, patch, 'merge');
-        this.log.info({ podCIDRs: patch.spec.podCIDRs, vtepMac: res.vtepMac }, 'published the node subnet and VTEP');
+        this.log.info({ vtepMac: res.vtepMac }, 'published the VTEP and kubelet endpoint');
       } catch (err) {
         if (!isKubeError(err, 'NotFound')) throw err;
       }
     }
   }
 
-  private scheduleRenewal(): void {
-    if (this.stopped) return;
-    const due = renewDueAt(this.lease, this.ttlMs());
-    if (due === null) return;
-    const delay = Math.max(1000, due - Date.now());
-    this.renewTimer = setTimeout(() => void this.renew(), delay);
-    this.renewTimer.unref();
-  }
-
-  private async renew(): Promise<void> {
-    try {
-      this.lease = await this.opts.ipam.renewSubnet(this.opts.nodeName, { ttlMs: this.ttlMs() });
-      this.log.debug({ expiresAt: this.lease.expiresAt }, 'node subnet lease renewed');
-    } catch (err) {
-      if (err instanceof NoLeaseError) {
-        const want = this.lease.subnets[0];
-        this.lease = await this.opts.ipam.leaseSubnet(this.opts.nodeName, { ttlMs: this.ttlMs(), preferred: want }).catch(async (e: unknown) => {
-          this.log.error({ err: e }, 'the node subnet lease expired and the subnet is gone; leasing another');
-          return this.opts.ipam.leaseSubnet(this.opts.nodeName, { ttlMs: this.ttlMs() });
-        });
-        this.log.warn({ subnets: this.lease.subnets }, 'node subnet lease had expired; leased again');
-        this.trigger();
-      } else {
-        this.log.warn({ err }, 'lease renewal failed; retrying');
-        this.renewTimer = setTimeout(() => void this.renew(), 2000);
-        this.renewTimer.unref();
-        return;
-      }
-    }
-    this.scheduleRenewal();
-  }
-
-  /** Stops watching and renewing; the kernel state stays (pods keep their network). */
+  /** Stops reconciling; the kernel state stays (pods keep their network). The Nodes informer is the caller's. */
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.renewTimer) clearTimeout(this.renewTimer);
     if (this.resyncTimer) clearTimeout(this.resyncTimer);
+    for (const w of this.subnetWaiters.splice(0)) w();
     await this.idle();
-    await this.leaseWatcher?.stop();
-    await this.nodes.stop();
     this.nl?.close();
     this.nl = undefined;
   }

@@ -3,7 +3,8 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync, chmodSync } from 'node:fs';
 import { KubeError } from '../core/errors.ts';
-import { ADMIN_GROUP, ENDPOINTSLICES, LEASES, NODES_GROUP, NODE_LEASE_NAMESPACE, NODE_USER_PREFIX } from '../core/well-known.ts';
+import { ADMIN_GROUP, LEASES, NODES_GROUP, NODE_LEASE_NAMESPACE, NODE_USER_PREFIX } from '../core/well-known.ts';
+import type { KubeObject } from '../core/types.ts';
 
 export interface Identity {
   user: string;
@@ -98,15 +99,18 @@ export interface ResourceAttributes {
 
 const READ_VERBS = new Set(['get', 'list', 'watch']);
 const WRITE_VERBS = new Set(['create', 'update', 'patch']);
-/** What a node identity may write, as "resource[/subresource]". */
+/**
+ * What a node identity may write, as "resource[/subresource]": its Node, its heartbeat
+ * Lease, the status of its pods, and Events. Nothing else — no Services, EndpointSlices,
+ * NetworkPolicies or coordination Leases outside kube-node-lease (the controllers' and
+ * the scheduler's leader elections live in kube-system).
+ */
 const NODE_WRITABLE = new Set([
   'nodes',
   'nodes/status',
   'pods/status',
   LEASES,
   'events',
-  ENDPOINTSLICES,
-  'endpoints',
 ]);
 
 /** The node a `system:node:<name>` identity speaks for. */
@@ -121,7 +125,41 @@ export function nodeNameOf(identity: Identity): string | undefined {
  */
 function ownedByOneNode(attrs: ResourceAttributes): boolean {
   if (attrs.resource === 'nodes') return true;
-  return attrs.resource === LEASES && attrs.namespace === NODE_LEASE_NAMESPACE;
+  return attrs.resource === 'leases.coordination.k8s.io' && attrs.namespace === NODE_LEASE_NAMESPACE;
+}
+
+function podCidrsOf(obj: KubeObject | undefined): string {
+  const spec = (obj?.spec ?? {}) as { podCIDR?: unknown; podCIDRs?: unknown };
+  return JSON.stringify([spec.podCIDR ?? null, spec.podCIDRs ?? null]);
+}
+
+/**
+ * NodeRestriction on what a node writes, decided on the object itself once the server
+ * has it (the body of a create, the result of an update or patch). Pure; returns the
+ * 403 to answer, or undefined. A node may
+ * - create only its own Node and its own heartbeat Lease (authorization cannot see
+ *   a create's name: it is in the body);
+ * - never set or change its Node's spec.podCIDR(s): the node-IPAM controller leases
+ *   subnets and writes them there, and a node that could write them could claim
+ *   another node's subnet and draw its pod traffic.
+ */
+export function nodeAdmission(identity: Identity, attrs: ResourceAttributes, old: KubeObject | undefined, next: KubeObject): KubeError | undefined {
+  if (identity.groups.includes(ADMIN_GROUP)) return undefined;
+  const node = nodeNameOf(identity);
+  if (node === undefined) return undefined;
+  const name = next.metadata.name ?? '';
+  if (attrs.verb === 'create' && ownedByOneNode(attrs) && name !== node) {
+    return forbidden(identity, attrs, name, `a node may create only its own ${attrs.resource === 'nodes' ? 'Node' : 'heartbeat Lease'}`);
+  }
+  if (attrs.resource === 'nodes' && podCidrsOf(old) !== podCidrsOf(next)) {
+    return forbidden(identity, attrs, name, 'a node may not set or change its spec.podCIDR or spec.podCIDRs (the node-IPAM controller assigns them)');
+  }
+  return undefined;
+}
+
+function forbidden(identity: Identity, attrs: ResourceAttributes, name: string, why: string): KubeError {
+  const kind = attrs.resource.split('.')[0];
+  return new KubeError('Forbidden', `${kind} "${name}" is forbidden: User "${identity.user}" cannot ${attrs.verb} it: ${why}`, { name, kind });
 }
 
 /** The fixed authorization policy. */
@@ -132,7 +170,8 @@ export function isAllowed(identity: Identity, attrs: ResourceAttributes): boolea
   const target = attrs.subresource ? `${attrs.resource}/${attrs.subresource}` : attrs.resource;
   if (WRITE_VERBS.has(attrs.verb)) {
     if (!NODE_WRITABLE.has(target)) return false;
-    // Updates and patches name their object; creates are checked by name when the body names it.
+    if (attrs.resource === 'leases.coordination.k8s.io' && attrs.namespace !== NODE_LEASE_NAMESPACE) return false;
+    // Updates and patches name their object; a create's name is in its body (nodeAdmission checks it).
     if (ownedByOneNode(attrs) && attrs.name !== undefined) return attrs.name === nodeNameOf(identity);
     return true;
   }

@@ -44,6 +44,13 @@ export interface Reply {
   body: unknown;
 }
 
+/**
+ * Admission for one write, seen by the caller (the API server knows who asks): the
+ * object as stored before (undefined for a create) and as it would be stored. Throws
+ * (a KubeError) to refuse; nothing is written then.
+ */
+export type Admit = (old: KubeObject | undefined, next: KubeObject) => void;
+
 export interface Filter {
   labels: Requirement[];
   fields: FieldRequirement[];
@@ -152,15 +159,15 @@ export class Registry {
 
   // ----------------------------------------------------------------- create
 
-  async create(route: ResourceRoute, body: Json | undefined, query: URLSearchParams): Promise<Reply> {
+  async create(route: ResourceRoute, body: Json | undefined, query: URLSearchParams, admit?: Admit): Promise<Reply> {
     if (route.subresource === 'binding') return this.bind(route, requireBody(body));
     if (route.subresource) throw new KubeError('MethodNotAllowed', `POST is not supported on ${route.info.resource}/${route.subresource}`);
     const obj = checkBody(requireBody(body), { apiVersion: apiVersionOf(route.info), kind: route.info.kind }, route.namespace, undefined);
     strictFieldCheck(route.info, obj, query);
-    return { code: 201, body: await this.createObject(route.info, route.gr, obj, route.namespace) };
+    return { code: 201, body: await this.createObject(route.info, route.gr, obj, route.namespace, admit) };
   }
 
-  private async createObject(info: ResourceInfo, gr: string, input: KubeObject, namespace: string | undefined): Promise<KubeObject> {
+  private async createObject(info: ResourceInfo, gr: string, input: KubeObject, namespace: string | undefined, admit?: Admit): Promise<KubeObject> {
     if (!input.metadata.name && !input.metadata.generateName) {
       throw invalid(info.kind, info.group, '', [
         { reason: 'FieldValueRequired', field: 'metadata.name', message: 'name or generateName is required' },
@@ -171,6 +178,7 @@ export class Registry {
       const prepared = prepareForCreate(info, input, { namespace, now: this.now(), uid: randomUUID() });
       let obj = applyDefaults(info, prepared);
       this.validate(info, obj);
+      admit?.(undefined, obj);
       if (gr === 'services') obj = await this.clusterIps.allocate(obj);
       try {
         return await this.store.create(gr, obj);
@@ -245,7 +253,7 @@ export class Registry {
   }
 
   /** Applies the update rules for the route's subresource and validates. */
-  private updateRules(route: ResourceRoute, old: KubeObject, candidate: KubeObject): KubeObject {
+  private updateRules(route: ResourceRoute, old: KubeObject, candidate: KubeObject, admit?: Admit): KubeObject {
     const { info } = route;
     let next: KubeObject;
     switch (route.subresource) {
@@ -262,10 +270,11 @@ export class Registry {
         throw new KubeError('MethodNotAllowed', `updates are not supported on ${info.resource}/${route.subresource}`);
     }
     this.validate(info, next, old);
+    admit?.(old, next);
     return next;
   }
 
-  async update(route: ResourceRoute, body: Json | undefined, query: URLSearchParams): Promise<Reply> {
+  async update(route: ResourceRoute, body: Json | undefined, query: URLSearchParams, admit?: Admit): Promise<Reply> {
     const { info } = route;
     const name = route.name ?? '';
     if (route.subresource === 'scale') return this.updateScale(route, requireBody(body));
@@ -277,9 +286,9 @@ export class Registry {
     const exists = await this.store.get(route.gr, route.namespace ?? '', name);
     if (!exists && !route.subresource && CREATE_ON_UPDATE.has(info.resource)) {
       candidate.metadata.name = name;
-      return { code: 201, body: await this.createObject(info, route.gr, candidate, route.namespace) };
+      return { code: 201, body: await this.createObject(info, route.gr, candidate, route.namespace, admit) };
     }
-    const saved = await this.guaranteedUpdate(route, (old) => this.updateRules(route, old, candidate), candidate.metadata.resourceVersion || undefined);
+    const saved = await this.guaranteedUpdate(route, (old) => this.updateRules(route, old, candidate, admit), candidate.metadata.resourceVersion || undefined);
     return { code: 200, body: saved };
   }
 
@@ -302,14 +311,14 @@ export class Registry {
 
   // ------------------------------------------------------------------ patch
 
-  async patch(route: ResourceRoute, body: Json | undefined, contentType: string | undefined, query: URLSearchParams): Promise<Reply> {
+  async patch(route: ResourceRoute, body: Json | undefined, contentType: string | undefined, query: URLSearchParams, admit?: Admit): Promise<Reply> {
     const { info } = route;
     const type = mediaType(contentType);
     const patch = requireBody(body);
     if (route.subresource === 'log' || route.subresource === 'binding' || route.subresource === 'finalize') {
       throw new KubeError('MethodNotAllowed', `PATCH is not supported on ${info.resource}/${route.subresource}`);
     }
-    if (type === 'application/apply-patch+yaml') return this.apply(route, patch, query);
+    if (type === 'application/apply-patch+yaml') return this.apply(route, patch, query, admit);
     const applyPatch = this.patcher(type, route);
     if (route.subresource === 'scale') {
       const saved = await this.guaranteedUpdate(route, (old) => {
@@ -327,7 +336,7 @@ export class Registry {
         throw conflict(info.resource, info.group, route.name ?? '', 'the object has been modified; please apply your changes to the latest version and try again');
       }
       if (!route.subresource) strictFieldCheck(info, patched, query);
-      return this.updateRules(route, old, patched);
+      return this.updateRules(route, old, patched, admit);
     });
     return { code: 200, body: saved };
   }
@@ -352,7 +361,7 @@ export class Registry {
   }
 
   /** Server-side apply: create when absent (201), else merge the applied fields (200). */
-  private async apply(route: ResourceRoute, patch: Json, query: URLSearchParams): Promise<Reply> {
+  private async apply(route: ResourceRoute, patch: Json, query: URLSearchParams, admit?: Admit): Promise<Reply> {
     const { info } = route;
     const fieldManager = query.get('fieldManager');
     if (!fieldManager) throw new KubeError('BadRequest', 'PATCH requests with apply content type require fieldManager');
@@ -366,7 +375,7 @@ export class Registry {
         if (route.subresource) throw notFound(info.resource, info.group, route.name ?? '');
         const created = applyServerSideApply(undefined, applied, info, fieldManager);
         try {
-          return { code: 201, body: await this.createObject(info, route.gr, created, route.namespace) };
+          return { code: 201, body: await this.createObject(info, route.gr, created, route.namespace, admit) };
         } catch (err) {
           if (isKubeError(err, 'AlreadyExists') && attempt < MAX_RETRIES) continue;
           throw err;
@@ -374,7 +383,7 @@ export class Registry {
       }
       try {
         const saved = await this.guaranteedUpdate(route, (old) =>
-          this.updateRules(route, old, applyServerSideApply(old, applied, info, fieldManager)),
+          this.updateRules(route, old, applyServerSideApply(old, applied, info, fieldManager), admit),
           applied.metadata.resourceVersion || undefined,
         );
         return { code: 200, body: saved };

@@ -11,7 +11,7 @@ import { KubeError, isKubeError } from '../core/errors.ts';
 import { apiVersionOf } from '../core/resources.ts';
 import type { KubeObject } from '../core/types.ts';
 import type { Store } from '../store/types.ts';
-import { authenticate, authorize, authorizeNonResource, forbiddenPodOfOtherNode, nodePodCheck, type Identity, type TokenSet } from './auth.ts';
+import { authenticate, authorize, authorizeNonResource, forbiddenPodOfOtherNode, nodeAdmission, nodePodCheck, type Identity, type TokenSet } from './auth.ts';
 import { ensureDefaultNamespaces, ensureKubeDns } from './bootstrap.ts';
 import { apiGroup, apiGroupList, apiResourceList, apiVersions, versionInfo } from './discovery.ts';
 import {
@@ -29,7 +29,7 @@ import { createApiMetrics, type ApiMetrics } from './metrics.ts';
 import { openApiV3Document, openApiV3Root } from './openapi.ts';
 import { ClusterIpAllocator } from './cluster-ip.ts';
 import { DEFAULT_SERVICE_CIDR } from '../core/service-cidr.ts';
-import { Registry, parseFilter, type Reply } from './registry.ts';
+import { Registry, parseFilter, type Admit, type Reply } from './registry.ts';
 import { servePodLogs } from './pod-logs.ts';
 import { route, type DiscoveryRoute, type ResourceRoute } from './router.ts';
 import { tableFor } from './tables.ts';
@@ -220,7 +220,12 @@ async function handle(ctx: Context, req: IncomingMessage, res: ServerResponse): 
       } else if (r.verb === 'get' && r.gr === 'pods' && r.subresource === 'log') {
         await servePodLogs(ctx.store, ctx.tokens, { namespace: r.namespace ?? '', name: r.name ?? '' }, url.searchParams, req, res);
       } else {
-        const reply = await resourceRequest(ctx, r, req, url.searchParams);
+        const who = identity!;
+        const admit: Admit = (old, next) => {
+          const refused = nodeAdmission(who, attrs, old, next);
+          if (refused) throw refused;
+        };
+        const reply = await resourceRequest(ctx, r, req, url.searchParams, admit);
         writeJson(res, reply.code, reply.body);
       }
     } else {
@@ -250,7 +255,7 @@ async function readDecodedBody(ctx: Context, req: IncomingMessage) {
   return decodeBody(body, req.headers['content-type']);
 }
 
-async function resourceRequest(ctx: Context, r: ResourceRoute, req: IncomingMessage, query: URLSearchParams): Promise<Reply> {
+async function resourceRequest(ctx: Context, r: ResourceRoute, req: IncomingMessage, query: URLSearchParams, admit: Admit): Promise<Reply> {
   const table = wantsTable(req.headers.accept);
   switch (r.verb) {
     case 'get': {
@@ -272,11 +277,11 @@ async function resourceRequest(ctx: Context, r: ResourceRoute, req: IncomingMess
       return { code: 200, body: { kind: r.info.listKind, apiVersion: apiVersionOf(r.info), metadata, items: page.items } };
     }
     case 'create':
-      return ctx.registry.create(r, await readDecodedBody(ctx, req), query);
+      return ctx.registry.create(r, await readDecodedBody(ctx, req), query, admit);
     case 'update':
-      return ctx.registry.update(r, await readDecodedBody(ctx, req), query);
+      return ctx.registry.update(r, await readDecodedBody(ctx, req), query, admit);
     case 'patch':
-      return ctx.registry.patch(r, await readDecodedBody(ctx, req), req.headers['content-type'], query);
+      return ctx.registry.patch(r, await readDecodedBody(ctx, req), req.headers['content-type'], query, admit);
     case 'delete':
       return ctx.registry.delete(r, await readDecodedBody(ctx, req), query);
     case 'deletecollection':

@@ -1,7 +1,10 @@
 // `meshlet agent`: the node agent — Node registration and heartbeat, health
-// and metrics, and (with --redis) pod networking: the node subnet lease, the
-// VXLAN overlay, the Kubelet running the pods bound to this node, and the
-// kubelet endpoint that serves container logs to the API server.
+// and metrics, and (unless --no-pod-network) pod networking: the node subnet
+// the server's node-IPAM controller wrote into this Node, the VXLAN overlay,
+// pod IPs from that subnet, the Kubelet running the pods bound to this node,
+// and the kubelet endpoint that serves container logs to the API server.
+// The agent talks only to the API server, with its node token: it holds no
+// store (Redis) address or credentials.
 import { mkdirSync, readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { Registry, collectDefaultMetrics } from 'prom-client';
@@ -12,10 +15,13 @@ import { startHealthServer, type HealthListen } from '../agent/health-server.ts'
 import { startKubeletServer, type KubeletListen, type KubeletServer } from '../agent/kubelet-server.ts';
 import { NodeNetwork } from '../agent/node-network.ts';
 import { clusterDnsFromApi } from '../agent/cluster-dns.ts';
-import { Ipam, DEFAULT_CLUSTER_CIDR } from '../overlay/ipam.ts';
+import { PodIps } from '../agent/pod-ips.ts';
+import { Informer } from '../client/informer.ts';
+import { DEFAULT_CLUSTER_CIDR } from '../core/cidr.ts';
 import { Kubelet } from '../kubelet/kubelet.ts';
 import { DEFAULT_NETNS_PREFIX, isValidNetnsPrefix } from '../kubelet/names.ts';
-import { UsageError, integerOption, parseHostPort, requiredString, stringOption, type RunCommand } from './args.ts';
+import { UsageError, booleanOption, integerOption, parseHostPort, requiredString, stringOption, type RunCommand } from './args.ts';
+import { parseCidr } from '../core/cidr.ts';
 import { createLogger, exitOnSignals } from './runtime.ts';
 
 export const DEFAULT_AGENT_DATA_DIR = '/var/lib/meshlet/agent';
@@ -34,24 +40,26 @@ export function kubeletEndpointUrl(listen: KubeletListen): string {
 }
 
 export interface PodNetworkConfig {
-  redisUrl: string;
   clusterCidr: string;
-  nodeSubnetSize: number;
   vni: number;
   underlayDev?: string;
   /** Unset: read from the kube-dns Service (clusterDnsFromApi). */
   clusterDns?: string;
   netnsPrefix: string;
-  leaseTtlMs?: number;
   kubeletListen: KubeletListen;
 }
 
+/** The agent's pod-network settings; undefined with --no-pod-network. */
 export function podNetworkConfig(cmd: RunCommand, dataDir: string, nodeIP: string): PodNetworkConfig | undefined {
-  const redisUrl = stringOption(cmd.options, 'redis');
-  if (!redisUrl) return undefined;
+  if (booleanOption(cmd.options, 'no-pod-network')) return undefined;
+  const clusterCidr = stringOption(cmd.options, 'cluster-cidr') ?? DEFAULT_CLUSTER_CIDR;
+  try {
+    parseCidr(clusterCidr);
+  } catch (err) {
+    throw new UsageError(`--cluster-cidr: ${(err as Error).message}`);
+  }
   const netnsPrefix = stringOption(cmd.options, 'netns-prefix') ?? DEFAULT_NETNS_PREFIX;
   if (!isValidNetnsPrefix(netnsPrefix)) throw new UsageError(`--netns-prefix "${netnsPrefix}": lower-case letters, digits and '-', ending in '-'`);
-  const ttl = stringOption(cmd.options, 'subnet-lease-ttl');
   const listenText = stringOption(cmd.options, 'kubelet-listen');
   let kubeletListen: KubeletListen;
   if (!listenText) kubeletListen = { socketPath: join(dataDir, 'kubelet.sock') };
@@ -63,14 +71,11 @@ export function podNetworkConfig(cmd: RunCommand, dataDir: string, nodeIP: strin
     kubeletListen = { host: listenText.startsWith(':') ? nodeIP : hp.host, port: hp.port };
   }
   return {
-    redisUrl,
-    clusterCidr: stringOption(cmd.options, 'cluster-cidr') ?? DEFAULT_CLUSTER_CIDR,
-    nodeSubnetSize: integerOption(cmd.options, 'node-subnet-size', 1, 128, 24),
+    clusterCidr,
     vni: integerOption(cmd.options, 'vni', 1, 0xffffff, 1),
     ...(stringOption(cmd.options, 'underlay-dev') ? { underlayDev: stringOption(cmd.options, 'underlay-dev') } : {}),
     clusterDns: stringOption(cmd.options, 'cluster-dns'),
     netnsPrefix,
-    ...(ttl !== undefined ? { leaseTtlMs: integerOption(cmd.options, 'subnet-lease-ttl', 2, 10 * 365 * 86400, 86400) * 1000 } : {}),
     kubeletListen,
   };
 }
@@ -131,23 +136,32 @@ export async function runAgent(cmd: RunCommand): Promise<number | undefined> {
     onStop('heartbeat', () => heartbeat?.stop());
 
     if (!net) {
-      logger.warn('no --redis: pod networking and the kubelet are off (Node registration and heartbeat only)');
+      logger.warn('--no-pod-network: pod networking and the kubelet are off (Node registration and heartbeat only)');
     } else {
-      const ipam = await Ipam.connect(net.redisUrl, { clusterCidr: net.clusterCidr, nodePrefix: net.nodeSubnetSize });
-      onStop('IPAM connection', () => ipam.close());
+      // The Nodes cache the overlay reads (a shared informer factory will hand out the same one to every part).
+      const nodes = new Informer({ client, gr: 'nodes', logger });
+      nodes.start();
+      onStop('Nodes informer', () => nodes.stop());
       const endpoint = kubeletEndpointUrl(net.kubeletListen);
       const network = new NodeNetwork({
-        client, ipam, nodeName, nodeIp: nodeIP, vni: net.vni, logger, kubeletEndpoint: endpoint,
+        client, nodes, nodeName, nodeIp: nodeIP, vni: net.vni, logger, kubeletEndpoint: endpoint, metrics,
+        clusterCidrs: [net.clusterCidr],
         ...(net.underlayDev ? { underlayDev: net.underlayDev } : {}),
-        ...(net.leaseTtlMs ? { leaseTtlMs: net.leaseTtlMs, reapEveryMs: Math.min(10_000, Math.max(1000, net.leaseTtlMs / 4)) } : {}),
+        onSubnetChange: (from, to) => {
+          // Pods hold addresses of the old subnet: start over (the service manager restarts the agent).
+          logger.error({ from, to }, 'the node subnet changed under a running agent; exiting so that it starts again with the new one');
+          void stop().finally(() => process.exit(1));
+        },
       });
       onStop('node network', () => network.stop());
       await network.start();
-      logger.info({ subnets: network.lease.subnets, vtepMac: network.vtepMac, mtu: network.mtu, underlay: network.underlayDev }, 'pod network ready');
+      logger.info({ subnets: network.subnets, vtepMac: network.vtepMac, mtu: network.mtu, underlay: network.underlayDev }, 'pod network ready');
+      const podIps = await PodIps.open({ dataDir, nodeName, subnets: network.subnets, holdsSubnet: () => network.holdsSubnet(), logger });
+      onStop('pod IP table', () => podIps.idle());
 
       const kubelet = new Kubelet({
         nodeName, nodeIp: nodeIP, dataDir, netnsPrefix: net.netnsPrefix, mtu: network.mtu, dnsIp: net.clusterDns ?? (await clusterDnsFromApi(client, logger)),
-        ipam: network.kubeletIpam(), client, logger,
+        ipam: podIps.kubeletIpam(), client, logger,
       });
       let kubeletServer: KubeletServer | undefined;
       kubeletServer = await startKubeletServer({

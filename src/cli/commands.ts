@@ -25,10 +25,11 @@ export interface CommandSpec {
 }
 
 const labName: OptionSpec = { type: 'string', value: 'NAME', help: 'lab name (default: meshlet)' };
-// Pod-network options the agent takes and the lab passes on to every agent.
+// Pod-network options: the server's node-IPAM controller cuts the cluster CIDR into node subnets;
+// the agent needs the cluster CIDR only to tell cluster traffic from traffic it masquerades. The lab passes them on.
 const clusterCidr: OptionSpec = { type: 'string', value: 'CIDR', help: 'pod network of the whole cluster (default: 10.244.0.0/16)' };
 const nodeSubnetSize: OptionSpec = { type: 'string', value: 'N', help: 'prefix length of each node\'s pod subnet (default: 24)' };
-const subnetLeaseTtl: OptionSpec = { type: 'string', value: 'SECONDS', help: 'TTL of the node subnet lease, renewed before it ends (default: 86400; short to see expiry)' };
+const subnetLeaseTtl: OptionSpec = { type: 'string', value: 'SECONDS', help: 'TTL of a node subnet lease: renewed while the node heartbeats, withdrawn when it stays silent this long (default: 86400; short to see expiry)' };
 const kubeconfig: OptionSpec = {
   type: 'string',
   value: 'PATH',
@@ -54,6 +55,9 @@ export const COMMANDS: readonly CommandSpec[] = [
       'address-file': { type: 'string', value: 'PATH', help: 'write the bound addresses here as JSON once serving' },
       'no-tls': { type: 'boolean', help: 'plain http only on the TCP port (kubectl then sends no token)' },
       'no-scheduler': { type: 'boolean', help: 'do not run the scheduler' },
+      'cluster-cidr': { ...clusterCidr, help: 'pod network the node-IPAM controller cuts into node subnets (default: 10.244.0.0/16)' },
+      'node-subnet-size': nodeSubnetSize,
+      'subnet-lease-ttl': subnetLeaseTtl,
     },
     minPositionals: 0,
     maxPositionals: 0,
@@ -71,14 +75,12 @@ export const COMMANDS: readonly CommandSpec[] = [
       'node-ip': { type: 'string', value: 'IP', help: 'InternalIP to report (default: first non-loopback IPv4)' },
       'data-dir': { type: 'string', value: 'DIR', help: 'state directory (default: /var/lib/meshlet/agent)' },
       'health-listen': { type: 'string', value: 'ADDR', help: 'healthz/metrics listener: HOST:PORT or a unix socket path (default: <data-dir>/health.sock)' },
-      redis: { type: 'string', value: 'URL', help: 'Redis holding the IPAM (redis://host:port, redis+unix:///path); turns pod networking and the kubelet on' },
-      'cluster-cidr': clusterCidr,
-      'node-subnet-size': nodeSubnetSize,
+      'no-pod-network': { type: 'boolean', help: 'Node registration and heartbeat only: no overlay, no pod IPs, no kubelet' },
+      'cluster-cidr': { ...clusterCidr, help: 'pod network of the whole cluster, as given to the server: pod traffic leaving it is masqueraded (default: 10.244.0.0/16)' },
       vni: { type: 'string', value: 'N', help: 'VXLAN network identifier (default: 1)' },
       'underlay-dev': { type: 'string', value: 'DEV', help: 'underlay device for VXLAN (default: the device holding --node-ip)' },
       'cluster-dns': { type: 'string', value: 'IP', help: 'nameserver written into pods\' resolv.conf (default: the clusterIP of kube-system/kube-dns)' },
       'netns-prefix': { type: 'string', value: 'PREFIX', help: 'prefix of pod network namespace names, ending in - (default: ml-)' },
-      'subnet-lease-ttl': subnetLeaseTtl,
       'kubelet-listen': { type: 'string', value: 'ADDR', help: 'container-log endpoint for the API server: a unix socket path or HOST:PORT (:PORT binds the node IP) (default: <data-dir>/kubelet.sock)' },
     },
     minPositionals: 0,

@@ -13,7 +13,7 @@ import { createClient } from '../client/http-client.ts';
 import type { ApiClient } from '../client/types.ts';
 import { RedisStore } from '../store/redis-store.ts';
 import { STORE_FSYNC_MODES, superviseRedis, type StoreFsync } from '../store/redis-process.ts';
-import { parseCidr } from '../core/cidr.ts';
+import { DEFAULT_CLUSTER_CIDR, parseCidr } from '../core/cidr.ts';
 import { UsageError, booleanOption, integerOption, parseHostPort, stringOption, type RunCommand } from './args.ts';
 import { createLogger, exitOnSignals } from './runtime.ts';
 import { httpUrl } from './server-url.ts';
@@ -44,6 +44,22 @@ function writeFileAtomic(path: string, text: string): void {
   renameSync(tmp, path);
 }
 
+/** The pod network the node-IPAM controller hands out: --cluster-cidr, --node-subnet-size, --subnet-lease-ttl. */
+export function podNetworkPool(cmd: RunCommand): { clusterCidr: string; nodeSubnetSize: number; leaseTtlMs?: number } {
+  const clusterCidr = stringOption(cmd.options, 'cluster-cidr') ?? DEFAULT_CLUSTER_CIDR;
+  try {
+    parseCidr(clusterCidr);
+  } catch (err) {
+    throw new UsageError(`--cluster-cidr: ${(err as Error).message}`);
+  }
+  const ttl = stringOption(cmd.options, 'subnet-lease-ttl');
+  return {
+    clusterCidr,
+    nodeSubnetSize: integerOption(cmd.options, 'node-subnet-size', 1, 128, 24),
+    ...(ttl !== undefined ? { leaseTtlMs: integerOption(cmd.options, 'subnet-lease-ttl', 2, 10 * 365 * 86400, 86400) * 1000 } : {}),
+  };
+}
+
 export async function runServer(cmd: RunCommand): Promise<number | undefined> {
   const dataDir = stringOption(cmd.options, 'data-dir') ?? DEFAULT_SERVER_DATA_DIR;
   const listen = parseHostPort(stringOption(cmd.options, 'listen') ?? DEFAULT_LISTEN);
@@ -67,6 +83,7 @@ export async function runServer(cmd: RunCommand): Promise<number | undefined> {
       throw new UsageError(`--service-cidr: ${(err as Error).message}`);
     }
   }
+  const podNetwork = podNetworkPool(cmd);
   const withControllers = !booleanOption(cmd.options, 'no-controllers');
   const withScheduler = !booleanOption(cmd.options, 'no-scheduler');
   const addressFile = stringOption(cmd.options, 'address-file');
@@ -159,7 +176,14 @@ export async function runServer(cmd: RunCommand): Promise<number | undefined> {
       const client: ApiClient = createClient({ server: selfUrl, token: admin, userAgent: 'meshlet-controllers' });
       onStop('controllers\' client', () => client.close());
       const { startControllers } = await import('../controllers/index.ts');
-      const controllers = await startControllers(client, { logger: logger.child({ component: 'controllers' }) });
+      // The node-IPAM controller's subnet pool lives in the store's Redis: only the server holds its address.
+      const { Ipam } = await import('../overlay/ipam.ts');
+      const ipam = await Ipam.connect(redisUrl, { clusterCidr: podNetwork.clusterCidr, nodePrefix: podNetwork.nodeSubnetSize });
+      onStop('node IPAM pool', () => ipam.close());
+      const controllers = await startControllers(client, {
+        logger: logger.child({ component: 'controllers' }),
+        nodeIpam: { ipam, ...(podNetwork.leaseTtlMs ? { ttlMs: podNetwork.leaseTtlMs } : {}) },
+      });
       onStop('controllers', () => controllers.stop());
       logger.info('controllers started');
     }

@@ -12,6 +12,7 @@ import { endpointsController } from './endpoints.ts';
 import { garbageCollector } from './garbage-collector.ts';
 import { namespaceController } from './namespace.ts';
 import { nodeLifecycleController } from './node-lifecycle.ts';
+import { nodeIpamController, type NodeIpamOptions } from './node-ipam.ts';
 import type { Controller, ControllerDeps } from './runtime.ts';
 import { KUBE_SYSTEM } from '../core/well-known.ts';
 
@@ -27,10 +28,12 @@ export interface ControllerManagerOptions {
   retryPeriodMs?: number;
   /** Node heartbeat grace (default 40 s). */
   nodeGraceMs?: number;
+  /** The node-IPAM controller's subnet pool (the server's Redis); without it no node gets a subnet. */
+  nodeIpam?: NodeIpamOptions;
 }
 
 /** Starts every controller on shared informers; returns their stop. */
-export async function runControllers(client: ApiClient, logger: Logger, opts: { nodeGraceMs?: number } = {}): Promise<() => Promise<void>> {
+export async function runControllers(client: ApiClient, logger: Logger, opts: { nodeGraceMs?: number; nodeIpam?: NodeIpamOptions } = {}): Promise<() => Promise<void>> {
   const informers = new SharedInformers(client, logger);
   const deps: ControllerDeps = { client, informers, logger };
   const controllers: Controller[] = [
@@ -40,6 +43,7 @@ export async function runControllers(client: ApiClient, logger: Logger, opts: { 
     garbageCollector(deps),
     namespaceController(deps),
     nodeLifecycleController(deps, { graceMs: opts.nodeGraceMs }),
+    ...(opts.nodeIpam ? [nodeIpamController(deps, { graceMs: opts.nodeGraceMs, ...opts.nodeIpam })] : []),
   ];
   informers.start();
   await informers.synced();
@@ -66,7 +70,7 @@ export async function startControllers(client: ApiClient, opts: ControllerManage
     retryPeriodMs: opts.retryPeriodMs,
     logger: log,
     onStartedLeading: () => {
-      const started = runControllers(client, log, { nodeGraceMs: opts.nodeGraceMs }).catch((err: unknown) => {
+      const started = runControllers(client, log, { nodeGraceMs: opts.nodeGraceMs, nodeIpam: opts.nodeIpam }).catch((err: unknown) => {
         log.error({ err }, 'controllers failed to start');
         return undefined;
       });

@@ -14,6 +14,9 @@ export interface Cidr {
 
 export const FAMILY_BITS: Record<Family, number> = { 4: 32, 6: 128 };
 /** Default node subnet size per family (flannel: /24; IPv6 nodes: /64). */
+/** The cluster's pod network unless told otherwise (flannel's default). */
+export const DEFAULT_CLUSTER_CIDR = '10.244.0.0/16';
+
 export const DEFAULT_NODE_PREFIX: Record<Family, number> = { 4: 24, 6: 64 };
 
 function bits(family: Family): bigint {
@@ -211,4 +214,26 @@ export function offsetOf(c: Cidr, ip: string): bigint {
 export function defaultNodePrefix(cluster: Cidr): number {
   if (cluster.family === 6) return Math.max(64, cluster.prefix);
   return cluster.prefix <= 22 ? 24 : Math.min(cluster.prefix + 2, 30);
+}
+
+/** Pod offsets stay plain numbers (an IPv6 /64 is far larger than any node's pod count). */
+const MAX_POD_OFFSET = 2n ** 32n;
+
+/**
+ * Offsets from the network address a pod may get in every one of a node's
+ * `subnets` (one per family; dual-stack pods get the same offset in each):
+ * [first, last], skipping the network address, the gateway (offset 1) and, in
+ * IPv4, broadcast.
+ */
+export function podOffsetRange(subnets: readonly string[]): { first: number; last: number } {
+  if (subnets.length === 0) throw new Error('no pod subnet');
+  const last = Math.min(
+    ...subnets.map((s) => {
+      const c = parseCidr(s);
+      const l = c.family === 4 ? cidrSize(c) - 2n : cidrSize(c) - 1n;
+      return Number(l < MAX_POD_OFFSET ? l : MAX_POD_OFFSET);
+    }),
+  );
+  if (last < 2) throw new Error(`subnet ${subnets.join(',')} holds no pod address besides the gateway`);
+  return { first: 2, last };
 }

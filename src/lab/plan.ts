@@ -149,7 +149,11 @@ export function labIdentities(plan: LabPlan): { user: string; uid: string; group
   ];
 }
 
-/** Pod-network settings a lab gives every agent (recorded in state.json, so a restarted agent gets the same). */
+/**
+ * Pod-network settings of a lab (recorded in state.json, so a restarted agent gets the same): the
+ * server's node-IPAM controller cuts clusterCidr into nodeSubnetSize subnets leased for
+ * subnetLeaseTtl; the agents get clusterCidr (masquerade) and vni.
+ */
 export interface LabNetworkOptions {
   clusterCidr?: string;
   nodeSubnetSize?: number;
@@ -158,7 +162,7 @@ export interface LabNetworkOptions {
   vni?: number;
 }
 
-/** The lab's redis (started by `lab up` in the state dir): the store and the IPAM. */
+/** The lab's redis (started by `lab up` in the state dir): the store and the subnet pool, for the server only. */
 export function labRedisUrl(plan: LabPlan): string {
   return `redis+unix://${join(plan.stateDir, 'redis.sock')}`;
 }
@@ -172,7 +176,7 @@ export function labRedisUrl(plan: LabPlan): string {
  */
 export const AGENT_LAUNCHER = 'nsenter';
 
-/** The argv (after AGENT_LAUNCHER) that runs a node's agent inside its namespace, with pod networking on. */
+/** The argv (after AGENT_LAUNCHER) that runs a node's agent inside its namespace, with pod networking on. No store address: agents reach only the API. */
 export function agentCommand(plan: LabPlan, node: NodePlan, nodeBinary: string, meshletBin: string, net: LabNetworkOptions = {}): string[] {
   return [
     `--net=/run/netns/${node.netns}`, '--',
@@ -183,18 +187,15 @@ export function agentCommand(plan: LabPlan, node: NodePlan, nodeBinary: string, 
     '--node-ip', node.ip,
     '--data-dir', node.dataDir,
     '--health-listen', node.healthSocket,
-    '--redis', labRedisUrl(plan),
     '--netns-prefix', labNamespacePrefix(plan.name),
     '--underlay-dev', NODE_IFACE,
     '--kubelet-listen', node.kubeletSocket,
     ...(net.clusterCidr ? ['--cluster-cidr', net.clusterCidr] : []),
-    ...(net.nodeSubnetSize !== undefined ? ['--node-subnet-size', String(net.nodeSubnetSize)] : []),
-    ...(net.subnetLeaseTtl !== undefined ? ['--subnet-lease-ttl', String(net.subnetLeaseTtl)] : []),
     ...(net.vni !== undefined ? ['--vni', String(net.vni)] : []),
   ];
 }
 
-export function serverCommand(plan: LabPlan, meshletBin: string): string[] {
+export function serverCommand(plan: LabPlan, meshletBin: string, net: LabNetworkOptions = {}): string[] {
   return [
     meshletBin, 'server',
     '--redis', labRedisUrl(plan),
@@ -203,6 +204,9 @@ export function serverCommand(plan: LabPlan, meshletBin: string): string[] {
     '--socket', plan.apiSocket,
     '--token-file', plan.tokenFile,
     '--address-file', plan.addressFile,
+    ...(net.clusterCidr ? ['--cluster-cidr', net.clusterCidr] : []),
+    ...(net.nodeSubnetSize !== undefined ? ['--node-subnet-size', String(net.nodeSubnetSize)] : []),
+    ...(net.subnetLeaseTtl !== undefined ? ['--subnet-lease-ttl', String(net.subnetLeaseTtl)] : []),
   ];
 }
 

@@ -93,7 +93,7 @@ export async function labUp(opts: LabUpOptions, progress = new Progress()): Prom
     progress.step(`started redis-server (pid ${redis.pid}, unix socket only)`);
 
     record({ role: 'server' });
-    const server = spawnDetached('server', process.execPath, serverCommand(plan, MESHLET_BIN), stateDir, plan.serverLog);
+    const server = spawnDetached('server', process.execPath, serverCommand(plan, MESHLET_BIN, opts.network), stateDir, plan.serverLog);
     record(server);
     const { port, caFile } = await waitForServer(plan, server);
     state = { ...state, api: { host: '127.0.0.1', port } };

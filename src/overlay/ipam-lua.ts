@@ -1,7 +1,7 @@
-// The Lua scripts behind the IPAM (src/overlay/ipam.ts). Each runs atomically
-// in Redis (EVALSHA through ioredis defineCommand). They deal in integers
-// only: a subnet is its index in the cluster CIDR, a pod IP its offset from
-// the subnet's network address; TypeScript turns those into addresses.
+// The Lua scripts behind the node subnet pool (src/overlay/ipam.ts). Each runs
+// atomically in Redis (EVALSHA through ioredis defineCommand). They deal in
+// integers only: a subnet is its index in the cluster CIDR; TypeScript turns
+// those into addresses. (Pod IPs are the agents' own: src/agent/pod-ips.ts.)
 //
 // Keys, all under <base> = "<prefix>:ipam:<network>:":
 //   leases   hash   node → "<index>:<expiresAtMs>"   (0 = permanent reservation)
@@ -10,9 +10,6 @@
 //   last     hash   node → index                      (outlives the lease: a node that comes back gets it again)
 //   cursor   string next subnet index to try (next-fit)
 //   rev      string change counter, bumped and PUBLISHed on <base>events at every lease change
-//   ips:<i>  hash   offset → podKey                   (pod IPs handed out in subnet i)
-//   pods:<i> hash   podKey → offset
-//   cursor:<i> string next offset to try in subnet i
 // Key names are built inside the scripts from <base>: fine for one Redis
 // server (meshlet's store), not for Redis Cluster.
 
@@ -34,7 +31,6 @@ local function drop(node)
     local idx = parse(cur)
     if redis.call('HGET', base .. 'owners', idx) == node then
       redis.call('HDEL', base .. 'owners', idx)
-      redis.call('DEL', base .. 'ips:' .. idx, base .. 'pods:' .. idx, base .. 'cursor:' .. idx)
     end
   end
   redis.call('HDEL', base .. 'leases', node)
@@ -125,63 +121,11 @@ if #reaped > 0 then bump() end
 return reaped
 `;
 
-/** Give up a node's lease (and its pod IPs). ARGV: base, node. Returns 1 if there was one. */
+/** Give up a node's lease. ARGV: base, node. Returns 1 if there was one. */
 export const RELEASE_SUBNET_LUA = `${PRELUDE}
 local node = ARGV[2]
 if redis.call('HEXISTS', base .. 'leases', node) == 0 then return 0 end
 drop(node)
 bump()
 return 1
-`;
-
-/**
- * Allocate (or return the already allocated) pod IP offset.
- * ARGV: base, node, podKey, now, firstOffset, lastOffset.
- * Returns {index, offset}; errors NOLEASE, EXHAUSTED <index>.
- */
-export const ALLOCATE_LUA = `
-local base, node, pod = ARGV[1], ARGV[2], ARGV[3]
-local now, lo, hi = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
-local cur = redis.call('HGET', base .. 'leases', node)
-if not cur then return redis.error_reply('NOLEASE') end
-local i, e = string.match(cur, '^(%d+):(%d+)$')
-if tonumber(e) ~= 0 and tonumber(e) <= now then return redis.error_reply('NOLEASE') end
-local ips, pods, cursor = base .. 'ips:' .. i, base .. 'pods:' .. i, base .. 'cursor:' .. i
-local have = redis.call('HGET', pods, pod)
-if have then return {tonumber(i), tonumber(have)} end
-local n = hi - lo + 1
-if redis.call('HLEN', ips) >= n then return redis.error_reply('EXHAUSTED ' .. i) end
-local c = tonumber(redis.call('GET', cursor) or lo)
-if c < lo or c > hi then c = lo end
-for k = 0, n - 1 do
-  local o = lo + ((c - lo + k) % n)
-  if redis.call('HSETNX', ips, o, pod) == 1 then
-    redis.call('HSET', pods, pod, o)
-    redis.call('SET', cursor, o + 1)
-    return {tonumber(i), o}
-  end
-end
-return redis.error_reply('EXHAUSTED ' .. i)
-`;
-
-/** Release a pod's IP. ARGV: base, node, podKey. Returns {index, offset} freed, or false. */
-export const RELEASE_IP_LUA = `
-local base, node, pod = ARGV[1], ARGV[2], ARGV[3]
-local cur = redis.call('HGET', base .. 'leases', node)
-if not cur then return false end
-local i = string.match(cur, '^(%d+):')
-local o = redis.call('HGET', base .. 'pods:' .. i, pod)
-if not o then return false end
-redis.call('HDEL', base .. 'pods:' .. i, pod)
-if redis.call('HGET', base .. 'ips:' .. i, o) == pod then redis.call('HDEL', base .. 'ips:' .. i, o) end
-return {tonumber(i), tonumber(o)}
-`;
-
-/** A node's lease and allocations in one consistent read. ARGV: base, node. Returns {lease or false, [offset, pod, ...]}. */
-export const ALLOCATIONS_LUA = `
-local base, node = ARGV[1], ARGV[2]
-local cur = redis.call('HGET', base .. 'leases', node)
-if not cur then return {false, {}} end
-local i = string.match(cur, '^(%d+):')
-return {cur, redis.call('HGETALL', base .. 'ips:' .. i)}
 `;

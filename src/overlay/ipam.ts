@@ -1,4 +1,7 @@
-// IPAM: node subnet leases and pod IP allocation, in Redis.
+// The node subnet pool, in the store's Redis. Only the server's node-IPAM
+// controller (src/controllers/node-ipam.ts) uses it: agents hold no Redis
+// address, they read their subnet from their Node's spec.podCIDRs and hand
+// out pod IPs themselves (src/agent/pod-ips.ts).
 //
 // Design (flannel's subnet leases, `pkg/subnet/etcd`, on Redis):
 // - The cluster CIDR (IPv4, IPv6 or both) is cut into node subnets (/24, /64
@@ -6,8 +9,8 @@
 //   the n-th subnet of each family, so one index covers both. Index 0 is
 //   skipped, as flannel does.
 // - Every change is one Lua script (src/overlay/ipam-lua.ts): create-if-absent
-//   leases, renewals, reservations, pod IP allocation. Scripts are atomic, so
-//   there are no races and no retries.
+//   leases, renewals, reservations, releases, reaping. Scripts are atomic, so
+//   there are no races and no retries (several servers may share the pool).
 // - Subnet choice: the node's own lease if it has one; else the `preferred`
 //   subnet if free; else the subnet it held last (a `last` hash outlives the
 //   lease); else the next free index after a rotating cursor (next-fit).
@@ -16,36 +19,26 @@
 //   next-fit keeps that benefit flannel also gets from randomness: a subnet
 //   freed a moment ago is the LAST one handed out again, while peers may
 //   still hold routes to its former owner.
-// - TTL: leases carry an expiry (default 24 h; agents renew, e.g. every hour,
-//   with renewSubnet). A reservation has none. Expired leases sit in a sorted
-//   set; reapExpired(now) (which any agent may run; leaseSubnet also runs it)
-//   deletes them, their pod allocations with them, and bumps a revision.
-// - Watch: every lease change increments `<base>rev` and PUBLISHes it on
-//   `<base>events`. watchLeases(onChange) is level-triggered: on a message or
-//   every resync period it reads rev, and when rev moved, hands onChange the
-//   full current lease list. Missed messages (reconnects) are covered by the
-//   periodic resync; callers diff lists, they never apply deltas.
-// - Pod IPs: per subnet a hash offset → podKey, the inverse podKey → offset
-//   and a cursor; allocation scans forward from the cursor (amortised O(1))
-//   and skips the network address, the gateway (first host) and, in IPv4,
-//   broadcast. State lives in Redis only, so an agent restart never reuses an
-//   IP in use. In dual-stack a pod gets the same offset in every family.
-// - Layout: the first agent records the cluster CIDRs and subnet sizes under
-//   `<base>config`; an agent configured differently is refused.
+// - TTL: leases carry an expiry (default 24 h; the controller renews while the
+//   node heartbeats). A reservation has none. Expired leases sit in a sorted
+//   set; reapExpired(now) (leaseSubnet also runs it) deletes them. Every lease
+//   change bumps `<base>rev` (and PUBLISHes it on `<base>events`).
+// - Layout: the first user records the cluster CIDRs and subnet sizes under
+//   `<base>config`; a server configured differently is refused.
 // - Time: the caller's clock (Date.now by default, injectable for tests) is
 //   passed to the scripts: lease expiry needs clocks within minutes, not ms.
 import { Redis } from 'ioredis';
 import { redisConnectionOptions } from '../store/redis-process.ts';
 import {
-  type Cidr, type Family, parseCidr, formatCidr, nthSubnet, subnetCount, subnetIndex, cidrSize, addressAt,
-  DEFAULT_NODE_PREFIX,
+  type Cidr, type Family, parseCidr, formatCidr, nthSubnet, subnetCount, subnetIndex, podOffsetRange,
+  DEFAULT_NODE_PREFIX, DEFAULT_CLUSTER_CIDR,
 } from '../core/cidr.ts';
-import { LEASE_LUA, REAP_LUA, RELEASE_SUBNET_LUA, ALLOCATE_LUA, RELEASE_IP_LUA, ALLOCATIONS_LUA } from './ipam-lua.ts';
-import { IpPoolExhaustedError, SubnetPoolExhaustedError, NoLeaseError, SubnetConflictError } from './ipam-errors.ts';
+import { LEASE_LUA, REAP_LUA, RELEASE_SUBNET_LUA } from './ipam-lua.ts';
+import { SubnetPoolExhaustedError, NoLeaseError, SubnetConflictError } from './ipam-errors.ts';
 
-export { IpPoolExhaustedError, SubnetPoolExhaustedError, NoLeaseError, SubnetConflictError };
+export { SubnetPoolExhaustedError, NoLeaseError, SubnetConflictError };
 
-export const DEFAULT_CLUSTER_CIDR = '10.244.0.0/16';
+export { DEFAULT_CLUSTER_CIDR };
 export const DEFAULT_LEASE_TTL_MS = 24 * 3600 * 1000;
 /** Largest index/offset the scripts handle (Lua numbers are doubles; keep far below 2^53). */
 const MAX_COUNT = 2 ** 32;
@@ -53,7 +46,7 @@ const MAX_COUNT = 2 ** 32;
 /** flannel renews a lease 1 h before it expires. */
 export const RENEW_MARGIN_MS = 3600 * 1000;
 
-/** When an agent should renew `lease` (taken with `ttlMs`): 1 h before expiry, or halfway for TTLs under 2 h; null for reservations. */
+/** When the controller should renew `lease` (taken with `ttlMs`): 1 h before expiry, or halfway for TTLs under 2 h; null for reservations. */
 export function renewDueAt(lease: Lease, ttlMs: number = DEFAULT_LEASE_TTL_MS): number | null {
   if (lease.expiresAt === null) return null;
   return lease.expiresAt - Math.min(RENEW_MARGIN_MS, Math.floor(ttlMs / 2));
@@ -84,10 +77,6 @@ export interface Lease {
   expiresAt: number | null;
 }
 
-export interface LeaseWatcher {
-  stop(): Promise<void>;
-}
-
 interface Pool {
   family: Family;
   cluster: Cidr;
@@ -100,9 +89,6 @@ interface IpamCommands {
   mlIpamLease(...args: (string | number)[]): Promise<ScriptReply>;
   mlIpamReap(...args: (string | number)[]): Promise<string[]>;
   mlIpamReleaseSubnet(...args: (string | number)[]): Promise<number>;
-  mlIpamAllocate(...args: (string | number)[]): Promise<ScriptReply>;
-  mlIpamReleaseIp(...args: (string | number)[]): Promise<ScriptReply | null>;
-  mlIpamAllocations(...args: (string | number)[]): Promise<[string | null, string[]]>;
 }
 
 type IpamRedis = Redis & IpamCommands;
@@ -112,9 +98,6 @@ function defineCommands(redis: Redis): IpamRedis {
     ['mlIpamLease', LEASE_LUA],
     ['mlIpamReap', REAP_LUA],
     ['mlIpamReleaseSubnet', RELEASE_SUBNET_LUA],
-    ['mlIpamAllocate', ALLOCATE_LUA],
-    ['mlIpamReleaseIp', RELEASE_IP_LUA],
-    ['mlIpamAllocations', ALLOCATIONS_LUA],
   ];
   for (const [name, lua] of defs) {
     if (!(name in redis)) redis.defineCommand(name, { lua, numberOfKeys: 0 });
@@ -134,10 +117,6 @@ function checkNode(node: string): void {
   if (typeof node !== 'string' || !NODE_NAME.test(node)) throw new Error(`invalid node name ${JSON.stringify(node)}`);
 }
 
-function checkPodKey(podKey: string): void {
-  if (typeof podKey !== 'string' || podKey.length === 0 || podKey.length > 512) throw new Error(`invalid pod key ${JSON.stringify(podKey)}`);
-}
-
 export class Ipam {
   readonly redis: IpamRedis;
   readonly network: string;
@@ -147,9 +126,6 @@ export class Ipam {
   private readonly ownsConnection: boolean;
   /** Number of node subnets (shared index space across families). */
   readonly subnetCount: number;
-  /** Pod IP offsets handed out: [first, last] (skips network, gateway, IPv4 broadcast). */
-  readonly firstOffset = 2;
-  readonly lastOffset: number;
 
   /** Use an existing ioredis connection (not closed by close()). */
   constructor(redis: Redis, opts: IpamOptions = {}, ownsConnection = false) {
@@ -167,14 +143,12 @@ export class Ipam {
     this.pools = pools;
     this.subnetCount = Math.min(...pools.map((p) => Number(bigMin(subnetCount(p.cluster, p.size), BigInt(MAX_COUNT)))));
     if (this.subnetCount < 2) throw new Error('the cluster CIDR holds fewer than two node subnets (the first one is skipped)');
-    this.lastOffset = Math.min(
-      ...pools.map((p) => {
-        const size = cidrSize({ family: p.family, network: 0n, prefix: p.size });
-        const last = p.family === 4 ? size - 2n : size - 1n;
-        return Number(bigMin(last, BigInt(MAX_COUNT)));
-      }),
-    );
-    if (this.lastOffset < this.firstOffset) throw new Error('node subnets are too small to hold a pod address besides the gateway');
+    // Every node subnet must hold pods (the agents hand out offsets in it).
+    try {
+      podOffsetRange(pools.map((p) => formatCidr(nthSubnet(p.cluster, p.size, 1))));
+    } catch {
+      throw new Error('node subnets are too small to hold a pod address besides the gateway');
+    }
     this.redis = defineCommands(redis);
   }
 
@@ -266,13 +240,13 @@ export class Ipam {
     return this.runLease(node, 0, this.indexOf(subnet), 'reserve');
   }
 
-  /** Give up the node's lease and its pod allocations. Returns whether it had one. */
+  /** Give up the node's lease. Returns whether it had one. */
   async releaseSubnet(node: string): Promise<boolean> {
     checkNode(node);
     return (await this.redis.mlIpamReleaseSubnet(this.base, node)) === 1;
   }
 
-  /** Remove leases whose TTL has passed (with their pod allocations); returns their nodes. */
+  /** Remove leases whose TTL has passed; returns their nodes. */
   reapExpired(now: number = this.now()): Promise<string[]> {
     return this.redis.mlIpamReap(this.base, now);
   }
@@ -301,110 +275,6 @@ export class Ipam {
       .map(([node, v]) => this.parseLease(node, v))
       .filter((l) => this.live(l))
       .sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0));
-  }
-
-  /**
-   * Call onChange with the full lease list now and whenever it changes
-   * (pub/sub notification, or a revision change seen by the periodic
-   * resync). With reapEveryMs, this watcher also reaps expired leases.
-   */
-  async watchLeases(
-    onChange: (leases: Lease[]) => void | Promise<void>,
-    opts: { resyncMs?: number; reapEveryMs?: number; onError?: (err: unknown) => void } = {},
-  ): Promise<LeaseWatcher> {
-    const sub = this.redis.duplicate();
-    let lastRev: string | null | undefined;
-    let running: Promise<void> = Promise.resolve();
-    let stopped = false;
-    const onError = opts.onError ?? (() => {});
-    const check = (): Promise<void> => {
-      running = running.then(async () => {
-        if (stopped) return;
-        try {
-          const rev = await this.redis.get(this.base + 'rev');
-          if (rev === lastRev) return;
-          lastRev = rev;
-          await onChange(await this.listLeases());
-        } catch (err) {
-          onError(err);
-        }
-      });
-      return running;
-    };
-    sub.on('message', () => void check());
-    sub.on('error', onError);
-    await sub.subscribe(this.base + 'events');
-    await check();
-    const resync = setInterval(() => void check(), opts.resyncMs ?? 10_000);
-    const reaper = opts.reapEveryMs
-      ? setInterval(() => void this.reapExpired().catch(onError), opts.reapEveryMs)
-      : undefined;
-    return {
-      stop: async () => {
-        stopped = true;
-        clearInterval(resync);
-        if (reaper) clearInterval(reaper);
-        await running;
-        sub.disconnect();
-      },
-    };
-  }
-
-  /** The pod's IP in the node's subnet (primary family), allocating one unless it already holds one. */
-  async allocateIp(node: string, podKey: string): Promise<string> {
-    return (await this.allocateIps(node, podKey))[0];
-  }
-
-  /** The pod's IPs, one per family (same offset in each subnet). Idempotent per podKey. */
-  async allocateIps(node: string, podKey: string): Promise<string[]> {
-    checkNode(node);
-    checkPodKey(podKey);
-    try {
-      const [index, offset] = await this.redis.mlIpamAllocate(this.base, node, podKey, this.now(), this.firstOffset, this.lastOffset);
-      return this.addresses(index, offset);
-    } catch (err) {
-      const [word, arg] = errorWord(err);
-      if (word === 'NOLEASE') throw new NoLeaseError(node, `allocating an IP for ${podKey}`);
-      if (word === 'EXHAUSTED') throw new IpPoolExhaustedError(node, this.subnetsOf(Number(arg)), this.lastOffset - this.firstOffset + 1);
-      throw err;
-    }
-  }
-
-  private addresses(index: number, offset: number): string[] {
-    return this.pools.map((p) => addressAt(nthSubnet(p.cluster, p.size, index), offset));
-  }
-
-  /** Release the pod's IP(s); returns the primary IP freed, or undefined if it held none. */
-  async releaseIp(node: string, podKey: string): Promise<string | undefined> {
-    checkNode(node);
-    checkPodKey(podKey);
-    const freed = await this.redis.mlIpamReleaseIp(this.base, node, podKey);
-    return freed ? this.addresses(freed[0], freed[1])[0] : undefined;
-  }
-
-  /** Primary-family IP → podKey for every pod IP allocated in the node's subnet. */
-  async listAllocations(node: string): Promise<Map<string, string>> {
-    checkNode(node);
-    const [lease, flat] = await this.redis.mlIpamAllocations(this.base, node);
-    const out = new Map<string, string>();
-    if (!lease) return out;
-    const index = Number(lease.split(':')[0]);
-    const subnet = nthSubnet(this.pools[0].cluster, this.pools[0].size, index);
-    const entries: [bigint, string][] = [];
-    for (let i = 0; i + 1 < flat.length; i += 2) entries.push([BigInt(flat[i]), flat[i + 1]]);
-    entries.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-    for (const [off, pod] of entries) out.set(addressAt(subnet, off), pod);
-    return out;
-  }
-
-  /** Release IPs held by pods not in `livePodKeys`; returns the pod keys released. */
-  async reclaim(node: string, livePodKeys: Set<string>): Promise<string[]> {
-    const released: string[] = [];
-    for (const pod of new Set((await this.listAllocations(node)).values())) {
-      if (livePodKeys.has(pod)) continue;
-      if ((await this.releaseIp(node, pod)) !== undefined) released.push(pod);
-    }
-    return released;
   }
 }
 

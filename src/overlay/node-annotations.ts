@@ -22,12 +22,18 @@ export function podCidrSpec(subnets: string[]): { podCIDR: string; podCIDRs: str
   return { podCIDR: s[0], podCIDRs: s };
 }
 
+/** A Node's spec.podCIDRs (else spec.podCIDR), as written; [] when it has none. */
+export function podCidrsOfNode(node: KubeObject): string[] {
+  const spec = (node.spec ?? {}) as { podCIDR?: unknown; podCIDRs?: unknown };
+  if (Array.isArray(spec.podCIDRs) && spec.podCIDRs.length > 0) return spec.podCIDRs.map(String);
+  return typeof spec.podCIDR === 'string' && spec.podCIDR ? [spec.podCIDR] : [];
+}
+
 /** A Node object as an overlay peer, or undefined while it has not published everything (or published garbage). */
 export function peerFromNode(node: KubeObject): OverlayPeer | undefined {
   const name = node.metadata.name;
   const ann = node.metadata.annotations ?? {};
-  const spec = (node.spec ?? {}) as { podCIDR?: unknown; podCIDRs?: unknown };
-  const cidrs = Array.isArray(spec.podCIDRs) ? spec.podCIDRs : typeof spec.podCIDR === 'string' ? [spec.podCIDR] : [];
+  const cidrs = podCidrsOfNode(node);
   const mac = ann[VTEP_MAC_ANNOTATION];
   const ip = ann[VTEP_IP_ANNOTATION];
   if (!name || !mac || !ip || cidrs.length === 0) return undefined;

@@ -1,6 +1,7 @@
 // A stand-in node for kubelet tests (root): a real API server (redis + server),
-// the real IPAM on the same Redis, a network namespace with the node bridge
-// holding the subnet's gateway, and a Kubelet told that namespace (nodeNetns).
+// the agent's real pod IP table (src/agent/pod-ips.ts) over the node's subnet,
+// a network namespace with the node bridge holding the subnet's gateway, and a
+// Kubelet told that namespace (nodeNetns).
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +12,7 @@ import { pino } from 'pino';
 import { startTestApiServer, type TestApiServer } from './api-server.ts';
 import { createClient } from '../../src/client/http-client.ts';
 import type { ApiClient } from '../../src/client/types.ts';
-import { Ipam } from '../../src/overlay/ipam.ts';
+import { PodIps } from '../../src/agent/pod-ips.ts';
 import { parseCidr, gatewayOf } from '../../src/core/cidr.ts';
 import { Kubelet } from '../../src/kubelet/kubelet.ts';
 
@@ -25,13 +26,13 @@ export interface KubeletNode {
   dataDir: string;
   api: TestApiServer;
   client: ApiClient;
-  ipam: Ipam;
+  podIps: PodIps;
   kubelet: Kubelet;
-  /** Stops the kubelet, its pods and namespaces, the IPAM, the client and the server. */
+  /** Stops the kubelet, its pods and namespaces, the client and the server. */
   stop(): Promise<void>;
 }
 
-export async function startKubeletNode(opts: { name: string; ipamPrefix: string; clusterCidr: string }): Promise<KubeletNode> {
+export async function startKubeletNode(opts: { name: string; subnet: string }): Promise<KubeletNode> {
   const tag = `mlt-${randomBytes(3).toString('hex')}-`;
   const nodeNs = `${tag}node`;
   const dataDir = await mkdtemp(join(tmpdir(), `mlt-kubelet-${opts.name}-`));
@@ -44,9 +45,9 @@ export async function startKubeletNode(opts: { name: string; ipamPrefix: string;
     cleanups.push(() => api.stop());
     const client = createClient({ server: api.url, token: api.token });
     cleanups.push(() => client.close());
-    const ipam = await Ipam.connect(`redis+unix://${join(api.dir, 'redis', 'redis.sock')}`, { prefix: opts.ipamPrefix, clusterCidr: opts.clusterCidr });
-    cleanups.push(() => ipam.close());
-    const subnet = parseCidr((await ipam.leaseSubnet(NODE_NAME)).subnets[0]);
+    const logger = pino({ level: 'silent' });
+    const podIps = await PodIps.open({ dataDir, nodeName: NODE_NAME, subnets: [opts.subnet], logger });
+    const subnet = parseCidr(opts.subnet);
     const gateway = gatewayOf(subnet);
     execFileSync('ip', ['netns', 'add', nodeNs]);
     cleanups.push(() => void execFileSync('ip', ['netns', 'del', nodeNs]));
@@ -62,13 +63,9 @@ export async function startKubeletNode(opts: { name: string; ipamPrefix: string;
       dnsIp: '10.96.0.10',
       nodeNetns: nodeNs,
       client,
-      logger: pino({ level: 'silent' }),
+      logger,
       resyncMs: 200,
-      ipam: {
-        allocate: async (key) => ({ ip: await ipam.allocateIp(NODE_NAME, key), prefixLength: subnet.prefix, gateway }),
-        release: async (key) => void (await ipam.releaseIp(NODE_NAME, key)),
-        reclaim: async (live) => void (await ipam.reclaim(NODE_NAME, live)),
-      },
+      ipam: podIps.kubeletIpam(),
     });
     cleanups.push(async () => {
       await kubelet.stop().catch(() => undefined);
@@ -79,7 +76,7 @@ export async function startKubeletNode(opts: { name: string; ipamPrefix: string;
       }
     });
     await kubelet.start();
-    return { tag, nodeNs, dataDir, api, client, ipam, kubelet, stop };
+    return { tag, nodeNs, dataDir, api, client, podIps, kubelet, stop };
   } catch (err) {
     await stop();
     throw err;

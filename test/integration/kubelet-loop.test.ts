@@ -1,5 +1,5 @@
 // The pod loop end to end: a real API server (test helper: redis + server), the
-// real IPAM on the same Redis, a stand-in node namespace with its bridge, and a
+// agent's pod IP table, a stand-in node namespace with its bridge, and a
 // Kubelet told that namespace (nodeNetns). A pod bound to the node becomes
 // Running with an IP; deleting it stops it, tears down its sandbox, releases
 // its IP and finishes the deletion. Requires root.
@@ -9,21 +9,21 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { startKubeletNode, waitFor, type KubeletNode } from '../helpers/kubelet-node.ts';
 import type { ApiClient } from '../../src/client/types.ts';
-import { Ipam } from '../../src/overlay/ipam.ts';
+import type { PodIps } from '../../src/agent/pod-ips.ts';
 import { Kubelet } from '../../src/kubelet/kubelet.ts';
 import { podNetnsName } from '../../src/kubelet/names.ts';
 import type { KubeletPod } from '../../src/kubelet/pod-spec.ts';
 
 let node: KubeletNode | undefined;
 let client: ApiClient;
-let ipam: Ipam;
+let podIps: PodIps;
 let kubelet: Kubelet;
 let tag = '';
 let dataDir = '';
 
 before(async () => {
-  node = await startKubeletNode({ name: 'loop', ipamPrefix: 'mltk', clusterCidr: '10.252.0.0/16' });
-  ({ client, ipam, kubelet, tag, dataDir } = node);
+  node = await startKubeletNode({ name: 'loop', subnet: '10.252.1.0/24' });
+  ({ client, podIps, kubelet, tag, dataDir } = node);
 });
 
 after(async () => {
@@ -58,8 +58,7 @@ test('a bound pod runs, reports status, and is deleted gracefully', async () => 
   assert.match(noimage.state.waiting?.message ?? '', /no command/);
   const netns = podNetnsName(tag, uid);
   assert.ok(existsSync(join('/run/netns', netns)));
-  const allocations = await ipam!.listAllocations('n1');
-  assert.equal(allocations.get(running.status!.podIP!), `default/loop/${uid}`);
+  assert.equal(podIps!.allocations().get(`default/loop/${uid}`), running.status!.podIP);
 
   const logs = await waitFor('logs', async () => {
     let s = '';
@@ -71,5 +70,5 @@ test('a bound pod runs, reports status, and is deleted gracefully', async () => 
   await client!.delete('pods', 'default', 'loop', { gracePeriodSeconds: 1 });
   await waitFor('pod gone', async () => ((await client!.get('pods', 'default', 'loop')) === undefined ? true : undefined));
   await waitFor('sandbox gone', async () => !existsSync(join('/run/netns', netns)) && !existsSync(join(dataDir, 'pods', uid)));
-  assert.equal((await ipam!.listAllocations('n1')).size, 0, 'IP released');
+  assert.equal(podIps!.allocations().size, 0, 'IP released');
 });

@@ -20,7 +20,7 @@ let client: ApiClient;
 let tag = '';
 
 before(async () => {
-  node = await startKubeletNode({ name: 'probes', ipamPrefix: 'mltp', clusterCidr: '10.251.0.0/16' });
+  node = await startKubeletNode({ name: 'probes', subnet: '10.251.1.0/24' });
   ({ client, tag } = node);
 });
 

@@ -190,6 +190,20 @@ test('a two-node lab: nodes Ready in kubectl, underlay inside the namespaces, ex
 
   const pidsA = recorded(labA);
   assert.equal(pidsA.filter((p) => p.pid !== undefined).length, 4, 'redis, server and two agents recorded');
+  // Agents hold no store credentials: no Redis address or socket path in their command line or environment.
+  const redisSocket = join(root, labA, 'redis.sock');
+  const proc = (pid: number, file: string): string => readFileSync(`/proc/${pid}/${file}`, 'utf8').split('\0').join(' ');
+  const server = pidsA.find((p) => p.role === 'server')!;
+  assert.ok(proc(server.pid!, 'cmdline').includes(redisSocket), 'the server has it (so this check would see it)');
+  const agents = pidsA.filter((p) => p.role.startsWith('agent '));
+  assert.equal(agents.length, 2);
+  for (const a of agents) {
+    for (const file of ['cmdline', 'environ']) {
+      const text = proc(a.pid!, file);
+      assert.ok(text.includes('agent') || file === 'environ', `${a.role}: /proc/${a.pid}/cmdline is the agent's`);
+      assert.ok(!text.includes(redisSocket) && !/redis/i.test(text), `${a.role}: /proc/${a.pid}/${file} names no Redis: ${text}`);
+    }
+  }
   assert.ok((await listNetns()).some((ns) => ns.startsWith(`ml-${labA}-p-`)), 'the pod has its namespace');
   const down = await mustRun(['lab', 'down', '--name', labA]);
   assert.match(down.stdout, /deleted network namespaces/);

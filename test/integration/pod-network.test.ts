@@ -1,9 +1,10 @@
 // Pod networking end to end in ONE 3-node lab (root): the scheduler places
-// pods, agents lease /28 node subnets (small, so one node's pool can be
-// exhausted) with a 10 s lease TTL (so an expired lease is seen quickly), the
-// kubelets run the pods, the overlay carries pod traffic between nodes.
-// 1,000 concurrent IP allocations from 3 agents are proven with real Redis in
-// test/integration/overlay-ipam.test.ts and not repeated here.
+// pods, the server's node-IPAM controller leases /28 node subnets (small, so
+// one node's pool can be exhausted) with a 10 s lease TTL (so a silent node's
+// lease lapses quickly) and writes them into the Nodes; the agents (no Redis)
+// take theirs from there, the kubelets run the pods, the overlay carries pod
+// traffic between nodes. 1,000 concurrent pod IP allocations across 3 nodes
+// and kill -9 mid-allocation are proven in test/integration/pod-ips.test.ts.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
@@ -190,6 +191,39 @@ test('every pod reaches every other pod by IP over TCP and UDP, same node and ac
   assert.equal(fdb.trim().split('\n').filter((l) => /permanent/.test(l)).length, 2, fdb);
 });
 
+/** node's agent counters: overlay reconciles caused by Node changes, and Node events that changed nothing it programs. */
+async function overlayCounters(node: string): Promise<{ reconciles: number; ignored: number }> {
+  const m = await getOverSocket(join(root, lab, node, 'health.sock'), '/metrics');
+  if (!('code' in m) || m.code !== 200) throw new Error(`no metrics from ${node}`);
+  const value = (re: RegExp): number => Number(re.exec(m.body)?.[1] ?? 0);
+  return {
+    reconciles: value(/^meshlet_agent_overlay_reconciles_total\{reason="node-change"\} (\d+)$/m),
+    ignored: value(/^meshlet_agent_node_events_total\{relevant="false"\} (\d+)$/m),
+  };
+}
+
+test('a Node change the overlay does not program causes no reconcile; a peer change does, and the peer repairs its VTEP', async () => {
+  const before = await overlayCounters('node-1');
+  // A label (like the 40 s status repost) changes nothing node-1 programs.
+  await kubectl('label', 'node', 'node-2', 'mlt-irrelevant=1', '--overwrite');
+  const seen = await waitFor('node-1 saw the update', async () => {
+    const c = await overlayCounters('node-1');
+    return c.ignored > before.ignored ? c : undefined;
+  });
+  assert.equal(seen.reconciles, before.reconciles, 'no overlay reconcile for it');
+  // A VTEP change is a peer change: node-1 reconciles; node-2's agent puts its real VTEP back.
+  const mac = async () => ((JSON.parse(await kubectl('get', 'node', 'node-2', '-o', 'json')) as { metadata: { annotations: Record<string, string> } }).metadata.annotations['meshlet.io/vtep-mac']);
+  const real = await mac();
+  await kubectl('annotate', 'node', 'node-2', 'meshlet.io/vtep-mac=02:00:5e:00:00:99', '--overwrite');
+  await waitFor('node-1 reconciled', async () => (await overlayCounters('node-1')).reconciles > seen.reconciles);
+  await waitFor('node-2 restored its VTEP MAC', async () => (await mac()) === real);
+  await waitFor('node-1 neighbours point at the real MAC again', async () => {
+    const neigh = await ipn(`${prefix}n1`, 'neigh', 'show', 'dev', 'mlvx1');
+    return neigh.includes(real) && !neigh.includes('02:00:5e:00:00:99');
+  });
+  await kubectl('label', 'node', 'node-2', 'mlt-irrelevant-');
+});
+
 test('kubectl logs, --tail and -f go through the API server to the node', async () => {
   await kubectlApply(pod('ticker', { nodeName: 'node-2', containers: [{ name: 't', image: 'busybox', command: ['sh', '-c', 'i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.2; done'] }] }));
   await waitRunning('ticker');
@@ -357,10 +391,11 @@ test('an exhausted node pool: the extra pod stays Pending with a clear event, no
   await kubectl('delete', 'pod', ...names.filter((n) => n !== state.withIp[0].metadata.name), '--wait=false');
 });
 
-test('a node that goes away is withdrawn from the others: Node deleted, or its subnet lease expired', async () => {
-  const subnet = async (node: string) => ((JSON.parse(await kubectl('get', 'node', node, '-o', 'json')) as { spec: { podCIDR: string } }).spec.podCIDR);
+test('the node-IPAM controller: a deleted Node is withdrawn everywhere and gets its subnet back; a silent node loses it after the TTL and gets it back', async () => {
+  const subnet = async (node: string) => ((JSON.parse(await kubectl('get', 'node', node, '-o', 'json')) as { spec: { podCIDR?: string } }).spec.podCIDR);
   const s2 = await subnet('node-2');
   const s3 = await subnet('node-3');
+  assert.ok(s2 && s3 && s2 !== s3);
   const entries = async (ns: string, cidr: string) => {
     const via = cidr.split('/')[0];
     const route = (await ipn(ns, 'route', 'show', cidr)).trim();
@@ -370,23 +405,36 @@ test('a node that goes away is withdrawn from the others: Node deleted, or its s
   const fdbCount = async (ns: string) => (await execFileP('bridge', ['-n', ns, 'fdb', 'show', 'dev', 'mlvx1'])).stdout.split('\n').filter((l) => /permanent/.test(l)).length;
   assert.notEqual((await entries(`${prefix}n1`, s2)).route, '');
 
-  // Deleting node-2's Node: node-1 withdraws it at once; node-2's agent registers again and it comes back.
+  // Deleting node-2's Node: node-1 withdraws it at once; node-2's agent registers again,
+  // the controller leases it its previous subnet, and it comes back.
   await kubectl('delete', 'node', 'node-2');
   await waitFor('node-2 withdrawn from node-1', async () => {
     const e = await entries(`${prefix}n1`, s2);
     return e.route === '' && e.neigh.length === 0 && (await fdbCount(`${prefix}n1`)) === 1;
   }, 20_000);
   await waitFor('node-2 back on node-1', async () => (await entries(`${prefix}n1`, s2)).route !== '' && (await fdbCount(`${prefix}n1`)) === 2, 40_000);
+  assert.equal(await subnet('node-2'), s2, 'the same subnet');
 
-  // node-3's agent stops for good: its lease (TTL 10 s) expires, is reaped, and both others withdraw it.
+  // node-3's agent goes silent: after the heartbeat grace (40 s) the controller stops renewing,
+  // the lease (TTL 10 s) lapses, the controller removes node-3's podCIDRs, both others withdraw it.
   const agent = agentRecord('node-3');
   process.kill(agent.pid!, 'SIGKILL');
+  await waitFor('agent gone', async () => !isAlive(agent));
   for (const ns of [`${prefix}n1`, `${prefix}n2`]) {
     await waitFor(`node-3 withdrawn from ${ns}`, async () => {
       const e = await entries(ns, s3);
       return e.route === '' && e.neigh.length === 0 && (await fdbCount(ns)) === 1;
-    }, 40_000);
+    }, 120_000);
   }
-  assert.ok(await getOverSocket(join(root, lab, 'api.sock'), '/healthz'));
-  assert.equal(await subnet('node-3'), s3, 'the Node object is still there: the lease alone withdrew it');
+  assert.equal(await subnet('node-3'), undefined, 'the Node is still there, without its podCIDR');
+  // Back: the restarted agent heartbeats, gets its old subnet, and its pods keep their IPs.
+  restartAgent(lab, root, 'node-3');
+  await waitFor('node-3 back on node-1', async () => (await entries(`${prefix}n1`, s3)).route !== '', 60_000);
+  assert.equal(await subnet('node-3'), s3, 'its previous subnet');
+  const e3a = await waitFor('e3a reachable again', async () => {
+    const { stdout } = await execFileP('ip', ['netns', 'exec', podNetnsName(prefix, echo.get('e1a')!.metadata.uid), 'python3', '-c', PROBE, echo.get('e3a')!.status!.podIP!]);
+    const r = (JSON.parse(stdout) as Record<string, { tcp: string }>)[echo.get('e3a')!.status!.podIP!];
+    return r.tcp === 'e3a tcp' ? r : undefined;
+  }, 60_000);
+  assert.equal(e3a.tcp, 'e3a tcp');
 });

@@ -3,8 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { KubeObject } from '../../src/core/types.ts';
-import type { Lease } from '../../src/overlay/ipam.ts';
-import { bridgeMacFor, nodeNetworkPatch, nodeShowsPatch, overlayPeers } from '../../src/agent/pod-network-plan.ts';
+import { bridgeMacFor, nodeNetworkPatch, nodeShowsPatch, overlayPeers, overlayProjection, ownSubnets } from '../../src/agent/pod-network-plan.ts';
 import { KUBELET_ENDPOINT_ANNOTATION } from '../../src/core/well-known.ts';
 import { bearerMatches, parseLogRequest } from '../../src/agent/kubelet-server.ts';
 import { parseKubeletEndpoint, planLogProxy } from '../../src/api/pod-logs.ts';
@@ -18,36 +17,44 @@ function node(name: string, ip: string, mac: string, cidr: string): KubeObject {
     spec: { podCIDR: cidr, podCIDRs: [cidr] },
   };
 }
-const lease = (n: string, cidr: string): Lease => ({ node: n, subnets: [cidr], expiresAt: Date.now() + 60_000 });
-
-test('overlay peers: a Node is programmed only while a live lease gives it the same subnet', () => {
+test('overlay peers: every other Node showing podCIDRs and a VTEP; never one claiming our subnet', () => {
   const nodes = [
     node('n1', '172.31.0.11', '02:00:00:00:00:01', '10.244.1.0/24'),
     node('n2', '172.31.0.12', '02:00:00:00:00:02', '10.244.2.0/24'),
-    node('n3', '172.31.0.13', '02:00:00:00:00:03', '10.244.3.0/24'),
-    node('n4', '172.31.0.14', '02:00:00:00:00:04', '10.244.4.0/24'),
-    { apiVersion: 'v1', kind: 'Node', metadata: { name: 'n5' }, spec: {} },
+    node('n3', '172.31.0.13', '02:00:00:00:00:03', '10.244.1.0/24'),
+    { apiVersion: 'v1', kind: 'Node', metadata: { name: 'n4', annotations: { 'meshlet.io/vtep-ip': '172.31.0.14', 'meshlet.io/vtep-mac': '02:00:00:00:00:04' } }, spec: {} },
+    { apiVersion: 'v1', kind: 'Node', metadata: { name: 'n5' }, spec: { podCIDR: '10.244.5.0/24' } },
   ];
-  const leases = [lease('n1', '10.244.1.0/24'), lease('n2', '10.244.2.0/24'), lease('n3', '10.244.9.0/24'), lease('n5', '10.244.5.0/24')];
-  // n1 is self; n3's Node names a subnet its lease does not hold; n4 has no lease; n5 published nothing.
-  assert.deepEqual(overlayPeers(nodes, leases, 'n1').map((p) => p.name), ['n2']);
-  assert.deepEqual(overlayPeers(nodes, [], 'n1'), [], 'every lease expired: no peer');
-  assert.deepEqual(overlayPeers(nodes.slice(0, 1), leases, 'n1'), [], 'Nodes deleted: no peer');
+  // n1 is self; n3 claims n1's subnet; n4's podCIDRs were withdrawn (lease lapsed); n5 has no VTEP yet.
+  assert.deepEqual(overlayPeers(nodes, 'n1', ['10.244.1.0/24']).map((p) => p.name), ['n2']);
+  assert.deepEqual(overlayPeers(nodes.slice(0, 1), 'n1', ['10.244.1.0/24']), [], 'Nodes deleted: no peer');
+  assert.deepEqual(ownSubnets(nodes[0]), ['10.244.1.0/24']);
+  assert.deepEqual(ownSubnets(nodes[3]), []);
 });
 
-test('the Node patch publishes lease, VTEP and kubelet endpoint; nodeShowsPatch says when it is already there', () => {
-  const patch = nodeNetworkPatch({ subnets: ['10.244.1.0/24'], vtepIp: '172.31.0.11', vtepMac: '02:AA:00:00:00:01', kubeletEndpoint: 'unix:///s/k.sock' });
+test('the overlay projection changes only with podCIDRs, VTEP annotations (and our own kubelet endpoint)', () => {
+  const n2 = node('n2', '172.31.0.12', '02:00:00:00:00:02', '10.244.2.0/24');
+  const p = overlayProjection(n2, 'n1');
+  // A status repost, a label, a taint: nothing the overlay programs.
+  const reposted: KubeObject = { ...n2, metadata: { ...n2.metadata, labels: { a: 'b' }, resourceVersion: '99' }, spec: { ...(n2.spec as object), taints: [] }, status: { conditions: [{ type: 'Ready', status: 'True', lastHeartbeatTime: 'now' }] } };
+  assert.equal(overlayProjection(reposted, 'n1'), p);
+  assert.notEqual(overlayProjection({ ...n2, spec: {} }, 'n1'), p, 'podCIDRs withdrawn');
+  assert.notEqual(overlayProjection(node('n2', '172.31.0.12', '02:00:00:00:00:09', '10.244.2.0/24'), 'n1'), p, 'new VTEP MAC');
+  const withEndpoint: KubeObject = { ...n2, metadata: { ...n2.metadata, annotations: { ...n2.metadata.annotations, [KUBELET_ENDPOINT_ANNOTATION]: 'unix:///x' } } };
+  assert.equal(overlayProjection(withEndpoint, 'n1'), p, "another node's kubelet endpoint is not ours to care about");
+  assert.notEqual(overlayProjection(withEndpoint, 'n2'), overlayProjection(n2, 'n2'), 'our own is: we publish it');
+});
+
+test('the Node patch publishes VTEP and kubelet endpoint, never podCIDRs; nodeShowsPatch says when it is already there', () => {
+  const patch = nodeNetworkPatch({ vtepIp: '172.31.0.11', vtepMac: '02:AA:00:00:00:01', kubeletEndpoint: 'unix:///s/k.sock' });
   assert.deepEqual(patch, {
     metadata: { annotations: { 'meshlet.io/vtep-mac': '02:aa:00:00:00:01', 'meshlet.io/vtep-ip': '172.31.0.11', [KUBELET_ENDPOINT_ANNOTATION]: 'unix:///s/k.sock' } },
-    spec: { podCIDR: '10.244.1.0/24', podCIDRs: ['10.244.1.0/24'] },
   });
   const n = node('n1', '172.31.0.11', '02:aa:00:00:00:01', '10.244.1.0/24');
   assert.equal(nodeShowsPatch(n, patch), false, 'endpoint missing');
   n.metadata.annotations![KUBELET_ENDPOINT_ANNOTATION] = 'unix:///s/k.sock';
   assert.equal(nodeShowsPatch(n, patch), true);
   assert.equal(nodeShowsPatch(undefined, patch), false);
-  (n.spec as { podCIDR: string }).podCIDR = '10.244.2.0/24';
-  assert.equal(nodeShowsPatch(n, patch), false);
 });
 
 test('the bridge MAC is fixed by the gateway address', () => {

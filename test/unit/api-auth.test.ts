@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { authenticate, authorize, generateTokenFile, isAllowed, loadTokenFile, parseTokenFile, splitCsvLine } from '../../src/api/auth.ts';
+import { authenticate, authorize, generateTokenFile, isAllowed, loadTokenFile, nodeAdmission, parseTokenFile, splitCsvLine } from '../../src/api/auth.ts';
+import type { KubeObject } from '../../src/core/types.ts';
 import { isKubeError } from '../../src/core/errors.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'mlt-auth-'));
@@ -47,7 +48,13 @@ test('authorization policy', () => {
   assert.ok(isAllowed(node, { verb: 'create', resource: 'nodes' }));
   assert.ok(isAllowed(node, { verb: 'patch', resource: 'nodes', subresource: 'status' }));
   assert.ok(isAllowed(node, { verb: 'update', resource: 'pods', subresource: 'status' }));
-  assert.ok(isAllowed(node, { verb: 'update', resource: 'leases.coordination.k8s.io' }));
+  assert.ok(isAllowed(node, { verb: 'update', resource: 'leases.coordination.k8s.io', namespace: 'kube-node-lease' }));
+  // Leader-election Leases, Services, EndpointSlices and NetworkPolicies are not a node's to write.
+  assert.ok(!isAllowed(node, { verb: 'update', resource: 'leases.coordination.k8s.io', namespace: 'kube-system', name: 'meshlet-controller-manager' }));
+  assert.ok(!isAllowed(node, { verb: 'create', resource: 'leases.coordination.k8s.io', namespace: 'kube-system' }));
+  for (const resource of ['services', 'endpoints', 'endpointslices.discovery.k8s.io', 'networkpolicies.networking.k8s.io', 'configmaps']) {
+    for (const verb of ['create', 'update', 'patch', 'delete']) assert.ok(!isAllowed(node, { verb, resource, namespace: 'default', name: 'x' }), `${verb} ${resource}`);
+  }
   assert.ok(isAllowed(node, { verb: 'create', resource: 'events' }));
   assert.ok(isAllowed(node, { verb: 'delete', resource: 'pods' }));
   assert.ok(!isAllowed(node, { verb: 'update', resource: 'pods' }));
@@ -65,4 +72,28 @@ test('authorization policy', () => {
     () => authorize(node, { verb: 'create', resource: 'deployments.apps', namespace: 'default' }),
     (e) => isKubeError(e, 'Forbidden') && e.code === 403 && /cannot create resource "deployments" in API group "apps"/.test(e.message),
   );
+});
+
+test('node admission: a node creates only its own Node and Lease and never writes spec.podCIDR(s)', () => {
+  const node = { user: 'system:node:n1', uid: '', groups: ['system:nodes'] };
+  const admin = { user: 'admin', uid: '', groups: ['system:masters'] };
+  const nodeObj = (name: string, spec: Record<string, unknown> = {}): KubeObject => ({ apiVersion: 'v1', kind: 'Node', metadata: { name }, spec });
+  const create = { verb: 'create', resource: 'nodes' };
+  const patch = { verb: 'patch', resource: 'nodes', name: 'n1' };
+  assert.equal(nodeAdmission(node, create, undefined, nodeObj('n1')), undefined);
+  assert.match(nodeAdmission(node, create, undefined, nodeObj('n2'))?.message ?? '', /only its own Node/);
+  assert.match(nodeAdmission(node, create, undefined, nodeObj('n1', { podCIDR: '10.244.9.0/24' }))?.message ?? '', /podCIDR/);
+  const leased = nodeObj('n1', { podCIDR: '10.244.1.0/24', podCIDRs: ['10.244.1.0/24'] });
+  // Any other change of its own Node passes; a podCIDR change (or removal) does not.
+  assert.equal(nodeAdmission(node, patch, leased, { ...leased, metadata: { name: 'n1', labels: { a: 'b' } } }), undefined);
+  for (const spec of [{ podCIDR: '10.244.2.0/24', podCIDRs: ['10.244.2.0/24'] }, { podCIDR: '10.244.1.0/24', podCIDRs: ['10.244.1.0/24', '10.244.2.0/24'] }, {}]) {
+    const refused = nodeAdmission(node, patch, leased, nodeObj('n1', spec));
+    assert.ok(refused && refused.code === 403, JSON.stringify(spec));
+  }
+  assert.ok(nodeAdmission(node, patch, nodeObj('n1'), leased), 'not even from empty');
+  assert.equal(nodeAdmission(admin, patch, nodeObj('n1'), leased), undefined, 'the controller (admin) may');
+  const lease = (name: string): KubeObject => ({ apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name, namespace: 'kube-node-lease' } });
+  const leaseCreate = { verb: 'create', resource: 'leases.coordination.k8s.io', namespace: 'kube-node-lease' };
+  assert.equal(nodeAdmission(node, leaseCreate, undefined, lease('n1')), undefined);
+  assert.ok(nodeAdmission(node, leaseCreate, undefined, lease('n2')));
 });

@@ -2,6 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseCommandLine, parseHostPort, integerOption, UsageError, listOption } from '../../src/cli/args.ts';
 import { COMMANDS, mainHelp } from '../../src/cli/commands.ts';
+import { podNetworkPool } from '../../src/cli/server.ts';
+import { podNetworkConfig } from '../../src/cli/agent.ts';
 
 test('no arguments, --help, -h and help print the main help', () => {
   for (const argv of [[], ['--help'], ['-h'], ['help']]) {
@@ -100,4 +102,24 @@ test('integer options are range-checked', () => {
   assert.throws(() => integerOption({ nodes: '17' }, 'nodes', 1, 16, 2), /from 1 to 16/);
   assert.throws(() => integerOption({ nodes: '2x' }, 'nodes', 1, 16, 2), UsageError);
   assert.throws(() => integerOption({ nodes: '0' }, 'nodes', 1, 16, 2), UsageError);
+});
+
+test('pod-network options: the subnet pool is the server\'s; the agent takes no store address', () => {
+  const s = parseCommandLine(['server', '--cluster-cidr', '10.9.0.0/16', '--node-subnet-size', '26', '--subnet-lease-ttl', '30']);
+  assert.equal(s.kind, 'run');
+  if (s.kind === 'run') {
+    assert.deepEqual(podNetworkPool({ ...s }), { clusterCidr: '10.9.0.0/16', nodeSubnetSize: 26, leaseTtlMs: 30_000 });
+  }
+  assert.deepEqual(podNetworkPool({ kind: 'run', command: 'server', options: {}, positionals: [], rest: [] }), { clusterCidr: '10.244.0.0/16', nodeSubnetSize: 24 });
+  assert.throws(() => podNetworkPool({ kind: 'run', command: 'server', options: { 'cluster-cidr': '10.9.0.1/16' }, positionals: [], rest: [] }), /--cluster-cidr/);
+  for (const gone of ['--redis', '--node-subnet-size', '--subnet-lease-ttl']) {
+    const a = parseCommandLine(['agent', '--node-name', 'n1', '--server', 'unix:///x', '--token', 't', gone, 'x']);
+    assert.equal(a.kind, 'usage-error', `agent ${gone}`);
+  }
+  const a = parseCommandLine(['agent', '--node-name', 'n1', '--server', 'unix:///x', '--token', 't', '--cluster-cidr', '10.9.0.0/16']);
+  assert.equal(a.kind, 'run');
+  if (a.kind === 'run') {
+    assert.equal(podNetworkConfig(a, '/d', '172.31.0.11')?.clusterCidr, '10.9.0.0/16', 'pod networking is on by default');
+    assert.equal(podNetworkConfig({ ...a, options: { ...a.options, 'no-pod-network': true } }, '/d', '172.31.0.11'), undefined);
+  }
 });

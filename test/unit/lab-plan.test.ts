@@ -66,12 +66,20 @@ test('identities, commands and kubeconfig', () => {
   const cmd = agentCommand(plan, plan.nodes[0], '/usr/bin/node', '/repo/bin/meshlet.js');
   assert.deepEqual(cmd.slice(0, 5), ['--net=/run/netns/ml-x-n1', '--', '/usr/bin/node', '/repo/bin/meshlet.js', 'agent']);
   assert.equal(cmd[cmd.indexOf('--netns-prefix') + 1], 'ml-x-');
-  assert.equal(cmd[cmd.indexOf('--redis') + 1], 'redis+unix:///s/x/redis.sock');
+  // Agents hold no store address: nothing on their command line names Redis or its socket.
+  assert.ok(!cmd.some((a) => /redis/i.test(a)), cmd.join(' '));
+  const net = agentCommand(plan, plan.nodes[0], '/usr/bin/node', '/repo/bin/meshlet.js', { clusterCidr: '10.9.0.0/16', nodeSubnetSize: 26, subnetLeaseTtl: 10, vni: 7 });
+  assert.equal(net[net.indexOf('--cluster-cidr') + 1], '10.9.0.0/16');
+  assert.equal(net[net.indexOf('--vni') + 1], '7');
+  assert.ok(!net.includes('--node-subnet-size') && !net.includes('--subnet-lease-ttl'), 'the subnet pool is the server\'s');
   assert.equal(cmd[cmd.indexOf('--server') + 1], 'unix:///s/x/api.sock');
   assert.equal(cmd[cmd.indexOf('--node-ip') + 1], '172.31.0.11');
   const srv = serverCommand(plan, '/repo/bin/meshlet.js');
   assert.equal(srv[srv.indexOf('--listen') + 1], '127.0.0.1:0');
   assert.equal(srv[srv.indexOf('--socket') + 1], '/s/x/api.sock');
+  assert.equal(srv[srv.indexOf('--redis') + 1], 'redis+unix:///s/x/redis.sock');
+  const srvNet = serverCommand(plan, '/repo/bin/meshlet.js', { clusterCidr: '10.9.0.0/16', nodeSubnetSize: 26, subnetLeaseTtl: 10 });
+  assert.deepEqual(srvNet.slice(-6), ['--cluster-cidr', '10.9.0.0/16', '--node-subnet-size', '26', '--subnet-lease-ttl', '10']);
   const kc = labKubeconfig(plan, 41234, 'tok', 'PEM');
   assert.equal(kc['current-context'], 'meshlet-x');
   assert.deepEqual(kc.clusters, [

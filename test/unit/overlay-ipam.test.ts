@@ -7,12 +7,10 @@ import { Ipam, renewDueAt } from '../../src/overlay/ipam.ts';
 const redis = new Redis({ lazyConnect: true });
 after(() => redis.disconnect());
 
-test('default network: 10.244.0.0/16 in /24s, pod offsets .2-.254', () => {
+test('default network: 10.244.0.0/16 in /24s', () => {
   const i = new Ipam(redis);
   assert.deepEqual(i.clusterCidrs, ['10.244.0.0/16']);
   assert.equal(i.subnetCount, 256);
-  assert.equal(i.firstOffset, 2);
-  assert.equal(i.lastOffset, 254);
   assert.deepEqual(i.subnetsOf(1), ['10.244.1.0/24']);
   assert.equal(i.indexOf('10.244.77.0/24'), 77);
   assert.throws(() => i.indexOf('10.244.77.0/25'));
@@ -25,10 +23,9 @@ test('dual-stack shares one index space; the smaller family bounds it', () => {
   assert.deepEqual(i.subnetsOf(3), ['10.244.3.0/24', 'fd00:10:244:3::/64']);
   assert.equal(i.indexOf('fd00:10:244:3::/64'), 3);
   assert.throws(() => i.indexOf('10.244.20.0/24'), /beyond/);
-  assert.equal(i.lastOffset, 254);
   const v6 = new Ipam(redis, { clusterCidr: null, clusterCidrV6: 'fd00:10:244::/56' });
   assert.equal(v6.subnetCount, 256);
-  assert.equal(v6.lastOffset, 2 ** 32);
+  assert.deepEqual(v6.subnetsOf(1), ['fd00:10:244:1::/64']);
 });
 
 test('invalid configurations are refused', () => {
