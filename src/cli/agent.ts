@@ -6,6 +6,8 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { createClient } from '../client/http-client.ts';
+import { InformerFactory } from '../client/informer-factory.ts';
+import { SLIM_TRANSFORMS, stripMetadata } from '../client/slim-objects.ts';
 import { firstIPv4, hostFacts } from '../agent/host-facts.ts';
 import { startHeartbeat } from '../agent/heartbeat.ts';
 import { startHealthServer, type HealthListen } from '../agent/health-server.ts';
@@ -113,6 +115,11 @@ export async function runAgent(cmd: RunCommand): Promise<number | undefined> {
     }
   };
   onStop('API client', () => client.close());
+  // The agent's one informer cache (src/client/informer-factory.ts): one watch per kind and selector for
+  // every part; slim copies except where a part asks for whole objects (the kubelet's own pods).
+  const informers = new InformerFactory({ client, logger, registry: metrics, transforms: SLIM_TRANSFORMS, defaultTransform: stripMetadata });
+  informers.start();
+  onStop('informers', () => informers.stop());
 
   try {
     let heartbeat: ReturnType<typeof startHeartbeat> | undefined;
@@ -146,7 +153,7 @@ export async function runAgent(cmd: RunCommand): Promise<number | undefined> {
 
       const kubelet = new Kubelet({
         nodeName, nodeIp: nodeIP, dataDir, netnsPrefix: net.netnsPrefix, mtu: network.mtu, dnsIp: net.clusterDns,
-        ipam: network.kubeletIpam(), client, logger,
+        ipam: network.kubeletIpam(), client, informers, logger,
       });
       let kubeletServer: KubeletServer | undefined;
       kubeletServer = await startKubeletServer({
