@@ -468,7 +468,7 @@ export class Informer {
 
   /** Resolves once the cache holds the first list, or when this handle is stopped. */
   synced(): Promise<void> {
-    if (this.stopped) return Promise.resolve();
+    if (this.stopped || this.core.hasSynced()) return Promise.resolve();
     return Promise.race([this.core.synced(), new Promise<void>((resolve) => this.stoppedWaiters.push(resolve))]);
   }
 

@@ -14,6 +14,8 @@ import type { ApiClient } from '../../src/client/types.ts';
 import { Ipam } from '../../src/overlay/ipam.ts';
 import { parseCidr, gatewayOf } from '../../src/overlay/cidr.ts';
 import { Kubelet } from '../../src/kubelet/kubelet.ts';
+import { InformerFactory } from '../../src/client/informer-factory.ts';
+import { SLIM_TRANSFORMS } from '../../src/client/slim-objects.ts';
 
 export const NODE_NAME = 'n1';
 export const NODE_IP = '192.0.2.1';
@@ -46,6 +48,10 @@ export async function startKubeletNode(opts: { name: string; ipamPrefix: string;
     cleanups.push(() => client.close());
     const ipam = await Ipam.connect(`redis+unix://${join(api.dir, 'redis', 'redis.sock')}`, { prefix: opts.ipamPrefix, clusterCidr: opts.clusterCidr });
     cleanups.push(() => ipam.close());
+    // The kubelet takes its pods from an agent-style factory (slim by default; its own pods whole).
+    const informers = new InformerFactory({ client, transforms: SLIM_TRANSFORMS });
+    informers.start();
+    cleanups.push(() => informers.stop());
     const subnet = parseCidr((await ipam.leaseSubnet(NODE_NAME)).subnets[0]);
     const gateway = gatewayOf(subnet);
     execFileSync('ip', ['netns', 'add', nodeNs]);
@@ -62,6 +68,7 @@ export async function startKubeletNode(opts: { name: string; ipamPrefix: string;
       dnsIp: '10.96.0.10',
       nodeNetns: nodeNs,
       client,
+      informers,
       logger: pino({ level: 'silent' }),
       resyncMs: 200,
       ipam: {
