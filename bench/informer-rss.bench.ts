@@ -7,7 +7,10 @@
 // managedFields, full specs and statuses) and are written straight into the
 // store, since only reading them is measured.
 //
-// Three kinds of cache process, interleaved, --runs each, medians:
+// Three kinds of cache process, interleaved, --runs each, medians, each run
+// twice: under tsx, as `meshlet agent` runs today (bin/meshlet.js), and
+// compiled to JavaScript first (tsc into a temp dir) and run by plain node,
+// which shows what the tsx loader itself costs:
 //   - slim:  the agent's factory (SLIM_TRANSFORMS, stripMetadata), its default
 //            indexes plus EndpointSlices by endpoint address (what DNS adds);
 //   - full:  the same informers and indexes, objects cached whole (baseline);
@@ -17,11 +20,15 @@
 // Anchor: k3s agent ~275 MB. Aim: the slim cache process under 80 MB.
 //
 //   node --import tsx bench/informer-rss.bench.ts [--services 10000] [--endpoints 5] [--pods 5000] [--runs 3]
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { createClient } from '../src/client/http-client.ts';
 import { InformerFactory } from '../src/client/informer-factory.ts';
@@ -55,6 +62,7 @@ async function child(mode: Mode): Promise<void> {
   const factory = new InformerFactory({
     client,
     registry: new Registry(),
+    logger: pino({ level: 'warn' }, pino.destination(2)),
     ...(mode === 'slim' ? { transforms: SLIM_TRANSFORMS, defaultTransform: stripMetadata } : {}),
   });
   factory.start();
@@ -240,10 +248,42 @@ function node(i: number): KubeObject {
 
 // ---- the parent: one API server, the objects, the cache processes
 
+type Runtime = 'tsx' | 'built';
+
+/** This file and what it imports compiled to JavaScript in a temp dir (node_modules linked), for plain node. */
+function buildChild(repo: string): { entry: string; dir: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'mlt-informers-rss-'));
+  execFileSync(join(repo, 'node_modules', '.bin', 'tsc'), [
+    join(repo, 'bench', 'informer-rss.bench.ts'), '--outDir', dir, '--rootDir', repo, '--module', 'nodenext', '--moduleResolution', 'nodenext',
+    '--target', 'es2022', '--rewriteRelativeImportExtensions', '--skipLibCheck', '--types', 'node', '--strict',
+  ], { stdio: 'inherit' });
+  symlinkSync(join(repo, 'node_modules'), join(dir, 'node_modules'));
+  return { entry: join(dir, 'bench', 'informer-rss.bench.js'), dir };
+}
+
+function runChild(entry: string, runtime: Runtime, mode: Mode, env: Record<string, string>): Promise<{ stdout: string }> {
+  return new Promise((resolve, reject) => {
+    const args = runtime === 'tsx' ? ['--expose-gc', '--import', 'tsx', entry] : ['--expose-gc', entry];
+    const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const timer = setTimeout(() => child.kill('SIGTERM'), 300_000);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      if (code === 0) resolve({ stdout });
+      else reject(new Error(`${mode} cache process failed (${code ?? signal}): ${stderr.slice(-4000)}`));
+    });
+  });
+}
+
 async function parent(): Promise<void> {
   const flags = parseFlags(process.argv.slice(2), { services: 10000, endpoints: 5, pods: 5000, runs: 3 });
   const { startTestApiServer } = await import('../test/helpers/api-server.ts');
   const api = await startTestApiServer({ historySize: 1000 });
+  const cleanups: (() => void)[] = [];
   try {
     const bytes: Record<string, number> = {};
     const count: Record<string, number> = {};
@@ -270,26 +310,32 @@ async function parent(): Promise<void> {
     process.stderr.write(`loaded ${work.length} objects into the store in ${Math.round(performance.now() - t0)} ms\n`);
     work.length = 0;
 
-    const results: Record<Mode, ChildResult[]> = { empty: [], slim: [], full: [] };
+    const results: Record<Runtime, Record<Mode, ChildResult[]>> = { tsx: { empty: [], slim: [], full: [] }, built: { empty: [], slim: [], full: [] } };
     const self = fileURLToPath(import.meta.url);
+    const built = buildChild(dirname(dirname(self)));
+    cleanups.push(() => rmSync(built.dir, { recursive: true, force: true }));
     for (let run = 0; run < flags.runs; run++) {
-      for (const mode of ['empty', 'slim', 'full'] as const) {
-        const res = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', self], {
-          env: { ...process.env, BENCH_RSS_CHILD: mode, BENCH_RSS_URL: api.url, BENCH_RSS_TOKEN: api.token },
-          encoding: 'utf8',
-          maxBuffer: 1 << 20,
-        });
-        if (res.status !== 0) throw new Error(`${mode} cache process failed: ${res.stderr}`);
+      for (const [runtime, mode] of (['tsx', 'built'] as const).flatMap((r) => (['empty', 'slim', 'full'] as const).map((m) => [r, m] as const))) {
+        // Asynchronously: the API server the child reads runs in this process.
+        const env = { BENCH_RSS_CHILD: mode, BENCH_RSS_URL: api.url, BENCH_RSS_TOKEN: api.token };
+        const res = await runChild(runtime === 'tsx' ? self : built.entry, runtime, mode, env);
         const line = res.stdout.trim().split('\n').pop() ?? '';
         const r = JSON.parse(line) as ChildResult;
-        results[mode].push(r);
-        process.stderr.write(`run ${run + 1} ${mode}: rss ${r.rssMiB.toFixed(1)} MiB, heap ${r.heapUsedMiB.toFixed(1)} MiB, peak ${r.maxRssMiB.toFixed(1)} MiB, ${r.objects} objects in ${Math.round(r.syncMs)} ms\n`);
+        results[runtime][mode].push(r);
+        process.stderr.write(`run ${run + 1} ${runtime} ${mode}: rss ${r.rssMiB.toFixed(1)} MiB, heap ${r.heapUsedMiB.toFixed(1)} MiB, peak ${r.maxRssMiB.toFixed(1)} MiB, ${r.objects} objects in ${Math.round(r.syncMs)} ms\n`);
       }
     }
-    const med = (mode: Mode, f: keyof ChildResult): number => median(results[mode].map((r) => Number(r[f])));
-    const summary = Object.fromEntries(
-      (['empty', 'slim', 'full'] as const).map((m) => [m, { rssMiB: med(m, 'rssMiB'), heapUsedMiB: med(m, 'heapUsedMiB'), maxRssMiB: med(m, 'maxRssMiB'), syncMs: med(m, 'syncMs'), objects: med(m, 'objects') }]),
-    );
+    const med = (rt: Runtime, mode: Mode, f: keyof ChildResult): number => median(results[rt][mode].map((r) => Number(r[f])));
+    const summary = (rt: Runtime): Record<string, unknown> => ({
+      ...Object.fromEntries(
+        (['empty', 'slim', 'full'] as const).map((m) => [m, { rssMiB: med(rt, m, 'rssMiB'), heapUsedMiB: med(rt, m, 'heapUsedMiB'), maxRssMiB: med(rt, m, 'maxRssMiB'), syncMs: med(rt, m, 'syncMs'), objects: med(rt, m, 'objects') }]),
+      ),
+      slimOverFullRss: med(rt, 'slim', 'rssMiB') / med(rt, 'full', 'rssMiB'),
+      cacheRssSlimMiB: med(rt, 'slim', 'rssMiB') - med(rt, 'empty', 'rssMiB'),
+      cacheRssFullMiB: med(rt, 'full', 'rssMiB') - med(rt, 'empty', 'rssMiB'),
+      cacheHeapSlimMiB: med(rt, 'slim', 'heapUsedMiB') - med(rt, 'empty', 'heapUsedMiB'),
+      cacheHeapFullMiB: med(rt, 'full', 'heapUsedMiB') - med(rt, 'empty', 'heapUsedMiB'),
+    });
     printResult({
       bench: 'informer-rss',
       machine: machineInfo(),
@@ -297,14 +343,13 @@ async function parent(): Promise<void> {
       avgJsonBytes: Object.fromEntries(Object.entries(bytes).map(([gr, b]) => [gr, b / count[gr]])),
       endpoints: flags.services * flags.endpoints,
       runs: flags.runs,
-      ...summary,
-      slimOverFullRss: med('slim', 'rssMiB') / med('full', 'rssMiB'),
-      cacheCostSlimOverFull: (med('slim', 'rssMiB') - med('empty', 'rssMiB')) / (med('full', 'rssMiB') - med('empty', 'rssMiB')),
-      heapSlimOverFull: (med('slim', 'heapUsedMiB') - med('empty', 'heapUsedMiB')) / (med('full', 'heapUsedMiB') - med('empty', 'heapUsedMiB')),
+      tsx: summary('tsx'),
+      built: summary('built'),
       k3sAgentAnchorMiB: 275,
       aimMiB: 80,
     });
   } finally {
+    for (const c of cleanups) c();
     await api.stop();
   }
 }
