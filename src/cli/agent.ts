@@ -9,6 +9,8 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { createClient } from '../client/http-client.ts';
+import { InformerFactory } from '../client/informer-factory.ts';
+import { SLIM_TRANSFORMS, stripMetadata } from '../client/slim-objects.ts';
 import { firstIPv4, hostFacts } from '../agent/host-facts.ts';
 import { startHeartbeat } from '../agent/heartbeat.ts';
 import { startHealthServer, type HealthListen } from '../agent/health-server.ts';
@@ -16,7 +18,6 @@ import { startKubeletServer, type KubeletListen, type KubeletServer } from '../a
 import { NodeNetwork } from '../agent/node-network.ts';
 import { clusterDnsFromApi } from '../agent/cluster-dns.ts';
 import { PodIps } from '../agent/pod-ips.ts';
-import { Informer } from '../client/informer.ts';
 import { DEFAULT_CLUSTER_CIDR } from '../core/cidr.ts';
 import { Kubelet } from '../kubelet/kubelet.ts';
 import { DEFAULT_NETNS_PREFIX, isValidNetnsPrefix } from '../kubelet/names.ts';
@@ -119,6 +120,11 @@ export async function runAgent(cmd: RunCommand): Promise<number | undefined> {
     }
   };
   onStop('API client', () => client.close());
+  // The agent's one informer cache (src/client/informer-factory.ts): one watch per kind and selector for
+  // every part; slim copies except where a part asks for whole objects (the kubelet's own pods).
+  const informers = new InformerFactory({ client, logger, registry: metrics, transforms: SLIM_TRANSFORMS, defaultTransform: stripMetadata });
+  informers.start();
+  onStop('informers', () => informers.stop());
 
   try {
     let heartbeat: ReturnType<typeof startHeartbeat> | undefined;
@@ -138,9 +144,8 @@ export async function runAgent(cmd: RunCommand): Promise<number | undefined> {
     if (!net) {
       logger.warn('--no-pod-network: pod networking and the kubelet are off (Node registration and heartbeat only)');
     } else {
-      // The Nodes cache the overlay reads (a shared informer factory will hand out the same one to every part).
-      const nodes = new Informer({ client, gr: 'nodes', logger });
-      nodes.start();
+      // The overlay reads the process's one Nodes cache (slim: pod CIDRs, annotations, addresses, readiness).
+      const nodes = informers.informer('nodes');
       onStop('Nodes informer', () => nodes.stop());
       const endpoint = kubeletEndpointUrl(net.kubeletListen);
       const network = new NodeNetwork({
@@ -161,7 +166,7 @@ export async function runAgent(cmd: RunCommand): Promise<number | undefined> {
 
       const kubelet = new Kubelet({
         nodeName, nodeIp: nodeIP, dataDir, netnsPrefix: net.netnsPrefix, mtu: network.mtu, dnsIp: net.clusterDns ?? (await clusterDnsFromApi(client, logger)),
-        ipam: podIps.kubeletIpam(), client, logger,
+        ipam: podIps.kubeletIpam(), client, informers, logger,
       });
       let kubeletServer: KubeletServer | undefined;
       kubeletServer = await startKubeletServer({

@@ -10,6 +10,8 @@ import { ADMIN_GROUP } from '../core/well-known.ts';
 import { startApiServer } from '../api/server.ts';
 import { ensureServingCert } from '../api/tls.ts';
 import { createClient } from '../client/http-client.ts';
+import { InformerFactory } from '../client/informer-factory.ts';
+import { stripManagedFields } from '../client/slim-objects.ts';
 import type { ApiClient } from '../client/types.ts';
 import { RedisStore } from '../store/redis-store.ts';
 import { STORE_FSYNC_MODES, superviseRedis, type StoreFsync } from '../store/redis-process.ts';
@@ -172,6 +174,16 @@ export async function runServer(cmd: RunCommand): Promise<number | undefined> {
     const address = api.address ?? listen;
 
     const selfUrl = socketPath ? `unix://${socketPath}` : httpUrl(address.host, address.port);
+    // One informer cache for the controllers and the scheduler: one watch per kind, running in every
+    // server; only the leaders (of their own Leases) register handlers and work.
+    let informers: InformerFactory | undefined;
+    if ((withControllers || withScheduler) && admin) {
+      const client: ApiClient = createClient({ server: selfUrl, token: admin, userAgent: 'meshlet-informers' });
+      onStop('informers\' client', () => client.close());
+      informers = new InformerFactory({ client, logger: logger.child({ component: 'informers' }), registry: api.metrics, defaultTransform: stripManagedFields });
+      informers.start();
+      onStop('informers', () => informers?.stop());
+    }
     if (withControllers && admin) {
       const client: ApiClient = createClient({ server: selfUrl, token: admin, userAgent: 'meshlet-controllers' });
       onStop('controllers\' client', () => client.close());
@@ -182,6 +194,7 @@ export async function runServer(cmd: RunCommand): Promise<number | undefined> {
       onStop('node IPAM pool', () => ipam.close());
       const controllers = await startControllers(client, {
         logger: logger.child({ component: 'controllers' }),
+        informers,
         nodeIpam: { ipam, ...(podNetwork.leaseTtlMs ? { ttlMs: podNetwork.leaseTtlMs } : {}) },
       });
       onStop('controllers', () => controllers.stop());
@@ -192,7 +205,7 @@ export async function runServer(cmd: RunCommand): Promise<number | undefined> {
       onStop('scheduler\'s client', () => client.close());
       const { startScheduler } = await import('../scheduler/scheduler.ts');
       const identity = `${hostname()}_${process.pid}_${randomBytes(4).toString('hex')}`;
-      const scheduler = startScheduler(client, { logger: logger.child({ component: 'scheduler' }), identity });
+      const scheduler = startScheduler(client, { logger: logger.child({ component: 'scheduler' }), identity, informers });
       onStop('scheduler', () => scheduler.stop());
       logger.info({ identity }, 'scheduler started (leader election on kube-system/meshlet-scheduler)');
     }

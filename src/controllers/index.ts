@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { ApiClient } from '../client/types.ts';
-import { SharedInformers } from '../client/informer.ts';
+import { InformerFactory, SharedInformers } from '../client/informer-factory.ts';
 import { runLeaderElection } from '../client/leader-election.ts';
 import { deploymentController } from './deployment.ts';
 import { replicaSetController } from './replicaset.ts';
@@ -30,11 +30,21 @@ export interface ControllerManagerOptions {
   nodeGraceMs?: number;
   /** The node-IPAM controller's subnet pool (the server's Redis); without it no node gets a subnet. */
   nodeIpam?: NodeIpamOptions;
+  /**
+   * The process's informer factory (shared with the scheduler). Its informers
+   * may run while another server leads; only the leader registers handlers and
+   * works. Without one, each leadership term lists and watches on its own.
+   */
+  informers?: InformerFactory;
 }
 
-/** Starts every controller on shared informers; returns their stop. */
-export async function runControllers(client: ApiClient, logger: Logger, opts: { nodeGraceMs?: number; nodeIpam?: NodeIpamOptions } = {}): Promise<() => Promise<void>> {
-  const informers = new SharedInformers(client, logger);
+/** Starts every controller on shared informers; returns their stop (which leaves a shared factory's watches running). */
+export async function runControllers(
+  client: ApiClient,
+  logger: Logger,
+  opts: { nodeGraceMs?: number; nodeIpam?: NodeIpamOptions; informers?: InformerFactory } = {},
+): Promise<() => Promise<void>> {
+  const informers = opts.informers ? opts.informers.scope() : new SharedInformers(client, logger);
   const deps: ControllerDeps = { client, informers, logger };
   const controllers: Controller[] = [
     deploymentController(deps),
@@ -70,7 +80,7 @@ export async function startControllers(client: ApiClient, opts: ControllerManage
     retryPeriodMs: opts.retryPeriodMs,
     logger: log,
     onStartedLeading: () => {
-      const started = runControllers(client, log, { nodeGraceMs: opts.nodeGraceMs, nodeIpam: opts.nodeIpam }).catch((err: unknown) => {
+      const started = runControllers(client, log, { nodeGraceMs: opts.nodeGraceMs, nodeIpam: opts.nodeIpam, informers: opts.informers }).catch((err: unknown) => {
         log.error({ err }, 'controllers failed to start');
         return undefined;
       });

@@ -2,12 +2,14 @@
 // work queue whose worker syncs one key at a time.
 import type { Logger } from 'pino';
 import type { ApiClient } from '../client/types.ts';
-import { SharedInformers, objectKey, type Informer } from '../client/informer.ts';
+import { objectKey, type Informer } from '../client/informer.ts';
+import type { SharedInformers } from '../client/informer-factory.ts';
 import { WorkQueue } from '../client/work-queue.ts';
 import type { KubeObject } from '../core/types.ts';
 
 export interface ControllerDeps {
   client: ApiClient;
+  /** This leadership term's handles on the process's informers (released when the term ends). */
   informers: SharedInformers;
   logger: Logger;
 }

@@ -16,6 +16,7 @@ import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { ApiClient } from '../client/types.ts';
 import { Informer } from '../client/informer.ts';
+import type { InformerFactory } from '../client/informer-factory.ts';
 import { WorkQueue } from '../client/work-queue.ts';
 import { isKubeError } from '../core/errors.ts';
 import type { KubeObject } from '../core/types.ts';
@@ -56,6 +57,11 @@ export interface KubeletDeps {
   nodeNetns?: string;
   ipam: KubeletIpam;
   client: ApiClient;
+  /**
+   * The agent's informer factory: the kubelet's pods (spec.nodeName=<self>,
+   * whole objects) come from it. Without one the kubelet watches on its own.
+   */
+  informers?: InformerFactory;
   logger: Logger;
   backoff?: BackoffOptions;
   /** How often every pod is looked at again (container exits, back-off ends). Default 1 s, as the kubelet's PLEG. */
@@ -103,12 +109,10 @@ export class Kubelet {
       clusterDomain: deps.clusterDomain ?? DEFAULT_CLUSTER_DOMAIN,
       nodeNetns: deps.nodeNetns,
     });
-    this.informer = new Informer({
-      client: deps.client,
-      gr: 'pods',
-      fieldSelector: `spec.nodeName=${deps.nodeName}`,
-      logger: this.log,
-    });
+    const ownPods = { fieldSelector: `spec.nodeName=${deps.nodeName}` };
+    this.informer = deps.informers
+      ? deps.informers.informer('pods', { ...ownPods, transform: 'none' })
+      : new Informer({ client: deps.client, gr: 'pods', ...ownPods, logger: this.log });
     this.prober = new Prober({
       logger: this.log,
       nodeNetns: deps.nodeNetns,

@@ -8,7 +8,8 @@ import type { Logger } from 'pino';
 import { isKubeError } from '../core/errors.ts';
 import type { KubeObject } from '../core/types.ts';
 import type { ApiClient } from '../client/types.ts';
-import { Informer, objectKey, splitKey } from '../client/informer.ts';
+import { objectKey, splitKey, type Informer } from '../client/informer.ts';
+import { SharedInformers, type InformerFactory } from '../client/informer-factory.ts';
 import { WorkQueue, backoffDelay } from '../client/work-queue.ts';
 import { runLeaderElection } from '../client/leader-election.ts';
 import { recordEvent } from '../client/events.ts';
@@ -35,6 +36,8 @@ export interface SchedulerOptions {
   logger: Logger;
   identity?: string;
   schedulerName?: string;
+  /** The process's informer factory (shared with the controllers); without one the scheduler lists and watches on its own. */
+  informers?: InformerFactory;
 }
 
 /** Pods this scheduler must place: ours, unbound, not being deleted, not finished. */
@@ -70,6 +73,7 @@ export function unschedulableCondition(pod: Pod, message: string, now: string): 
 /** One running scheduler (as leader). */
 export class Scheduler {
   readonly snapshot = new Snapshot();
+  private readonly informers: SharedInformers;
   private readonly nodes: Informer;
   private readonly pods: Informer;
   private readonly queue: WorkQueue;
@@ -88,8 +92,9 @@ export class Scheduler {
   constructor(private readonly opts: SchedulerOptions) {
     this.schedulerName = opts.schedulerName ?? DEFAULT_SCHEDULER_NAME;
     this.log = opts.logger.child({ component: 'scheduler', scheduler: this.schedulerName, identity: opts.identity });
-    this.nodes = new Informer({ client: opts.client, gr: 'nodes', logger: this.log });
-    this.pods = new Informer({ client: opts.client, gr: 'pods', logger: this.log });
+    this.informers = opts.informers ? opts.informers.scope() : new SharedInformers(opts.client, this.log);
+    this.nodes = this.informers.informer('nodes');
+    this.pods = this.informers.informer('pods');
     this.queue = new WorkQueue({
       baseDelayMs: INITIAL_BACKOFF_MS,
       maxDelayMs: MAX_BACKOFF_MS,
@@ -110,9 +115,8 @@ export class Scheduler {
       onUpdate: (_, p) => this.onPod(p as Pod),
       onDelete: (p) => this.onPodDeleted(p as Pod),
     });
-    this.nodes.start();
-    this.pods.start();
-    await Promise.all([this.nodes.synced(), this.pods.synced()]);
+    this.informers.start();
+    await this.informers.synced();
     if (this.stopped) return;
     this.queue.start((key) => this.scheduleOne(key));
     this.flushTimer = setInterval(() => this.retryUnschedulable(), UNSCHEDULABLE_FLUSH_MS);
@@ -125,7 +129,7 @@ export class Scheduler {
     if (this.flushTimer) clearInterval(this.flushTimer);
     await this.queue.shutDown();
     await Promise.allSettled([...this.binds]);
-    await Promise.all([this.nodes.stop(), this.pods.stop()]);
+    await this.informers.stop();
   }
 
   private onNode(node: Node): void {
@@ -267,7 +271,16 @@ export async function runScheduler(opts: SchedulerOptions & { signal?: AbortSign
  */
 export function startScheduler(
   client: ApiClient,
-  opts: { logger: Logger; identity: string; schedulerName?: string; leaseDurationMs?: number; renewDeadlineMs?: number; retryPeriodMs?: number },
+  opts: {
+    logger: Logger;
+    identity: string;
+    schedulerName?: string;
+    leaseDurationMs?: number;
+    renewDeadlineMs?: number;
+    retryPeriodMs?: number;
+    /** Shared with the controllers: its informers may run in every server; only the leader schedules. */
+    informers?: InformerFactory;
+  },
 ): { stop(): Promise<void> } {
   let running: Promise<void> | undefined;
   const stopElection = runLeaderElection({
@@ -280,7 +293,7 @@ export function startScheduler(
     renewDeadlineMs: opts.renewDeadlineMs,
     retryPeriodMs: opts.retryPeriodMs,
     onStartedLeading: (signal) => {
-      running = runScheduler({ client, logger: opts.logger, identity: opts.identity, schedulerName: opts.schedulerName, signal }).catch((err: unknown) =>
+      running = runScheduler({ client, logger: opts.logger, identity: opts.identity, schedulerName: opts.schedulerName, informers: opts.informers, signal }).catch((err: unknown) =>
         opts.logger.error({ err }, 'scheduler failed'),
       );
     },

@@ -15,6 +15,8 @@ import type { ApiClient } from '../../src/client/types.ts';
 import { PodIps } from '../../src/agent/pod-ips.ts';
 import { parseCidr, gatewayOf } from '../../src/core/cidr.ts';
 import { Kubelet } from '../../src/kubelet/kubelet.ts';
+import { InformerFactory } from '../../src/client/informer-factory.ts';
+import { SLIM_TRANSFORMS } from '../../src/client/slim-objects.ts';
 
 export const NODE_NAME = 'n1';
 export const NODE_IP = '192.0.2.1';
@@ -47,6 +49,10 @@ export async function startKubeletNode(opts: { name: string; subnet: string }): 
     cleanups.push(() => client.close());
     const logger = pino({ level: 'silent' });
     const podIps = await PodIps.open({ dataDir, nodeName: NODE_NAME, subnets: [opts.subnet], logger });
+    // The kubelet takes its pods from an agent-style factory (slim by default; its own pods whole).
+    const informers = new InformerFactory({ client, transforms: SLIM_TRANSFORMS });
+    informers.start();
+    cleanups.push(() => informers.stop());
     const subnet = parseCidr(opts.subnet);
     const gateway = gatewayOf(subnet);
     execFileSync('ip', ['netns', 'add', nodeNs]);
@@ -63,6 +69,7 @@ export async function startKubeletNode(opts: { name: string; subnet: string }): 
       dnsIp: '10.96.0.10',
       nodeNetns: nodeNs,
       client,
+      informers,
       logger,
       resyncMs: 200,
       ipam: podIps.kubeletIpam(),
