@@ -52,7 +52,7 @@ export class DnsServer {
 
   constructor(private readonly o: DnsServerOptions) {
     this.idleMs = o.tcpIdleMs ?? 10_000;
-    this.messageMs = o.tcpMessageMs ?? 5_000;
+    this.messageMs = o.tcpMessageMs ?? Math.min(5_000, this.idleMs);
     this.maxConns = o.tcpMaxConnections ?? 1000;
     this.maxInflight = o.tcpMaxInflight ?? 64;
     this.maxQueued = o.tcpMaxQueuedBytes ?? 256 * 1024;
