@@ -71,13 +71,11 @@ export class Resolver {
   /** Applies a feed message and drops exactly the prebuilt answers it may have changed. */
   applyFeed(m: FeedMessage): void {
     this.zone.apply(m, Math.floor(this.now() / 1000));
-    const { all, keys } = this.zone.takeChanged();
-    if (all) this.zoneCache.clear();
-    else {
-      for (const k of keys) this.zoneCache.deleteName(k);
-      if (keys.has(this.zone.podZoneKey)) this.zoneCache.deleteWhere((k) => inZone(k, this.zone.podZoneKey));
-    }
-    if (all || keys.size > 0) this.autopathCache.clear();
+    const keys = this.zone.takeChanged();
+    for (const k of keys) this.zoneCache.deleteName(k);
+    if (keys.has(this.zone.podZoneKey)) this.zoneCache.deleteWhere((k) => inZone(k, this.zone.podZoneKey));
+    // Autopath answers depend on other names and on which namespace an IP is in: any change drops them all.
+    if (keys.size > 0) this.autopathCache.clear();
   }
 
   /**
@@ -103,7 +101,15 @@ export class Resolver {
     const z = this.zoneCache.get(q.key, q.qtype, now);
     if (z) {
       this.metrics?.cache('zone', true);
-      if (z.autopathNs !== undefined && this.autopath && this.zone.podNamespace(src) === z.autopathNs) return this.viaAutopath(msg, q, z, limit);
+      if (z.autopathNs !== undefined && this.autopath && this.zone.podNamespace(src) === z.autopathNs) {
+        const ap = this.autopathCache.get(q.key, q.qtype, now);
+        if (ap) {
+          this.metrics?.cache('autopath', true);
+          this.metrics?.answered(q.qtype, ap.rcode);
+          return finish(ap.buf, msg, q, limit);
+        }
+        return this.viaAutopath(msg, q, z, limit);
+      }
       this.metrics?.answered(q.qtype, z.rcode);
       return finish(z.buf, msg, q, limit);
     }

@@ -240,8 +240,29 @@ export function nameToWire(name: string): Buffer {
   return Buffer.concat(parts);
 }
 
+const PLAIN = /^[\x21-\x2d\x2f-\x5b\x5d-\x7e]+(\.[\x21-\x2d\x2f-\x5b\x5d-\x7e]+)*\.?$/;
+
+/** Labels of a plain name (printable ASCII, no escapes) as strings, or undefined when it needs the full parser. */
+export function plainLabels(name: string): string[] | undefined {
+  if (name === '.' || name === '') return [];
+  if (!PLAIN.test(name)) return undefined;
+  const labels = (name.endsWith('.') ? name.slice(0, -1) : name).split('.');
+  let total = 1;
+  for (const l of labels) {
+    if (l.length > 63) return undefined;
+    total += l.length + 1;
+  }
+  return total > MAX_NAME ? undefined : labels;
+}
+
 /** The lookup key of a dotted name: its lowercased wire form as latin1 (what parseQuery gives). */
 export function nameKey(name: string): string {
+  const plain = plainLabels(name);
+  if (plain) {
+    let k = '';
+    for (const l of plain) k += String.fromCharCode(l.length) + l.toLowerCase();
+    return `${k}\x00`;
+  }
   const w = nameToWire(name);
   lowerInPlace(w, 0, w.length);
   return w.toString('latin1');

@@ -3,7 +3,7 @@
 // so a headless Service's dozens of A records cost 16 bytes each.
 import { isIPv4, isIPv6 } from 'node:net';
 import ipaddr from 'ipaddr.js';
-import { FLAG, HEADER, nameToLabels, TYPE } from './wire.ts';
+import { FLAG, HEADER, nameToLabels, plainLabels, TYPE } from './wire.ts';
 
 export type RData =
   | { type: typeof TYPE.A | typeof TYPE.AAAA; ip: string }
@@ -65,11 +65,11 @@ class Writer {
 
   /** A name, pointing at an earlier copy of its longest known suffix when compress is on. */
   name(dotted: string, compress: boolean): void {
-    const labels = nameToLabels(dotted);
+    const labels = plainLabels(dotted) ?? nameToLabels(dotted).map((b) => b.toString('latin1'));
     const suffixKeys: string[] = new Array(labels.length);
     let acc = '';
     for (let i = labels.length - 1; i >= 0; i--) {
-      acc = `${String.fromCharCode(labels[i].length)}${labels[i].toString('latin1').toLowerCase()}${acc}`;
+      acc = `${String.fromCharCode(labels[i].length)}${asciiLower(labels[i])}${acc}`;
       suffixKeys[i] = acc;
     }
     for (let i = 0; i < labels.length; i++) {
@@ -79,8 +79,10 @@ class Writer {
         return;
       }
       if (this.p < 0x3fff && !this.names.has(suffixKeys[i])) this.names.set(suffixKeys[i], this.p);
-      this.u8(labels[i].length);
-      this.bytes(labels[i]);
+      const l = labels[i];
+      this.need(1 + l.length);
+      this.buf[this.p++] = l.length;
+      this.p += this.buf.write(l, this.p, 'latin1');
     }
     this.u8(0);
   }
@@ -183,3 +185,8 @@ export function addressType(ip: string): typeof TYPE.A | typeof TYPE.AAAA | unde
 }
 
 export { HEADER };
+
+/** ASCII-only lowercase (DNS names compare case-insensitively in ASCII only). */
+function asciiLower(s: string): string {
+  return /[A-Z]/.test(s) ? s.replace(/[A-Z]+/g, (m) => m.toLowerCase()) : s;
+}

@@ -87,12 +87,15 @@ export class ClusterZone {
   private readonly owned = new Map<string, Owned[]>();
   /** Pod key → services whose records used that pod's hostname. */
   private readonly podUsers = new Map<string, Set<string>>();
+  /** Service key → pod keys it looked up (the inverse of podUsers). */
+  private readonly svcPods = new Map<string, Set<string>>();
+  /** Services to recompile at the end of the current feed message. */
+  private readonly dirty = new Set<string>();
   private readonly fixed: Map<string, Map<number, RR[]>>;
   private readonly fixedNodata: Set<string>;
 
-  /** Name keys whose answers changed since the last takeChanged(); `all` after a snapshot. */
+  /** Name keys whose answers changed since the last takeChanged(). */
   private changed = new Set<string>();
-  private changedAll = false;
 
   constructor(readonly config: ZoneConfig) {
     this.zone = `${config.zone.toLowerCase().replace(/\.$/, '')}.`;
@@ -136,6 +139,11 @@ export class ClusterZone {
   /** Applies one feed message. `serial` becomes the SOA serial (callers pass epoch seconds). */
   apply(m: FeedMessage, serial: number): void {
     this.serial = serial;
+    this.applyOne(m);
+    this.flush();
+  }
+
+  private applyOne(m: FeedMessage): void {
     switch (m.type) {
       case 'snapshot':
         this.replaceAll(m.services, m.endpointSlices, m.pods, m.namespaces);
@@ -158,50 +166,55 @@ export class ClusterZone {
     }
   }
 
+  /**
+   * A snapshot: everything not in it goes, everything in it is upserted, and what is unchanged is left
+   * alone, so a feeder's reconnect with the same data recompiles (and invalidates) nothing.
+   */
   replaceAll(services: FeedService[], slices: FeedEndpointSlice[], pods: FeedPod[], namespaces: FeedNamespace[]): void {
-    this.services.clear();
-    this.slices.clear();
-    this.slicesBySvc.clear();
-    this.pods.clear();
-    this.podsByIP.clear();
-    this.namespaces.clear();
-    this.nsUse.clear();
-    this.records.clear();
-    this.ents.clear();
-    this.owned.clear();
-    this.podUsers.clear();
+    const same = (x: unknown, y: unknown): boolean => JSON.stringify(x) === JSON.stringify(y);
+    const nsNew = new Set(namespaces.map((n) => n.name));
+    for (const n of [...this.namespaces]) if (!nsNew.has(n)) this.deleteNamespace(n);
     for (const n of namespaces) this.upsertNamespace(n);
-    for (const p of pods) this.storePod(p);
-    for (const s of slices) this.storeSlice(s);
-    for (const s of services) {
-      this.services.set(svcKeyOf(s.namespace, s.name), s);
-      this.useNs(s.namespace, 1);
+    const podsNew = new Map(pods.map((p) => [svcKeyOf(p.namespace, p.name), p]));
+    for (const [k, p] of [...this.pods]) if (!podsNew.has(k)) this.deletePod(p.namespace, p.name);
+    for (const [k, p] of podsNew) {
+      const old = this.pods.get(k);
+      if (!old || !same(old, p)) this.upsertPod(p);
     }
-    for (const k of this.services.keys()) this.compile(k);
-    this.changed.clear();
-    this.changedAll = true;
+    const slicesNew = new Map(slices.map((x) => [svcKeyOf(x.namespace, x.name), x]));
+    for (const [k, x] of [...this.slices]) if (!slicesNew.has(k)) this.deleteSlice(x.namespace, x.name);
+    for (const [k, x] of slicesNew) {
+      const old = this.slices.get(k);
+      if (!old || !same(old, x)) this.upsertSlice(x);
+    }
+    const svcNew = new Map(services.map((x) => [svcKeyOf(x.namespace, x.name), x]));
+    for (const [k, x] of [...this.services]) if (!svcNew.has(k)) this.deleteService(x.namespace, x.name);
+    for (const [k, x] of svcNew) {
+      const old = this.services.get(k);
+      if (!old || !same(old, x)) this.upsertService(x);
+    }
   }
 
   upsertService(s: FeedService): void {
     const k = svcKeyOf(s.namespace, s.name);
     if (!this.services.has(k)) this.useNs(s.namespace, 1);
     this.services.set(k, s);
-    this.compile(k);
+    this.markDirty(k);
   }
 
   deleteService(ns: string, name: string): void {
     const k = svcKeyOf(ns, name);
     if (!this.services.delete(k)) return;
     this.useNs(ns, -1);
-    this.compile(k);
+    this.markDirty(k);
   }
 
   upsertSlice(s: FeedEndpointSlice): void {
     const k = svcKeyOf(s.namespace, s.name);
     const before = this.slices.get(k);
     this.storeSlice(s);
-    if (before && before.service !== s.service) this.compile(svcKeyOf(before.namespace, before.service));
-    this.compile(svcKeyOf(s.namespace, s.service));
+    if (before && before.service !== s.service) this.markDirty(svcKeyOf(before.namespace, before.service));
+    this.markDirty(svcKeyOf(s.namespace, s.service));
   }
 
   deleteSlice(ns: string, name: string): void {
@@ -209,7 +222,7 @@ export class ClusterZone {
     const before = this.slices.get(k);
     if (!before) return;
     this.unstoreSlice(k, before);
-    this.compile(svcKeyOf(ns, before.service));
+    this.markDirty(svcKeyOf(ns, before.service));
   }
 
   upsertPod(p: FeedPod): void {
@@ -239,11 +252,10 @@ export class ClusterZone {
     this.useNs(name, -1);
   }
 
-  /** Name keys whose answers changed since the last call (all: everything may have). */
-  takeChanged(): { all: boolean; keys: Set<string> } {
-    const out = { all: this.changedAll, keys: this.changed };
+  /** Name keys whose answers changed since the last call. */
+  takeChanged(): Set<string> {
+    const out = this.changed;
     this.changed = new Set();
-    this.changedAll = false;
     return out;
   }
 
@@ -385,14 +397,29 @@ export class ClusterZone {
     }
     const users = new Set(this.podUsers.get(k) ?? []);
     for (const p of [before, after]) if (p?.subdomain) users.add(svcKeyOf(p.namespace, p.subdomain));
-    for (const sk of users) this.compile(sk);
+    for (const sk of users) this.markDirty(sk);
+  }
+
+  private markDirty(sk: string): void {
+    this.dirty.add(sk);
+  }
+
+  /** Recompiles the Services the last changes touched. */
+  private flush(): void {
+    for (const sk of this.dirty) this.compile(sk);
+    this.dirty.clear();
   }
 
   /** Recomputes one Service's records (removing them if it is gone). */
   private compile(sk: string): void {
     const old = this.owned.get(sk) ?? [];
     for (const o of old) this.removeRR(o);
-    for (const set of this.podUsers.values()) set.delete(sk);
+    for (const pk of this.svcPods.get(sk) ?? []) {
+      const users = this.podUsers.get(pk);
+      users?.delete(sk);
+      if (users && users.size === 0) this.podUsers.delete(pk);
+    }
+    this.svcPods.delete(sk);
     const svc = this.services.get(sk);
     const next = svc ? this.serviceRecords(sk, svc) : [];
     for (const o of next) this.addRR(o);
@@ -439,6 +466,9 @@ export class ClusterZone {
           let users = this.podUsers.get(pk);
           if (!users) this.podUsers.set(pk, (users = new Set()));
           users.add(sk);
+          let used = this.svcPods.get(sk);
+          if (!used) this.svcPods.set(sk, (used = new Set()));
+          used.add(pk);
           const pod = this.pods.get(pk);
           if (pod?.hostname && pod.subdomain === svc.name) host = pod.hostname;
         }
