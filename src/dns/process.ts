@@ -67,8 +67,9 @@ export function readDnsPidFile(path: string): DnsPidFile | undefined {
   }
 }
 
-type WorkerMessage = { kind: 'bound'; bound: BoundAddress[] } | { kind: 'ready' };
-type PrimaryMessage = { kind: 'feed'; line: string } | { kind: 'drain' };
+// A worker says hello, gets the current data (init), and only then binds, so no worker ever answers without it.
+type WorkerMessage = { kind: 'hello' } | { kind: 'bound'; bound: BoundAddress[] };
+type PrimaryMessage = { kind: 'init'; line?: string } | { kind: 'feed'; line: string } | { kind: 'drain' };
 
 const WORKER_ENV = 'MESHLET_DNS_WORKER_CONFIG';
 
@@ -84,7 +85,7 @@ function upstreamsOf(config: DnsConfig): UpstreamServer[] {
 }
 
 /** One resolver with its listeners: the whole DNS of a single-process server or of one worker. */
-async function startServing(config: DnsConfig, logger: Logger, metrics: DnsMetrics): Promise<{ resolver: Resolver; server: DnsServer; upstream: Upstreams }> {
+async function startServing(config: DnsConfig, logger: Logger, metrics: DnsMetrics, initial?: FeedMessage): Promise<{ resolver: Resolver; server: DnsServer; upstream: Upstreams }> {
   const zone = new ClusterZone({ zone: config.zone, ttl: config.ttl, podMode: config.podMode, dnsAddresses: config.dnsAddresses });
   const servers = upstreamsOf(config);
   if (servers.length === 0) logger.warn('no upstream resolvers: names outside the cluster get SERVFAIL');
@@ -97,6 +98,7 @@ async function startServing(config: DnsConfig, logger: Logger, metrics: DnsMetri
     zone, forwarder: upstream, acl: new RecursionAcl(config.recursionCidrs), autopath: config.autopath,
     extraSearch: config.extraSearch, upstreamCacheSize: config.cacheSize, metrics,
   });
+  if (initial) resolver.applyFeed(initial);
   const server = new DnsServer({ resolver, listen: config.listen, logger, metrics, tcpIdleMs: config.tcpIdleMs });
   await server.start();
   return { resolver, server, upstream };
@@ -171,6 +173,8 @@ export async function runDns(config: DnsConfig, logger: Logger): Promise<Running
   } else {
     const state = new FeedState();
     const workers = new Set<Worker>();
+    /** Workers that have had their init snapshot: they get every later delta. */
+    const inited = new Set<Worker>();
     let stopping = false;
     let firstBound: BoundAddress[] | undefined;
     const aggregator = new AggregatorRegistry();
@@ -181,15 +185,18 @@ export async function runDns(config: DnsConfig, logger: Logger): Promise<Running
         workers.add(w);
         let started = false;
         w.on('message', (msg: WorkerMessage) => {
-          if (msg.kind === 'bound') {
+          if (msg.kind === 'hello') {
+            // Bring it up to date before it serves: everything so far as one snapshot.
+            w.send({ kind: 'init', ...(snapshots > 0 ? { line: JSON.stringify(state.snapshot()) } : {}) } satisfies PrimaryMessage);
+            inited.add(w);
+          } else if (msg.kind === 'bound') {
             started = true;
-            // Bring it up to date: everything so far as one snapshot.
-            if (state.seq > 0 || snapshots > 0) w.send({ kind: 'feed', line: JSON.stringify(state.snapshot()) } satisfies PrimaryMessage);
             resolve(msg.bound);
           }
         });
         w.on('exit', (code, signal) => {
           workers.delete(w);
+          inited.delete(w);
           if (!started) reject(new Error(`DNS worker exited before serving (code ${code}, signal ${signal})`));
           else if (!stopping) {
             logger.error({ code, signal }, 'DNS worker died; starting another');
@@ -210,7 +217,7 @@ export async function runDns(config: DnsConfig, logger: Logger): Promise<Running
     bound = firstBound ?? [];
     apply = (m, line) => {
       state.apply(m);
-      for (const w of workers) w.send({ kind: 'feed', line } satisfies PrimaryMessage);
+      for (const w of inited) w.send({ kind: 'feed', line } satisfies PrimaryMessage);
       noteApplied(m, state.counts());
     };
     metricsText = async () => ({
@@ -265,21 +272,33 @@ export async function runDnsWorker(logger: Logger): Promise<void> {
   const config = JSON.parse(process.env[WORKER_ENV] ?? '{}') as DnsConfig;
   const metrics = new DnsMetrics({ defaultMetrics: false });
   AggregatorRegistry.setRegistries([metrics.registry]);
-  const { resolver, server, upstream } = await startServing(config, logger, metrics);
-  process.on('message', (msg: PrimaryMessage) => {
+  // Messages are events: listen before anything is awaited, and hold deltas until the resolver exists.
+  let serving: Awaited<ReturnType<typeof startServing>> | undefined;
+  const early: PrimaryMessage[] = [];
+  let gotInit: (m: PrimaryMessage) => void = () => undefined;
+  const init = new Promise<PrimaryMessage>((r) => (gotInit = r));
+  const handle = (msg: PrimaryMessage): void => {
+    if (!serving) return void early.push(msg);
     if (msg.kind === 'feed') {
       try {
-        resolver.applyFeed(parseFeedLine(msg.line));
+        serving.resolver.applyFeed(parseFeedLine(msg.line));
       } catch (err) {
         logger.error({ err }, 'worker could not apply a feed message');
       }
     } else if (msg.kind === 'drain') {
-      void server.drain(config.drainMs).then(() => {
-        upstream.close();
+      const s = serving;
+      void s.server.drain(config.drainMs).then(() => {
+        s.upstream.close();
         process.exit(0);
       });
     }
-  });
+  };
+  process.on('message', (msg: PrimaryMessage) => (msg.kind === 'init' ? gotInit(msg) : handle(msg)));
+  process.send?.({ kind: 'hello' } satisfies WorkerMessage);
+  const first = await init;
+  serving = await startServing(config, logger, metrics, first.kind === 'init' && first.line ? parseFeedLine(first.line) : undefined);
+  for (const m of early.splice(0)) handle(m);
+  const { server } = serving;
   // The primary's signals reach the whole process group: the primary decides when workers stop.
   process.on('SIGTERM', () => undefined);
   process.on('SIGINT', () => undefined);
