@@ -37,6 +37,14 @@ export interface BoundAddress {
   transport: 'udp' | 'tcp';
 }
 
+type LookupCallback = (err: NodeJS.ErrnoException | null, address: string, family: number) => void;
+
+/** dgram's lookup for addresses that are already IP literals (the rinfo.address we reply to). */
+function literalLookup(host: string, opts: unknown, cb?: LookupCallback): void {
+  const callback = (typeof opts === 'function' ? opts : cb) as LookupCallback;
+  callback(null, host, host.includes(':') ? 6 : 4);
+}
+
 export class DnsServer {
   private readonly udp: UdpSocket[] = [];
   private readonly tcp: Server[] = [];
@@ -68,7 +76,8 @@ export class DnsServer {
 
   private bindUdp(a: ListenAddress): Promise<{ port: number }> {
     return new Promise((resolve, reject) => {
-      const sock = createSocket({ type: a.host.includes(':') ? 'udp6' : 'udp4', ipv6Only: a.host.includes(':') });
+      // Replies go to the literal source address: a synchronous lookup spares dns.lookup and a tick per send.
+      const sock = createSocket({ type: a.host.includes(':') ? 'udp6' : 'udp4', ipv6Only: a.host.includes(':'), lookup: literalLookup });
       const onError = (err: Error): void => reject(err);
       sock.once('error', onError);
       sock.on('message', (msg, rinfo) => this.onUdp(sock, msg, rinfo.address, rinfo.port));

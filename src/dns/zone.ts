@@ -32,15 +32,36 @@ export type ZoneAnswer =
   /** The name is an alias (ExternalName): answer the CNAME and, for A/AAAA, chase the target. */
   | { kind: 'cname'; cname: RR; target: string };
 
-interface Owned {
+/** A record we hold, with the key of its owner name. */
+interface Owned extends RR {
   key: string;
-  rr: RR;
+}
+
+/** One wire label as it starts a key: its length byte and its (lowercase) text. */
+const lbl = (label: string): string => String.fromCharCode(label.length) + label;
+const IN_ADDR_KEY = nameKey('in-addr.arpa.');
+const IP6_ARPA_KEY = nameKey('ip6.arpa.');
+
+/** The key of reverseName(ip), built directly. */
+export function reverseKey(ip: string): string {
+  if (isIPv4(ip)) {
+    const o = ip.split('.');
+    return lbl(o[3]) + lbl(o[2]) + lbl(o[1]) + lbl(o[0]) + IN_ADDR_KEY;
+  }
+  const nibbles = ipaddr.parse(ip).toByteArray().flatMap((b) => [(b >> 4).toString(16), (b & 15).toString(16)]);
+  let k = '';
+  for (let i = nibbles.length - 1; i >= 0; i--) k += lbl(nibbles[i]);
+  return k + IP6_ARPA_KEY;
 }
 
 const svcKeyOf = (ns: string, name: string): string => `${ns}/${name}`;
 
 /** d.c.b.a.in-addr.arpa. / nibbles.ip6.arpa. */
 export function reverseName(ip: string): string {
+  if (isIPv4(ip)) {
+    const o = ip.split('.');
+    return `${o[3]}.${o[2]}.${o[1]}.${o[0]}.in-addr.arpa.`;
+  }
   const addr = ipaddr.parse(ip);
   if (addr.kind() === 'ipv4') return `${addr.toByteArray().reverse().join('.')}.in-addr.arpa.`;
   const nibbles = addr.toByteArray().flatMap((b) => [(b >> 4).toString(16), (b & 15).toString(16)]);
@@ -82,7 +103,8 @@ export class ClusterZone {
   private readonly nsUse = new Map<string, number>();
 
   // Compiled.
-  private readonly records = new Map<string, Map<number, RR[]>>();
+  /** Name key → the records of that name (all types; short lists). */
+  private readonly records = new Map<string, RR[]>();
   private readonly ents = new Map<string, number>();
   private readonly owned = new Map<string, Owned[]>();
   /** Pod key → services whose records used that pod's hostname. */
@@ -91,7 +113,7 @@ export class ClusterZone {
   private readonly svcPods = new Map<string, Set<string>>();
   /** Services to recompile at the end of the current feed message. */
   private readonly dirty = new Set<string>();
-  private readonly fixed: Map<string, Map<number, RR[]>>;
+  private readonly fixed: Map<string, RR[]>;
   private readonly fixedNodata: Set<string>;
 
   /** Name keys whose answers changed since the last takeChanged(). */
@@ -109,9 +131,7 @@ export class ClusterZone {
     this.fixed = new Map();
     const put = (name: string, rr: RR): void => {
       const k = nameKey(name);
-      const m = this.fixed.get(k) ?? new Map<number, RR[]>();
-      m.set(rr.data.type, [...(m.get(rr.data.type) ?? []), rr]);
-      this.fixed.set(k, m);
+      this.fixed.set(k, [...(this.fixed.get(k) ?? []), rr]);
     };
     put(this.zone, { name: this.zone, ttl, data: { type: TYPE.NS, target: ns } });
     put(`dns-version.${this.zone}`, { name: `dns-version.${this.zone}`, ttl, data: { type: TYPE.TXT, texts: [DNS_SCHEMA_VERSION] } });
@@ -171,7 +191,7 @@ export class ClusterZone {
    * alone, so a feeder's reconnect with the same data recompiles (and invalidates) nothing.
    */
   replaceAll(services: FeedService[], slices: FeedEndpointSlice[], pods: FeedPod[], namespaces: FeedNamespace[]): void {
-    const same = (x: unknown, y: unknown): boolean => JSON.stringify(x) === JSON.stringify(y);
+    const same = sameJson;
     const nsNew = new Set(namespaces.map((n) => n.name));
     for (const n of [...this.namespaces]) if (!nsNew.has(n)) this.deleteNamespace(n);
     for (const n of namespaces) this.upsertNamespace(n);
@@ -288,14 +308,11 @@ export class ClusterZone {
     if (qtype === TYPE.SOA && key === this.zoneKey) return { kind: 'records', answers: [this.soa()], additional: [] };
     const node = this.records.get(key) ?? fixed;
     if (node) {
-      const cname = node.get(TYPE.CNAME);
-      if (cname && qtype !== TYPE.CNAME) {
-        const rr = cname[0];
-        return { kind: 'cname', cname: rr, target: (rr.data as { target: string }).target };
-      }
+      const cname = node.find((r) => r.data.type === TYPE.CNAME);
+      if (cname && qtype !== TYPE.CNAME) return { kind: 'cname', cname, target: (cname.data as { target: string }).target };
       if (qtype === TYPE.ANY) return { kind: 'nodata' };
-      const rrs = node.get(qtype);
-      if (!rrs || rrs.length === 0) return { kind: 'nodata' };
+      const rrs = node.filter((r) => r.data.type === qtype);
+      if (rrs.length === 0) return { kind: 'nodata' };
       return { kind: 'records', answers: qtype === TYPE.SRV ? withSrvWeights(rrs) : rrs, additional: qtype === TYPE.SRV || qtype === TYPE.NS ? this.additionalFor(rrs) : [] };
     }
     if (this.fixedNodata.has(key) || this.ents.has(key)) return { kind: 'nodata' };
@@ -329,8 +346,8 @@ export class ClusterZone {
       const target = (rr.data as { target?: string }).target;
       if (!target || seen.has(target)) continue;
       seen.add(target);
-      const node = this.records.get(nameKey(target)) ?? this.fixed.get(nameKey(target));
-      for (const t of [TYPE.A, TYPE.AAAA]) out.push(...(node?.get(t) ?? []));
+      const node = this.records.get(nameKey(target)) ?? this.fixed.get(nameKey(target)) ?? [];
+      for (const r of node) if (r.data.type === TYPE.A || r.data.type === TYPE.AAAA) out.push(r);
     }
     return out;
   }
@@ -391,13 +408,11 @@ export class ClusterZone {
   }
 
   private podChanged(k: string, before: FeedPod | undefined, after: FeedPod | undefined): void {
-    for (const p of [before, after]) {
-      if (!p) continue;
-      for (const ip of p.ips) this.changed.add(nameKey(`${dashedIP(ip)}.${p.namespace}.pod.${this.zone}`));
+    for (const p of before ? (after ? [before, after] : [before]) : after ? [after] : []) {
+      for (const ip of p.ips) this.changed.add(lbl(dashedIP(ip)) + lbl(p.namespace) + this.podZoneKey);
+      if (p.subdomain) this.markDirty(svcKeyOf(p.namespace, p.subdomain));
     }
-    const users = new Set(this.podUsers.get(k) ?? []);
-    for (const p of [before, after]) if (p?.subdomain) users.add(svcKeyOf(p.namespace, p.subdomain));
-    for (const sk of users) this.markDirty(sk);
+    for (const sk of this.podUsers.get(k) ?? []) this.markDirty(sk);
   }
 
   private markDirty(sk: string): void {
@@ -430,9 +445,10 @@ export class ClusterZone {
   private serviceRecords(sk: string, svc: FeedService): Owned[] {
     const ttl = this.ttl;
     const base = `${svc.name}.${svc.namespace}.svc.${this.zone}`;
+    const baseKey = lbl(svc.name) + lbl(svc.namespace) + this.svcZoneKey;
     const out: Owned[] = [];
-    const add = (name: string, rr: RR['data']): void => {
-      out.push({ key: nameKey(name), rr: { name, ttl, data: rr } });
+    const add = (key: string, name: string, data: RR['data']): void => {
+      out.push({ key, name, ttl, data });
     };
     if (svc.type === 'ExternalName') {
       const target = (svc.externalName ?? '').replace(/\.$/, '');
@@ -440,7 +456,7 @@ export class ClusterZone {
       if (target && !ipaddr.isValid(target)) {
         try {
           nameKey(target);
-          add(base, { type: TYPE.CNAME, target: `${target.toLowerCase()}.` });
+          add(baseKey, base, { type: TYPE.CNAME, target: `${target.toLowerCase()}.` });
         } catch {
           // not a valid DNS name: no record
         }
@@ -451,7 +467,7 @@ export class ClusterZone {
     const headless = clusterIPs.length === 0;
     const ports = (svc.ports ?? []).filter((p) => p.name);
     // Endpoints: ready ones (or all, with publishNotReadyAddresses), with their hostnames.
-    const eps: { ip: string; host: string }[] = [];
+    const eps: { ip: string; host: string; t: typeof TYPE.A | typeof TYPE.AAAA }[] = [];
     const seen = new Set<string>();
     const slicePorts: { name: string; port: number; protocol: string }[] = [];
     for (const slk of this.slicesBySvc.get(sk) ?? []) {
@@ -463,21 +479,20 @@ export class ClusterZone {
         let host = e.hostname;
         if (!host && e.podName) {
           const pk = svcKeyOf(svc.namespace, e.podName);
-          let users = this.podUsers.get(pk);
-          if (!users) this.podUsers.set(pk, (users = new Set()));
-          users.add(sk);
-          let used = this.svcPods.get(sk);
-          if (!used) this.svcPods.set(sk, (used = new Set()));
-          used.add(pk);
           const pod = this.pods.get(pk);
           if (pod?.hostname && pod.subdomain === svc.name) host = pod.hostname;
+          // A pod's hostname and subdomain cannot change: only a pod not seen yet, or one that names this
+          // Service, can change this Service's records later.
+          if (!pod || host) this.dependOnPod(sk, pk);
         }
         for (const ip of e.addresses) {
+          const t = addressType(ip);
+          if (!t) continue;
           const h = (host ?? dashedIP(ip)).toLowerCase();
           const id = `${h}/${ip}`;
           if (seen.has(id)) continue;
           seen.add(id);
-          eps.push({ ip, host: h });
+          eps.push({ ip, host: h, t });
         }
       }
     }
@@ -485,69 +500,72 @@ export class ClusterZone {
       for (const ip of clusterIPs) {
         const t = addressType(ip);
         if (!t) continue;
-        add(base, { type: t, ip });
-        add(reverseName(ip), { type: TYPE.PTR, target: base });
+        add(baseKey, base, { type: t, ip });
+        add(reverseKey(ip), reverseName(ip), { type: TYPE.PTR, target: base });
       }
-      for (const p of ports) add(`_${p.name!.toLowerCase()}._${p.protocol.toLowerCase()}.${base}`, { type: TYPE.SRV, priority: 0, weight: 100, port: p.port, target: base });
+      for (const p of ports) {
+        const port = p.name!.toLowerCase();
+        const proto = p.protocol.toLowerCase();
+        add(lbl(`_${port}`) + lbl(`_${proto}`) + baseKey, `_${port}._${proto}.${base}`, { type: TYPE.SRV, priority: 0, weight: 100, port: p.port, target: base });
+      }
     } else {
       const baseIPs = new Set<string>();
       for (const e of eps) {
-        const t = addressType(e.ip);
-        if (t && !baseIPs.has(e.ip)) {
-          baseIPs.add(e.ip);
-          add(base, { type: t, ip: e.ip });
-        }
+        if (baseIPs.has(e.ip)) continue;
+        baseIPs.add(e.ip);
+        add(baseKey, base, { type: e.t, ip: e.ip });
       }
       // Ports as the slices carry them (the target ports), named as the Service's.
       const srvPorts = slicePorts.length ? slicePorts : ports.map((p) => ({ name: p.name!, port: p.port, protocol: p.protocol }));
       for (const p of srvPorts) {
-        for (const e of eps) add(`_${p.name.toLowerCase()}._${p.protocol.toLowerCase()}.${base}`, { type: TYPE.SRV, priority: 0, weight: 100, port: p.port, target: `${e.host}.${base}` });
+        const port = p.name.toLowerCase();
+        const proto = p.protocol.toLowerCase();
+        const key = lbl(`_${port}`) + lbl(`_${proto}`) + baseKey;
+        const name = `_${port}._${proto}.${base}`;
+        for (const e of eps) add(key, name, { type: TYPE.SRV, priority: 0, weight: 100, port: p.port, target: `${e.host}.${base}` });
       }
     }
     // Endpoint names (for ClusterIP Services too, as CoreDNS answers them) and their PTRs.
     const ptrDone = new Set<string>();
     for (const e of eps) {
-      const t = addressType(e.ip);
-      if (!t) continue;
+      const key = lbl(e.host) + baseKey;
+      if (e.host.length > 63 || key.length > 255) continue;
       const name = `${e.host}.${base}`;
-      try {
-        nameKey(name);
-      } catch {
-        continue;
-      }
-      add(name, { type: t, ip: e.ip });
-      if (!ptrDone.has(`${e.ip}/${name}`)) {
-        ptrDone.add(`${e.ip}/${name}`);
-        add(reverseName(e.ip), { type: TYPE.PTR, target: name });
+      add(key, name, { type: e.t, ip: e.ip });
+      const id = `${e.ip}/${e.host}`;
+      if (!ptrDone.has(id)) {
+        ptrDone.add(id);
+        add(reverseKey(e.ip), reverseName(e.ip), { type: TYPE.PTR, target: name });
       }
     }
     return out;
   }
 
+  private dependOnPod(sk: string, pk: string): void {
+    let users = this.podUsers.get(pk);
+    if (!users) this.podUsers.set(pk, (users = new Set()));
+    users.add(sk);
+    let used = this.svcPods.get(sk);
+    if (!used) this.svcPods.set(sk, (used = new Set()));
+    used.add(pk);
+  }
+
   private addRR(o: Owned): void {
-    let node = this.records.get(o.key);
-    if (!node) {
-      this.records.set(o.key, (node = new Map()));
+    const list = this.records.get(o.key);
+    if (list) list.push(o);
+    else {
+      this.records.set(o.key, [o]);
       this.entDelta(o.key, 1);
     }
-    const t = o.rr.data.type;
-    const list = node.get(t);
-    if (list) list.push(o.rr);
-    else node.set(t, [o.rr]);
     this.changed.add(o.key);
   }
 
   private removeRR(o: Owned): void {
-    const node = this.records.get(o.key);
-    if (!node) return;
-    const t = o.rr.data.type;
-    const list = node.get(t);
-    if (list) {
-      const i = list.indexOf(o.rr);
-      if (i >= 0) list.splice(i, 1);
-      if (list.length === 0) node.delete(t);
-    }
-    if (node.size === 0) {
+    const list = this.records.get(o.key);
+    if (!list) return;
+    const i = list.indexOf(o);
+    if (i >= 0) list.splice(i, 1);
+    if (list.length === 0) {
       this.records.delete(o.key);
       this.entDelta(o.key, -1);
     }
@@ -571,4 +589,20 @@ function withSrvWeights(rrs: RR[]): RR[] {
   if (rrs.length <= 1) return rrs;
   const w = Math.floor(100 / rrs.length);
   return rrs.map((r) => (r.data.type === TYPE.SRV && 'weight' in r.data ? { ...r, data: { ...r.data, weight: w } } : r));
+}
+
+/** Deep equality of two JSON values (feed objects), without serialising them. */
+export function sameJson(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!sameJson(a[i], b[i])) return false;
+    return true;
+  }
+  if (Array.isArray(b)) return false;
+  const ka = Object.keys(a);
+  if (ka.length !== Object.keys(b).length) return false;
+  for (const k of ka) if (!sameJson((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])) return false;
+  return true;
 }
