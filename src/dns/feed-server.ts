@@ -13,8 +13,8 @@ import { FeedError, MAX_FEED_LINE, parseFeedLine, type FeedMessage, type FeedRep
 export interface FeedServerOptions {
   path: string;
   logger: Logger;
-  /** Applies a validated message (and passes its raw line on, e.g. to worker processes). */
-  apply: (m: FeedMessage, line: string) => void;
+  /** Applies a validated message (and passes its raw line on, e.g. to worker processes); acked once it settles. */
+  apply: (m: FeedMessage, line: string) => void | Promise<void>;
   onConnected?: (connected: boolean) => void;
 }
 
@@ -56,7 +56,12 @@ export class FeedServer {
       closed = true;
     };
     let closed = false;
-    const line = (text: string): void => {
+    // Messages are applied one after another (a snapshot may take a while), each acked when applied.
+    let chain: Promise<void> = Promise.resolve();
+    const enqueue = (text: string): void => {
+      chain = chain.then(() => line(text));
+    };
+    const line = async (text: string): Promise<void> => {
       if (closed || text.trim() === '') return;
       let m: FeedMessage;
       try {
@@ -78,7 +83,7 @@ export class FeedServer {
         if (m.seq <= seq) return fail(`sequence ${m.seq} after ${seq}: must increase`, m.seq);
       }
       try {
-        this.o.apply(m, text);
+        await this.o.apply(m, text);
       } catch (err) {
         return fail(`could not apply: ${(err as Error).message}`, m.seq);
       }
@@ -95,8 +100,7 @@ export class FeedServer {
         chunks = [];
         size = 0;
         from = i + 1;
-        line(text);
-        if (closed) return;
+        enqueue(text);
       }
       if (from < d.length) {
         chunks.push(d.subarray(from));

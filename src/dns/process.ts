@@ -151,18 +151,18 @@ export async function runDns(config: DnsConfig, logger: Logger): Promise<Running
 
   let bound: BoundAddress[];
   let stopServing: () => Promise<void>;
-  let apply: (m: FeedMessage, line: string) => void;
+  let apply: (m: FeedMessage, line: string) => void | Promise<void>;
   let metricsText: () => Promise<{ type: string; text: string }>;
 
   if (config.workers <= 1) {
     const metrics = new DnsMetrics({ defaultMetrics: true });
     const { resolver, server, upstream } = await startServing(config, logger, metrics);
     bound = server.bound;
-    const state = new FeedState();
-    apply = (m) => {
-      resolver.applyFeed(m);
-      state.apply(m);
-      noteApplied(m, state.counts());
+    apply = async (m) => {
+      if (m.type === 'snapshot') await resolver.applyFeedGradually(m);
+      else resolver.applyFeed(m);
+      const c = resolver.zone.counts();
+      noteApplied(m, { Service: c.services, EndpointSlice: c.endpointSlices, Pod: c.pods, Namespace: c.namespaces });
     };
     const merged = Registry.merge([metrics.registry, feedMetrics.registry]);
     metricsText = async () => ({ type: merged.contentType, text: await merged.metrics() });
@@ -277,14 +277,20 @@ export async function runDnsWorker(logger: Logger): Promise<void> {
   const early: PrimaryMessage[] = [];
   let gotInit: (m: PrimaryMessage) => void = () => undefined;
   const init = new Promise<PrimaryMessage>((r) => (gotInit = r));
+  let chain: Promise<void> = Promise.resolve();
   const handle = (msg: PrimaryMessage): void => {
     if (!serving) return void early.push(msg);
     if (msg.kind === 'feed') {
-      try {
-        serving.resolver.applyFeed(parseFeedLine(msg.line));
-      } catch (err) {
-        logger.error({ err }, 'worker could not apply a feed message');
-      }
+      const resolver = serving.resolver;
+      chain = chain.then(async () => {
+        try {
+          const m = parseFeedLine(msg.line);
+          if (m.type === 'snapshot') await resolver.applyFeedGradually(m);
+          else resolver.applyFeed(m);
+        } catch (err) {
+          logger.error({ err }, 'worker could not apply a feed message');
+        }
+      });
     } else if (msg.kind === 'drain') {
       const s = serving;
       void s.server.drain(config.drainMs).then(() => {

@@ -71,6 +71,18 @@ export class Resolver {
   /** Applies a feed message and drops exactly the prebuilt answers it may have changed. */
   applyFeed(m: FeedMessage): void {
     this.zone.apply(m, Math.floor(this.now() / 1000));
+    this.invalidate();
+  }
+
+  /** applyFeed in steps, yielding to the event loop between them, so queries keep being answered. */
+  async applyFeedGradually(m: FeedMessage): Promise<void> {
+    for (const _ of this.zone.applySteps(m, Math.floor(this.now() / 1000))) {
+      await new Promise((r) => setImmediate(r));
+    }
+    this.invalidate();
+  }
+
+  private invalidate(): void {
     const keys = this.zone.takeChanged();
     for (const k of keys) this.zoneCache.deleteName(k);
     if (keys.has(this.zone.podZoneKey)) this.zoneCache.deleteWhere((k) => inZone(k, this.zone.podZoneKey));

@@ -158,9 +158,25 @@ export class ClusterZone {
 
   /** Applies one feed message. `serial` becomes the SOA serial (callers pass epoch seconds). */
   apply(m: FeedMessage, serial: number): void {
+    for (const _ of this.applySteps(m, serial)) {
+      // all at once
+    }
+  }
+
+  /**
+   * The same as apply, in steps of about `step` objects, so a caller can keep answering queries between them
+   * (a large snapshot). Queries in between see a mix of old and new data, never a name half-compiled.
+   */
+  *applySteps(m: FeedMessage, serial: number, step = 2000): Generator<void> {
     this.serial = serial;
-    this.applyOne(m);
-    this.flush();
+    if (m.type === 'snapshot') yield* this.replaceSteps(m.services, m.endpointSlices, m.pods, m.namespaces, step);
+    else this.applyOne(m);
+    let n = 0;
+    for (const sk of this.dirty) {
+      this.compile(sk);
+      this.dirty.delete(sk);
+      if (++n % step === 0) yield;
+    }
   }
 
   private applyOne(m: FeedMessage): void {
@@ -191,27 +207,37 @@ export class ClusterZone {
    * alone, so a feeder's reconnect with the same data recompiles (and invalidates) nothing.
    */
   replaceAll(services: FeedService[], slices: FeedEndpointSlice[], pods: FeedPod[], namespaces: FeedNamespace[]): void {
+    for (const _ of this.replaceSteps(services, slices, pods, namespaces, Infinity)) {
+      // all at once
+    }
+  }
+
+  private *replaceSteps(services: FeedService[], slices: FeedEndpointSlice[], pods: FeedPod[], namespaces: FeedNamespace[], step: number): Generator<void> {
     const same = sameJson;
-    const nsNew = new Set(namespaces.map((n) => n.name));
-    for (const n of [...this.namespaces]) if (!nsNew.has(n)) this.deleteNamespace(n);
-    for (const n of namespaces) this.upsertNamespace(n);
+    let n = 0;
+    const nsNew = new Set(namespaces.map((x) => x.name));
+    for (const x of [...this.namespaces]) if (!nsNew.has(x)) this.deleteNamespace(x);
+    for (const x of namespaces) this.upsertNamespace(x);
     const podsNew = new Map(pods.map((p) => [svcKeyOf(p.namespace, p.name), p]));
     for (const [k, p] of [...this.pods]) if (!podsNew.has(k)) this.deletePod(p.namespace, p.name);
     for (const [k, p] of podsNew) {
       const old = this.pods.get(k);
       if (!old || !same(old, p)) this.upsertPod(p);
+      if (++n % step === 0) yield;
     }
     const slicesNew = new Map(slices.map((x) => [svcKeyOf(x.namespace, x.name), x]));
     for (const [k, x] of [...this.slices]) if (!slicesNew.has(k)) this.deleteSlice(x.namespace, x.name);
     for (const [k, x] of slicesNew) {
       const old = this.slices.get(k);
       if (!old || !same(old, x)) this.upsertSlice(x);
+      if (++n % step === 0) yield;
     }
     const svcNew = new Map(services.map((x) => [svcKeyOf(x.namespace, x.name), x]));
     for (const [k, x] of [...this.services]) if (!svcNew.has(k)) this.deleteService(x.namespace, x.name);
     for (const [k, x] of svcNew) {
       const old = this.services.get(k);
       if (!old || !same(old, x)) this.upsertService(x);
+      if (++n % step === 0) yield;
     }
   }
 
@@ -420,11 +446,6 @@ export class ClusterZone {
   }
 
   /** Recompiles the Services the last changes touched. */
-  private flush(): void {
-    for (const sk of this.dirty) this.compile(sk);
-    this.dirty.clear();
-  }
-
   /** Recomputes one Service's records (removing them if it is gone). */
   private compile(sk: string): void {
     const old = this.owned.get(sk) ?? [];
