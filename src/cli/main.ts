@@ -10,6 +10,7 @@ export type CommandRunner = (cmd: RunCommand) => Promise<number | undefined>;
 const LOADERS: Record<string, () => Promise<CommandRunner>> = {
   server: async () => (await import('./server.ts')).runServer,
   agent: async () => (await import('./agent.ts')).runAgent,
+  dns: async () => (await import('./dns.ts')).runDnsCommand,
   'lab up': async () => (await import('./lab.ts')).runLabUp,
   'lab down': async () => (await import('./lab.ts')).runLabDown,
   'lab status': async () => (await import('./lab.ts')).runLabStatus,

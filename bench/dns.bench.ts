@@ -1,0 +1,272 @@
+// Cluster DNS: dnsperf against `meshlet dns` (1 and 2 worker processes) and, in
+// the same run, against dnsmasq serving the same records, all on 127.0.0.1 high
+// ports. Cluster names (10,000 Services), outside names from the cache, outside
+// names through a pod's search path (ndots:5: four queries per lookup) with and
+// without the autopath short-cut; memory with 10,000 Services and 50,000
+// endpoints against CoreDNS's formula; feed-to-answer propagation.
+//
+//   flock /tmp/meshlet-integration.lock node --import tsx bench/dns.bench.ts [--seconds 5] [--runs 3] [--services 10000] [--endpoints 5]
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import dnsPacket from 'dns-packet';
+import type { FeedEndpointSlice, FeedPod, FeedService, FeedSnapshot } from '../src/dns/feed.ts';
+import { FeedClient, StubUpstream, startDnsProcess, type DnsProcess } from '../test/helpers/dns.ts';
+import { runProcess } from '../test/helpers/run.ts';
+import { machineInfo, median, parseFlags, percentile, printResult } from './stats.ts';
+
+const flags = parseFlags(process.argv.slice(2), { seconds: 5, runs: 3, services: 10000, endpoints: 5, outside: 1000, clients: 4, propagations: 200 });
+const Z = 'cluster.local';
+const svcIP = (i: number): string => `10.96.${(i >> 8) & 255}.${i & 255}`;
+const epIP = (i: number): string => `10.${244 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`;
+
+function clusterData(): FeedSnapshot {
+  const services: FeedService[] = [];
+  const endpointSlices: FeedEndpointSlice[] = [];
+  const pods: FeedPod[] = [{ namespace: 'default', name: 'bench-client', ips: ['127.0.0.1'] }];
+  let ep = 0;
+  for (let i = 0; i < flags.services; i++) {
+    services.push({ namespace: 'default', name: `svc-${i}`, clusterIPs: [svcIP(i + 10)], ports: [{ name: 'http', port: 80, protocol: 'TCP' }] });
+    const endpoints = [];
+    for (let j = 0; j < flags.endpoints; j++) {
+      const ip = epIP(256 + ep++);
+      endpoints.push({ addresses: [ip], podName: `svc-${i}-${j}` });
+      pods.push({ namespace: 'default', name: `svc-${i}-${j}`, ips: [ip] });
+    }
+    endpointSlices.push({ namespace: 'default', name: `svc-${i}-x`, service: `svc-${i}`, addressType: 'IPv4', ports: [{ name: 'http', port: 8080, protocol: 'TCP' }], endpoints });
+  }
+  return { type: 'snapshot', seq: 1, services, endpointSlices, pods, namespaces: [{ name: 'default' }] };
+}
+
+interface PerfResult {
+  qps: number;
+  avgLatencyMs: number;
+  lost: number;
+  completed: number;
+}
+
+async function dnsperf(port: number, file: string, opts: { source?: string; seconds: number; host?: string }): Promise<PerfResult> {
+  const args = ['-s', opts.host ?? '127.0.0.1', '-p', String(port), '-d', file, '-c', String(flags.clients), '-l', String(opts.seconds), '-t', '2', '-q', '200'];
+  if (opts.source) args.push('-a', opts.source);
+  const r = await runProcess('dnsperf', args, { timeoutMs: (opts.seconds + 30) * 1000 });
+  const num = (re: RegExp): number => Number(re.exec(r.stdout)?.[1] ?? NaN);
+  const res = {
+    qps: num(/Queries per second:\s+([\d.]+)/),
+    avgLatencyMs: num(/Average Latency \(s\):\s+([\d.]+)/) * 1000,
+    lost: num(/Queries lost:\s+(\d+)/),
+    completed: num(/Queries completed:\s+(\d+)/),
+  };
+  if (!Number.isFinite(res.qps)) throw new Error(`dnsperf failed: ${r.stdout}${r.stderr}`);
+  return res;
+}
+
+/** Runs the query file once through (warming caches), at a modest rate. */
+async function warm(port: number, file: string, source?: string): Promise<void> {
+  const args = ['-s', '127.0.0.1', '-p', String(port), '-d', file, '-n', '1', '-c', '1', '-q', '20', '-t', '3'];
+  if (source) args.push('-a', source);
+  await runProcess('dnsperf', args, { timeoutMs: 120_000 });
+}
+
+function rssKiB(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) : NaN;
+}
+
+function childPids(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+const treeRssMiB = (pid: number): number => [pid, ...childPids(pid)].reduce((a, p) => a + rssKiB(p), 0) / 1024;
+
+async function startDnsmasq(dir: string, port: number, upstreamPort: number): Promise<ChildProcess> {
+  const child = spawn('dnsmasq', [
+    '--keep-in-foreground', '--no-resolv', '--no-hosts', `--addn-hosts=${join(dir, 'hosts')}`, '--listen-address=127.0.0.1', '--bind-interfaces',
+    `--port=${port}`, `--server=127.0.0.1#${upstreamPort}`, '--local=/cluster.local/', '--cache-size=20000', '--user=root', `--pid-file=${join(dir, 'dnsmasq.pid')}`, '--log-facility=/dev/null',
+  ], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  child.stderr?.on('data', (d: Buffer) => (err += d));
+  for (let i = 0; i < 100; i++) {
+    if (await queryOnce(port, `svc-0.default.svc.${Z}`)) return child;
+    if (child.exitCode !== null) throw new Error(`dnsmasq exited: ${err}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`dnsmasq did not answer: ${err}`);
+}
+
+/** One UDP A query; resolves true on a NOERROR answer with records. */
+function queryOnce(port: number, name: string, timeoutMs = 500): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createSocket('udp4');
+    const t = setTimeout(() => {
+      s.close();
+      resolve(false);
+    }, timeoutMs);
+    s.on('message', (m) => {
+      clearTimeout(t);
+      s.close();
+      try {
+        const p = dnsPacket.decode(m);
+        resolve((p.answers?.length ?? 0) > 0);
+      } catch {
+        resolve(false);
+      }
+    });
+    s.send(dnsPacket.encode({ type: 'query', id: 7, flags: dnsPacket.RECURSION_DESIRED, questions: [{ type: 'A', name }] }), port, '127.0.0.1');
+  });
+}
+
+async function propagation(dns: DnsProcess, feed: FeedClient, tag: string, n: number): Promise<{ p50: number; p99: number; max: number }> {
+  const lat: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const name = `prop-${tag}-${i}`;
+    const t0 = performance.now();
+    const acked = feed.send({ type: 'upsert', seq: 1000 + i, kind: 'Service', object: { namespace: 'default', name, clusterIPs: [svcIP(60000 + i)], ports: [] } });
+    while (!(await queryOnce(dns.port, `${name}.default.svc.${Z}`, 200))) { /* until answered */ }
+    lat.push(performance.now() - t0);
+    await acked;
+  }
+  return { p50: percentile(lat, 50), p99: percentile(lat, 99), max: Math.max(...lat) };
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'mlt-dns-bench-'));
+  const procs: DnsProcess[] = [];
+  let dnsmasq: ChildProcess | undefined;
+  const upstream = new StubUpstream();
+  try {
+    for (let i = 0; i < flags.outside; i++) upstream.add(`host-${i}.example.com`, 'A', `192.0.2.${i % 250}`, 3600);
+    await upstream.start();
+    const data = clusterData();
+    const line = JSON.stringify(data);
+
+    // Query files.
+    const cluster = Array.from({ length: flags.services }, (_, i) => `svc-${i}.default.svc.${Z} A`).join('\n');
+    const outside = Array.from({ length: flags.outside }, (_, i) => `host-${i}.example.com A`).join('\n');
+    const search = Array.from({ length: flags.outside }, (_, i) =>
+      [`host-${i}.example.com.default.svc.${Z} A`, `host-${i}.example.com.svc.${Z} A`, `host-${i}.example.com.${Z} A`, `host-${i}.example.com A`].join('\n')).join('\n');
+    const autopath = Array.from({ length: flags.outside }, (_, i) => `host-${i}.example.com.default.svc.${Z} A`).join('\n');
+    const files = { cluster: join(dir, 'cluster.txt'), outside: join(dir, 'outside.txt'), search: join(dir, 'search.txt'), autopath: join(dir, 'autopath.txt') };
+    writeFileSync(files.cluster, `${cluster}\n`);
+    writeFileSync(files.outside, `${outside}\n`);
+    writeFileSync(files.search, `${search}\n`);
+    writeFileSync(files.autopath, `${autopath}\n`);
+    writeFileSync(join(dir, 'hosts'), data.services.map((s) => `${s.clusterIPs?.[0]} ${s.name}.${s.namespace}.svc.${Z}`).join('\n') + '\n');
+
+    // Memory: an idle process, then with the cluster data, then with every name's answer prebuilt.
+    const base = await startDnsProcess(join(dir, 'idle'), ['--listen', '127.0.0.1:0', '--upstream', `127.0.0.1:${upstream.port}`]);
+    procs.push(base);
+    const idleMiB = treeRssMiB(base.child.pid!);
+    await base.stop();
+
+    const start = async (name: string, workers: number): Promise<{ dns: DnsProcess; feed: FeedClient; loadMs: number }> => {
+      const d = await startDnsProcess(join(dir, name), ['--listen', '127.0.0.1:0', '--upstream', `127.0.0.1:${upstream.port}`, '--workers', String(workers)]);
+      procs.push(d);
+      const feed = await FeedClient.connect(d.pid.feedSocket);
+      const t0 = performance.now();
+      await feed.send(line);
+      // Workers apply the snapshot after the primary acks it: wait until the last service answers.
+      while (!(await queryOnce(d.port, `svc-${flags.services - 1}.default.svc.${Z}`, 1000))) { /* loading */ }
+      return { dns: d, feed, loadMs: performance.now() - t0 };
+    };
+    const one = await start('w1', 1);
+    const loadedMiB = treeRssMiB(one.dns.child.pid!);
+    const two = await start('w2', 2);
+    const dnsmasqPort = 20000 + Math.floor(Math.random() * 20000);
+    dnsmasq = await startDnsmasq(dir, dnsmasqPort, upstream.port);
+
+    const targets = [
+      { name: 'meshlet-1', port: one.dns.port },
+      { name: 'meshlet-2', port: two.dns.port },
+      { name: 'dnsmasq', port: dnsmasqPort },
+    ];
+    // Warm every cache: cluster answers prebuilt, outside names cached, autopath answers cached.
+    // Each worker process has its own caches, and the kernel spreads queries over them: warm several times.
+    for (const t of [...targets, ...targets.filter((x) => x.name === 'meshlet-2'), ...targets.filter((x) => x.name === 'meshlet-2')]) {
+      await warm(t.port, files.cluster);
+      await warm(t.port, files.outside);
+      await warm(t.port, files.search, '127.0.0.2');
+      if (t.name !== 'dnsmasq') await warm(t.port, files.autopath);
+    }
+    const warmedMiB = treeRssMiB(one.dns.child.pid!);
+    const upstreamQueriesBefore = upstream.queries.length;
+
+    const scenarios: { name: string; file: string; source?: string; queriesPerLookup: number; only?: string[] }[] = [
+      { name: 'cluster names', file: files.cluster, queriesPerLookup: 1 },
+      { name: 'outside names (cache)', file: files.outside, queriesPerLookup: 1 },
+      // From a source that is no pod: no autopath, the client walks the search list (4 queries per lookup).
+      { name: 'outside names via search path, no autopath', file: files.search, source: '127.0.0.2', queriesPerLookup: 4 },
+      { name: 'outside names via search path, autopath', file: files.autopath, queriesPerLookup: 1, only: ['meshlet-1', 'meshlet-2'] },
+    ];
+    const results: Record<string, Record<string, { qps: number[]; lat: number[]; lost: number[] }>> = {};
+    for (const s of scenarios) {
+      results[s.name] = {};
+      for (let run = 0; run < flags.runs; run++) {
+        for (const t of targets) {
+          if (s.only && !s.only.includes(t.name)) continue;
+          const r = await dnsperf(t.port, s.file, { seconds: flags.seconds, ...(s.source ? { source: s.source } : {}) });
+          const acc = (results[s.name][t.name] ??= { qps: [], lat: [], lost: [] });
+          acc.qps.push(r.qps);
+          acc.lat.push(r.avgLatencyMs);
+          acc.lost.push(r.lost);
+          process.stderr.write(`${s.name} ${t.name} run ${run}: ${Math.round(r.qps)} QPS, ${r.avgLatencyMs.toFixed(3)} ms, lost ${r.lost}\n`);
+        }
+      }
+    }
+    const upstreamDuringRuns = upstream.queries.length - upstreamQueriesBefore;
+    const prop1 = await propagation(one.dns, one.feed, 'w1', flags.propagations);
+    const prop2 = await propagation(two.dns, two.feed, 'w2', flags.propagations);
+
+    const summary: Record<string, Record<string, { qps: number; lookupsPerSec: number; avgLatencyMs: number; lost: number }>> = {};
+    for (const s of scenarios) {
+      summary[s.name] = {};
+      for (const [t, v] of Object.entries(results[s.name])) {
+        const qps = median(v.qps);
+        summary[s.name][t] = { qps, lookupsPerSec: qps / s.queriesPerLookup, avgLatencyMs: median(v.lat), lost: median(v.lost) };
+      }
+    }
+    const dm = (s: string): number => summary[s].dnsmasq?.lookupsPerSec ?? summary['outside names via search path, no autopath'].dnsmasq.lookupsPerSec;
+    const ratios = Object.fromEntries(scenarios.map((s) => [s.name, {
+      'meshlet-1/dnsmasq': summary[s.name]['meshlet-1'].lookupsPerSec / dm(s.name),
+      'meshlet-2/dnsmasq': summary[s.name]['meshlet-2'].lookupsPerSec / dm(s.name),
+    }]));
+    const pods = data.pods.length;
+    printResult({
+      bench: 'dns',
+      machine: machineInfo(),
+      flags,
+      summary,
+      ratios,
+      note: 'autopath ratios are against dnsmasq walking the search path (it has no autopath); lookups/s = QPS / queries per lookup',
+      upstreamQueriesDuringRuns: upstreamDuringRuns,
+      memory: {
+        services: flags.services, endpoints: flags.services * flags.endpoints, pods,
+        idleMiB, loadedMiB, warmedMiB,
+        twoWorkersMiB: treeRssMiB(two.dns.child.pid!),
+        corednsFormulaMiB: (pods + flags.services) / 1000 + 54,
+        snapshotLoadMs: one.loadMs,
+        snapshotBytes: line.length,
+      },
+      propagationMs: { workers1: prop1, workers2: prop2 },
+    });
+  } finally {
+    for (const p of procs) await p.stop().catch(() => undefined);
+    if (dnsmasq && dnsmasq.exitCode === null) {
+      dnsmasq.kill('SIGTERM');
+      await new Promise((r) => dnsmasq?.once('exit', r));
+    }
+    await upstream.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(1);
+});
