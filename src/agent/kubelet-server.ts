@@ -1,6 +1,8 @@
 // The agent's kubelet endpoint: GET /containerLogs/<ns>/<pod>/<container>
 // (?follow, tailLines, previous, sinceSeconds, timestamps), served from
-// Kubelet.readLogs, for the API server's pods/log proxy.
+// Kubelet.readLogs, for the API server's pods/log proxy; and, by HTTP upgrade,
+// /exec, /attach and /portForward (src/agent/streaming.ts) for the API
+// server's upgrade proxy (src/api/stream-proxy.ts).
 //
 // Authentication (decided here): every request must carry
 // `Authorization: Bearer <this node's own API token>`. The API server holds
@@ -10,11 +12,12 @@
 // bound to the node IP (never 0.0.0.0 in the lab).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
-import type { Readable } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { KubeError, type Reason } from '../core/errors.ts';
 import type { LogOptions } from '../kubelet/logs.ts';
 import { listenHttp, type HttpListen, type Listening } from './http-listener.ts';
+import { handleStreamUpgrade, rejectUpgrade, streamingWebSocketServer, type StreamingDeps } from './streaming.ts';
 
 export type KubeletListen = HttpListen;
 
@@ -71,6 +74,8 @@ export interface KubeletServerOptions {
   /** The node's own API token: the only credential accepted. */
   token: string;
   readLogs(namespace: string, pod: string, container: string, opts: LogOptions): Readable;
+  /** exec, attach and port-forward; without it those paths answer 404. */
+  streaming?: Omit<StreamingDeps, 'logger'>;
   logger: Logger;
 }
 
@@ -118,5 +123,12 @@ function handle(opts: KubeletServerOptions, req: IncomingMessage, res: ServerRes
 
 export async function startKubeletServer(opts: KubeletServerOptions): Promise<KubeletServer> {
   const server: Server = createServer((req, res) => handle(opts, req, res));
+  const wss = streamingWebSocketServer();
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => {});
+    if (!bearerMatches(req.headers.authorization, opts.token)) return rejectUpgrade(socket, new KubeError('Unauthorized', 'Unauthorized'));
+    if (!opts.streaming) return rejectUpgrade(socket, new KubeError('NotFound', 'this kubelet endpoint serves no streams'));
+    handleStreamUpgrade({ ...opts.streaming, logger: opts.logger }, wss, req, socket, head);
+  });
   return listenHttp(server, opts.listen, 0o600);
 }
