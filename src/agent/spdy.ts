@@ -7,7 +7,7 @@
 // send only their own headers (streamtype, port, requestid). The connection's
 // header parser gets them added before that check.
 import type { Duplex } from 'node:stream';
-import { connection, type SpdyConnection, type SpdyStream } from 'spdy-transport';
+import transport, { type SpdyConnection, type SpdyStream } from 'spdy-transport';
 
 export type { SpdyConnection, SpdyStream };
 
@@ -19,7 +19,7 @@ export function streamHeader(stream: SpdyStream, name: string): string | undefin
 
 /** Serves SPDY/3.1 on `socket`, calling onStream for each stream the client opens (already answered 200). */
 export function serveSpdy(socket: Duplex, onStream: (stream: SpdyStream) => void): SpdyConnection {
-  const conn = connection.create(socket, { protocol: 'spdy', isServer: true });
+  const conn = transport.connection.create(socket, { protocol: 'spdy', isServer: true });
   const parser = conn._spdyState.parser;
   const parseKVs = parser.parseKVs;
   parser.parseKVs = function (buffer, callback) {

@@ -242,6 +242,11 @@ export class ContainerRuntime {
       info.pid = pid;
       info.pidStartTicks = readStat(pid)?.startTicks;
     }
+    // A container with a console is not started until its console can be attached to (kubectl run -it attaches at once).
+    for (let i = 0; consoleSocket && i < 500 && !existsSync(consoleSocket); i++) {
+      if (existsSync(paths.exit) || !isAlive(shimPid)) break;
+      await sleep(10);
+    }
     await writeAtomic(join(dir, `${restart}.json`), JSON.stringify(info));
     await this.prune(dir, restart);
     return { run: info, skippedEnv: skipped };

@@ -27,12 +27,16 @@ export interface ContainerProcess {
   tty: boolean;
 }
 
-/** argv of an exec: nsenter into the container (its namespaces, its working directory), on a terminal with tty. */
+/**
+ * argv of an exec: nsenter into the container (its namespaces, its working directory), with tty on
+ * a terminal made inside it (the helper runs in the container's PID namespace, so the session
+ * and process groups a shell's job control sets on the terminal are ones it can see).
+ */
 export function execArgv(pid: number, namespaces: readonly string[], command: readonly string[], tty: boolean): string[] {
-  const entered = execProbeArgv(pid, namespaces, command);
+  const entered = execProbeArgv(pid, namespaces, tty ? [PYTHON, CONSOLE_HELPER, 'pty', '--', ...command] : command);
   // `--wd` without a value: the target's working directory (the container's workingDir).
   entered.splice(3, 0, '--wd');
-  return tty ? [PYTHON, CONSOLE_HELPER, 'pty', '--', ...entered] : entered;
+  return entered;
 }
 
 /** The environment an exec runs with: the container's, plus TERM on a terminal. */

@@ -25,7 +25,11 @@ declare module 'spdy-transport' {
     on(event: string, listener: (...args: unknown[]) => void): this;
   }
 
-  export const connection: {
-    create(socket: Duplex, options: { protocol: 'spdy' | 'http2'; isServer: boolean; windowSize?: number }): SpdyConnection;
+  /** A CommonJS module: its exports are the default import. */
+  const transport: {
+    connection: {
+      create(socket: Duplex, options: { protocol: 'spdy' | 'http2'; isServer: boolean; windowSize?: number }): SpdyConnection;
+    };
   };
+  export default transport;
 }
