@@ -4,8 +4,9 @@
 //   /attach/<ns>/<pod>/<container>?stdin&stdout&stderr&tty
 //   /portForward/<ns>/<pod>
 // exec and attach speak the channel.k8s.io WebSocket subprotocols
-// (src/kubelet/remote-command.ts); port-forward speaks SPDY/3.1, tunnelled in
-// WebSocket (`SPDY/3.1+portforward.k8s.io`) or over a plain `Upgrade: SPDY/3.1`.
+// (src/kubelet/remote-command.ts) or, as a fallback, SPDY/3.1 (exec-spdy.ts);
+// port-forward speaks SPDY/3.1, tunnelled in WebSocket
+// (`SPDY/3.1+portforward.k8s.io`) or over a plain `Upgrade: SPDY/3.1`.
 //
 // Workaround (docs/DECISIONS.md): `ws` validates offered subprotocols as HTTP
 // tokens and refuses `SPDY/3.1+portforward.k8s.io` (the `/`). The header is
@@ -21,8 +22,9 @@ import type { ContainerProcess } from '../kubelet/exec-plan.ts';
 import {
   CHANNEL, decodeFrame, encodeFrame, errorChannelPayload, negotiateChannelProtocol, offeredProtocols,
   parseExecRequest, parseResize, parseStreamOptions,
-  type ChannelProtocol,
+  type ChannelProtocol, type StreamOptions,
 } from '../kubelet/remote-command.ts';
+import { negotiateSpdyProtocol, serveSpdySession } from './exec-spdy.ts';
 import { startAttach, startExec, type SessionInput, type SessionOutput } from './exec-session.ts';
 import { servePortForward } from './port-forward.ts';
 
@@ -139,22 +141,29 @@ export function handleStreamUpgrade(deps: StreamingDeps, wss: WebSocketServer, r
       }
       throw new KubeError('BadRequest', 'port-forward needs an Upgrade to websocket or SPDY/3.1');
     }
-    if (!isWebSocket(req)) {
-      throw new KubeError('BadRequest', `${r.kind} is served over WebSocket (${'v5.channel.k8s.io'} and older); SPDY is not supported for it: unset KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false`);
+    const target = deps.containerProcess(r.namespace, r.pod, r.container);
+    let opts: StreamOptions;
+    let start: (out: SessionOutput) => SessionInput;
+    if (r.kind === 'exec') {
+      const er = parseExecRequest(url.searchParams);
+      opts = er;
+      start = (out) => startExec(target, er, out, log);
+    } else {
+      const o = parseStreamOptions(url.searchParams);
+      opts = o;
+      start = (out) => startAttach(target, o, out);
     }
+    if (isSpdy(req)) {
+      const p = negotiateSpdyProtocol(req.headers['x-stream-protocol-version']);
+      if (!p) throw new KubeError('BadRequest', `none of the offered stream protocols is supported (offered: ${String(req.headers['x-stream-protocol-version'] ?? 'none')})`);
+      socket.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: ${p.name}\r\n\r\n`);
+      if (head.length > 0) socket.unshift(head);
+      serveSpdySession(socket, p, opts, start, log);
+      return;
+    }
+    if (!isWebSocket(req)) throw new KubeError('BadRequest', `${r.kind} needs an Upgrade to websocket or SPDY/3.1`);
     const p = negotiateChannelProtocol(offered);
     if (!p) throw new KubeError('BadRequest', `none of the offered subprotocols is supported (offered: ${offered.join(', ') || 'none'})`);
-    const target = deps.containerProcess(r.namespace, r.pod, r.container);
-    const start =
-      r.kind === 'exec'
-        ? (() => {
-            const er = parseExecRequest(url.searchParams);
-            return (out: SessionOutput) => startExec(target, er, out, log);
-          })()
-        : (() => {
-            const opts = parseStreamOptions(url.searchParams);
-            return (out: SessionOutput) => startAttach(target, opts, out);
-          })();
     upgradeWebSocket(wss, req, socket, head, p.name, (ws) => bindChannels(ws, p, start, log));
   } catch (err) {
     rejectUpgrade(socket, err instanceof KubeError ? err : new KubeError(/is not on node|not found/.test(String(err)) ? 'NotFound' : 'BadRequest', err instanceof Error ? err.message : String(err)));

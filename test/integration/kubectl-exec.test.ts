@@ -90,6 +90,36 @@ test('exec: stdout and stderr apart, the exit code passed through', async () => 
   assert.equal(missing.code, 127, missing.stderr);
 });
 
+test('exec over the SPDY fallback (KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false): streams, stdin, the exit code', async () => {
+  const spdy = { KUBECTL_REMOTE_COMMAND_WEBSOCKETS: 'false' };
+  const r = await kubectl(['exec', '-i', 'p', '--', 'sh', '-c', 'cat; echo err >&2; exit 6'], 'via-spdy\n', spdy);
+  assert.equal(r.code, 6, r.stderr);
+  assert.equal(r.stdout, 'via-spdy\n');
+  assert.match(r.stderr, /^err\n/);
+  const fine = await kubectl(['exec', 'p', '--', 'echo', 'ok'], '', spdy);
+  assert.deepEqual([fine.code, fine.stdout], [0, 'ok\n']);
+});
+
+test('exec from the Python client (python3-kubernetes, v4.channel.k8s.io): output and the exit code', async () => {
+  const script = [
+    'import sys',
+    'from kubernetes import client, config',
+    'from kubernetes.stream import stream',
+    `config.load_kube_config(config_file=${JSON.stringify(kubeconfig)})`,
+    // Plain http (the API port answers both): over TLS this client may leave frames unread in the SSL
+    // buffer and wait forever (kubernetes-client/python#2414), whatever the server does.
+    'c = client.Configuration.get_default_copy()',
+    "c.host = c.host.replace('https://', 'http://')",
+    'api = client.CoreV1Api(client.ApiClient(c))',
+    "ws = stream(api.connect_get_namespaced_pod_exec, 'p', 'default', command=['sh', '-c', 'echo py-out; echo py-err >&2; exit 5'], stdout=True, stderr=True, stdin=False, tty=False, _preload_content=False)",
+    'ws.run_forever(timeout=20)',
+    "print(repr(ws.read_stdout()), repr(ws.read_stderr()), ws.returncode)",
+  ].join('\n');
+  const r = await runProcess('/usr/bin/python3', ['-c', script], { env, timeoutMs: 60_000 });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout.trim(), "'py-out\\n' 'py-err\\n' 5");
+});
+
 test('exec -i: stdin reaches the command and its end closes it', async () => {
   const r = await kubectl(['exec', '-i', 'p', '--', 'sh', '-c', 'wc -c; cat /proc/1/cmdline | tr "\\0" " "'], 'x'.repeat(100_000));
   assert.equal(r.code, 0, r.stderr);
