@@ -17,7 +17,8 @@ import type { Logger } from 'pino';
 import { KubeError, type Reason } from '../core/errors.ts';
 import type { LogOptions } from '../kubelet/logs.ts';
 import { listenHttp, type HttpListen, type Listening } from './http-listener.ts';
-import { handleStreamUpgrade, rejectUpgrade, streamingWebSocketServer, type StreamingDeps } from './streaming.ts';
+import type { Registry } from 'prom-client';
+import { createStreamMetrics, handleStreamUpgrade, rejectUpgrade, streamingWebSocketServer, type StreamingDeps } from './streaming.ts';
 
 export type KubeletListen = HttpListen;
 
@@ -75,7 +76,9 @@ export interface KubeletServerOptions {
   token: string;
   readLogs(namespace: string, pod: string, container: string, opts: LogOptions): Readable;
   /** exec, attach and port-forward; without it those paths answer 404. */
-  streaming?: Omit<StreamingDeps, 'logger'>;
+  streaming?: Omit<StreamingDeps, 'logger' | 'metrics'>;
+  /** Where the streaming metrics go. */
+  metrics?: Registry;
   logger: Logger;
 }
 
@@ -124,11 +127,12 @@ function handle(opts: KubeletServerOptions, req: IncomingMessage, res: ServerRes
 export async function startKubeletServer(opts: KubeletServerOptions): Promise<KubeletServer> {
   const server: Server = createServer((req, res) => handle(opts, req, res));
   const wss = streamingWebSocketServer();
+  const streamMetrics = opts.metrics ? createStreamMetrics(opts.metrics) : undefined;
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => {});
     if (!bearerMatches(req.headers.authorization, opts.token)) return rejectUpgrade(socket, new KubeError('Unauthorized', 'Unauthorized'));
     if (!opts.streaming) return rejectUpgrade(socket, new KubeError('NotFound', 'this kubelet endpoint serves no streams'));
-    handleStreamUpgrade({ ...opts.streaming, logger: opts.logger }, wss, req, socket, head);
+    handleStreamUpgrade({ ...opts.streaming, logger: opts.logger, metrics: streamMetrics }, wss, req, socket, head);
   });
   return listenHttp(server, opts.listen, 0o600);
 }

@@ -15,6 +15,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import { WebSocketServer, createWebSocketStream, type RawData, type WebSocket } from 'ws';
 import { KubeError } from '../core/errors.ts';
 import { upgradeErrorResponse } from '../api/stream-proxy.ts';
@@ -57,8 +58,31 @@ export function parseStreamPath(pathname: string): StreamRequest | undefined {
 
 export interface StreamingDeps {
   containerProcess(namespace: string, pod: string, container: string): ContainerProcess;
-  podNetns(namespace: string, pod: string): string;
+  podSandbox(namespace: string, pod: string): { netns: string; uid: string };
   logger: Logger;
+  metrics?: StreamMetrics;
+}
+
+export interface StreamMetrics {
+  started: Counter<'kind' | 'transport'>;
+  active: Gauge<'kind'>;
+}
+
+/** The streaming endpoint's metrics, registered in the agent's registry. */
+export function createStreamMetrics(registry: Registry): StreamMetrics {
+  return {
+    started: new Counter({ name: 'meshlet_kubelet_streams_total', help: 'exec, attach and port-forward sessions started, by transport', labelNames: ['kind', 'transport'], registers: [registry] }),
+    active: new Gauge({ name: 'meshlet_kubelet_streams_active', help: 'exec, attach and port-forward sessions open now', labelNames: ['kind'], registers: [registry] }),
+  };
+}
+
+/** Counts a session from its upgrade to its socket's close. */
+function countSession(deps: StreamingDeps, socket: Duplex, kind: string, transport: string): void {
+  const m = deps.metrics;
+  if (!m) return;
+  m.started.inc({ kind, transport });
+  m.active.inc({ kind });
+  socket.once('close', () => m.active.dec({ kind }));
 }
 
 /** Answers an upgrade request that cannot proceed with an HTTP error carrying a Status. */
@@ -122,10 +146,10 @@ export function handleStreamUpgrade(deps: StreamingDeps, wss: WebSocketServer, r
     if (!r) throw new KubeError('NotFound', `no such path ${url.pathname}`);
     const offered = offeredProtocols(req.headers['sec-websocket-protocol']);
     if (r.kind === 'portForward') {
-      const netns = deps.podNetns(r.namespace, r.pod);
-      const target = { pod: r.pod, netns };
+      const target = { pod: r.pod, ...deps.podSandbox(r.namespace, r.pod) };
       if (isWebSocket(req)) {
         if (!offered.includes(PORT_FORWARD_WS_PROTOCOL)) throw new KubeError('BadRequest', `port-forward speaks the WebSocket subprotocol ${PORT_FORWARD_WS_PROTOCOL}; offered: ${offered.join(', ') || 'none'}`);
+        countSession(deps, socket, r.kind, 'websocket');
         upgradeWebSocket(wss, req, socket, head, PORT_FORWARD_WS_PROTOCOL, (ws) => {
           void servePortForward(createWebSocketStream(ws), target, log);
         });
@@ -134,6 +158,7 @@ export function handleStreamUpgrade(deps: StreamingDeps, wss: WebSocketServer, r
       if (isSpdy(req)) {
         const versions = String(req.headers['x-stream-protocol-version'] ?? '').split(',').map((s) => s.trim());
         if (!versions.includes(PORT_FORWARD_SPDY_PROTOCOL)) throw new KubeError('BadRequest', `port-forward speaks ${PORT_FORWARD_SPDY_PROTOCOL}`);
+        countSession(deps, socket, r.kind, 'spdy');
         socket.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: ${PORT_FORWARD_SPDY_PROTOCOL}\r\n\r\n`);
         if (head.length > 0) socket.unshift(head);
         void servePortForward(socket, target, log);
@@ -156,6 +181,7 @@ export function handleStreamUpgrade(deps: StreamingDeps, wss: WebSocketServer, r
     if (isSpdy(req)) {
       const p = negotiateSpdyProtocol(req.headers['x-stream-protocol-version']);
       if (!p) throw new KubeError('BadRequest', `none of the offered stream protocols is supported (offered: ${String(req.headers['x-stream-protocol-version'] ?? 'none')})`);
+      countSession(deps, socket, r.kind, 'spdy');
       socket.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: ${p.name}\r\n\r\n`);
       if (head.length > 0) socket.unshift(head);
       serveSpdySession(socket, p, opts, start, log);
@@ -164,6 +190,7 @@ export function handleStreamUpgrade(deps: StreamingDeps, wss: WebSocketServer, r
     if (!isWebSocket(req)) throw new KubeError('BadRequest', `${r.kind} needs an Upgrade to websocket or SPDY/3.1`);
     const p = negotiateChannelProtocol(offered);
     if (!p) throw new KubeError('BadRequest', `none of the offered subprotocols is supported (offered: ${offered.join(', ') || 'none'})`);
+    countSession(deps, socket, r.kind, 'websocket');
     upgradeWebSocket(wss, req, socket, head, p.name, (ws) => bindChannels(ws, p, start, log));
   } catch (err) {
     rejectUpgrade(socket, err instanceof KubeError ? err : new KubeError(/is not on node|not found/.test(String(err)) ? 'NotFound' : 'BadRequest', err instanceof Error ? err.message : String(err)));

@@ -198,14 +198,14 @@ export class Kubelet {
     return { pid: cur.pid, namespaces: cur.namespaces, env, console: info?.console, tty: info?.tty === true };
   }
 
-  /** The pod's network namespace (port-forward connects from inside it). */
-  podNetns(namespace: string, name: string): string {
+  /** The pod's network namespace (port-forward connects from inside it) and uid. */
+  podSandbox(namespace: string, name: string): { netns: string; uid: string } {
     const pod = this.informer.get(`${namespace}/${name}`) as KubeletPod | undefined;
     const uid = pod?.metadata.uid;
     if (!pod || !uid) throw new Error(`pod ${namespace}/${name} is not on node ${this.deps.nodeName}`);
     const netns = this.sandboxes.names(uid).netns;
     if (!existsSync(join('/run/netns', netns))) throw new Error(`pod ${namespace}/${name} has no sandbox yet`);
-    return netns;
+    return { netns, uid };
   }
 
   private livePods(): KubeletPod[] {
