@@ -10,7 +10,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { connect } from 'node:net';
 import { constants } from 'node:os';
-import type { Writable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import { execArgv, execEnv, type ContainerProcess } from '../kubelet/exec-plan.ts';
 import {
@@ -20,14 +20,17 @@ import {
 
 /** What a session sends to the client. */
 export interface SessionOutput {
-  write(channel: typeof CHANNEL.stdout | typeof CHANNEL.stderr, data: Buffer): void;
+  /** Sends data; `sent` is called once it is handed to the socket (the session's back-pressure). */
+  write(channel: typeof CHANNEL.stdout | typeof CHANNEL.stderr, data: Buffer, sent?: () => void): void;
   /** The last thing a session says: the Status on the error channel, then the transport closes. */
   finish(status: StreamStatus): void;
 }
 
 /** What the client sends to a session. */
 export interface SessionInput {
-  stdin(data: Buffer): void;
+  /** Passes stdin on; false when the command is not keeping up (then call whenDrained before sending more). */
+  stdin(data: Buffer): boolean;
+  whenDrained(resume: () => void): void;
   closeStdin(): void;
   resize(size: TerminalSize): void;
   /** The client went away: stop. */
@@ -36,6 +39,26 @@ export interface SessionInput {
 
 /** Grace between SIGTERM and SIGKILL when an exec's client goes away. */
 const ABORT_GRACE_MS = 2000;
+/** Output in flight to the client beyond which the command's output is no longer read (until it drains to half). */
+const MAX_IN_FLIGHT = 4 * 1024 * 1024;
+
+/** Copies a readable to the client, pausing it while too much is in flight. */
+function pump(from: Readable, channel: typeof CHANNEL.stdout | typeof CHANNEL.stderr, out: SessionOutput, flight: { bytes: number; paused: Set<Readable> }): void {
+  from.on('data', (d: Buffer) => {
+    flight.bytes += d.length;
+    out.write(channel, d, () => {
+      flight.bytes -= d.length;
+      if (flight.bytes <= MAX_IN_FLIGHT / 2) {
+        for (const r of flight.paused) r.resume();
+        flight.paused.clear();
+      }
+    });
+    if (flight.bytes > MAX_IN_FLIGHT) {
+      from.pause();
+      flight.paused.add(from);
+    }
+  });
+}
 
 function killGroup(child: ChildProcess, sig: NodeJS.Signals): void {
   try {
@@ -61,8 +84,9 @@ export function startExec(target: ContainerProcess, req: ExecRequest, out: Sessi
     finished = true;
     out.finish(status);
   };
-  child.stdout?.on('data', (d: Buffer) => out.write(CHANNEL.stdout, d));
-  child.stderr?.on('data', (d: Buffer) => out.write(CHANNEL.stderr, d));
+  const flight = { bytes: 0, paused: new Set<Readable>() };
+  if (child.stdout) pump(child.stdout, CHANNEL.stdout, out, flight);
+  if (child.stderr) pump(child.stderr, CHANNEL.stderr, out, flight);
   child.stdin?.on('error', () => {
     /* the command stopped reading: what it does next decides */
   });
@@ -75,8 +99,10 @@ export function startExec(target: ContainerProcess, req: ExecRequest, out: Sessi
     finish(statusForExit(req.command, exit));
   });
   return {
-    stdin: (d) => {
-      if (child.stdin && !child.stdin.writableEnded) child.stdin.write(d);
+    stdin: (d) => (child.stdin && !child.stdin.writableEnded ? child.stdin.write(d) : true),
+    whenDrained: (resume) => {
+      if (child.stdin && !child.stdin.destroyed) child.stdin.once('drain', resume);
+      else resume();
     },
     closeStdin: () => child.stdin?.end(),
     resize: (s) => {
@@ -117,7 +143,7 @@ export function startAttach(target: ContainerProcess, opts: StreamOptions, out: 
   if (!target.console) {
     const fail = failureStatus('the container was not started with stdin or tty: attach needs "stdin: true" or "tty: true" in its spec');
     queueMicrotask(() => out.finish(fail));
-    return { stdin: () => {}, closeStdin: () => {}, resize: () => {}, abort: () => {} };
+    return { stdin: () => true, whenDrained: (resume) => resume(), closeStdin: () => {}, resize: () => {}, abort: () => {} };
   }
   const sock = connect(target.console);
   let buf: Buffer = Buffer.alloc(0);
@@ -142,12 +168,12 @@ export function startAttach(target: ContainerProcess, opts: StreamOptions, out: 
   });
   sock.on('error', (err) => finish(failureStatus(`cannot attach to the container's console: ${err.message}`)));
   sock.on('close', () => finish(successStatus()));
-  const send = (channel: number, payload: Uint8Array): void => {
-    if (!sock.destroyed) sock.write(consoleFrame(channel, payload));
-  };
+  const send = (channel: number, payload: Uint8Array): boolean => (sock.destroyed ? true : sock.write(consoleFrame(channel, payload)));
   return {
-    stdin: (d) => {
-      if (opts.stdin) send(CHANNEL.stdin, d);
+    stdin: (d) => (opts.stdin ? send(CHANNEL.stdin, d) : true),
+    whenDrained: (resume) => {
+      if (!sock.destroyed) sock.once('drain', resume);
+      else resume();
     },
     closeStdin: () => send(CHANNEL.close, Buffer.alloc(0)),
     resize: (s) => send(CHANNEL.resize, Buffer.from(`${s.width} ${s.height}`)),

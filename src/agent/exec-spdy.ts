@@ -73,9 +73,10 @@ export function serveSpdySession(socket: Duplex, p: ChannelProtocol, opts: Strea
   const begin = (): void => {
     clearTimeout(timer);
     const out: SessionOutput = {
-      write: (channel, data) => {
+      write: (channel, data, sent) => {
         const s = streams.get(channel === CHANNEL.stdout ? 'stdout' : 'stderr');
-        if (s && !s.writableEnded) s.write(data);
+        if (s && !s.writableEnded) s.write(data, () => sent?.());
+        else sent?.();
       },
       finish: (status) => {
         finished = true;
@@ -100,7 +101,12 @@ export function serveSpdySession(socket: Duplex, p: ChannelProtocol, opts: Strea
       return;
     }
     const stdin = streams.get('stdin');
-    stdin?.on('data', (d: Buffer) => input?.stdin(d));
+    stdin?.on('data', (d: Buffer) => {
+      if (input && !input.stdin(d)) {
+        stdin.pause();
+        input.whenDrained(() => stdin.resume());
+      }
+    });
     stdin?.on('end', () => input?.closeStdin());
     let pending = '';
     streams.get('resize')?.on('data', (d: Buffer) => {

@@ -103,8 +103,9 @@ function isSpdy(req: IncomingMessage): boolean {
 function bindChannels(ws: WebSocket, p: ChannelProtocol, start: (out: SessionOutput) => SessionInput, log: Logger): void {
   let finished = false;
   const out: SessionOutput = {
-    write: (channel, data) => {
-      if (ws.readyState === ws.OPEN) ws.send(encodeFrame(p, channel, data));
+    write: (channel, data, sent) => {
+      if (ws.readyState === ws.OPEN) ws.send(encodeFrame(p, channel, data), () => sent?.());
+      else sent?.();
     },
     finish: (status) => {
       finished = true;
@@ -125,7 +126,12 @@ function bindChannels(ws: WebSocket, p: ChannelProtocol, start: (out: SessionOut
       return;
     }
     if (!frame) return;
-    if (frame.channel === CHANNEL.stdin) input.stdin(frame.payload);
+    if (frame.channel === CHANNEL.stdin) {
+      if (!input.stdin(frame.payload)) {
+        ws.pause();
+        input.whenDrained(() => ws.resume());
+      }
+    }
     else if (frame.channel === CHANNEL.resize && p.version >= 3) {
       const size = parseResize(frame.payload);
       if (size) input.resize(size);

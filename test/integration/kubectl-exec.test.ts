@@ -140,7 +140,8 @@ test('cp: a directory into the pod and back', async () => {
   const src = join(root, 'src');
   mkdirSync(join(src, 'sub'), { recursive: true });
   writeFileSync(join(src, 'a.txt'), 'alpha\n');
-  writeFileSync(join(src, 'sub', 'b.bin'), randomBytes(70_000));
+  // Larger than what the agent lets be in flight (4 MiB): back-pressure both ways.
+  writeFileSync(join(src, 'sub', 'b.bin'), randomBytes(6_000_000));
   await ok(['cp', src, 'p:/tmp/mlt-exec-cp']);
   assert.equal(await ok(['exec', 'p', '--', 'cat', '/tmp/mlt-exec-cp/a.txt']), 'alpha\n');
   const back = join(root, 'back');
