@@ -18,7 +18,7 @@ import { KubeError, type Reason } from '../core/errors.ts';
 import type { LogOptions } from '../kubelet/logs.ts';
 import { listenHttp, type HttpListen, type Listening } from './http-listener.ts';
 import type { Registry } from 'prom-client';
-import { createStreamMetrics, handleStreamUpgrade, rejectUpgrade, streamingWebSocketServer, type StreamingDeps } from './streaming.ts';
+import { NAME_SEGMENT, createStreamMetrics, handleStreamUpgrade, rejectUpgrade, streamingWebSocketServer, type StreamingDeps } from './streaming.ts';
 
 export type KubeletListen = HttpListen;
 
@@ -29,7 +29,6 @@ export interface LogRequest {
   opts: LogOptions;
 }
 
-const SEGMENT = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 
 function boolParam(v: string | null): boolean {
   return v === 'true' || v === '1';
@@ -48,7 +47,7 @@ export function parseLogRequest(pathname: string, query: URLSearchParams): LogRe
   if (parts.length !== 4 || parts[0] !== 'containerLogs') throw new KubeError('NotFound', `no such path ${pathname}`);
   const [, namespace, pod, container] = parts;
   for (const [what, v] of [['namespace', namespace], ['pod', pod], ['container', container]] as const) {
-    if (!SEGMENT.test(v)) throw new KubeError('BadRequest', `invalid ${what} name "${v}"`);
+    if (!NAME_SEGMENT.test(v)) throw new KubeError('BadRequest', `invalid ${what} name "${v}"`);
   }
   const opts: LogOptions = {};
   if (boolParam(query.get('follow'))) opts.follow = true;

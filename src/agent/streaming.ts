@@ -36,7 +36,8 @@ export type StreamRequest =
   | { kind: 'exec' | 'attach'; namespace: string; pod: string; container: string }
   | { kind: 'portForward'; namespace: string; pod: string };
 
-const SEGMENT = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+/** A namespace, pod or container name as it may appear in a kubelet path. */
+export const NAME_SEGMENT = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 
 /** Parses a streaming path; undefined when it is not one. Throws KubeError(BadRequest) on a bad name. Pure. */
 export function parseStreamPath(pathname: string): StreamRequest | undefined {
@@ -50,7 +51,7 @@ export function parseStreamPath(pathname: string): StreamRequest | undefined {
   const want = kind === 'exec' || kind === 'attach' ? 4 : kind === 'portForward' ? 3 : 0;
   if (want === 0 || parts.length !== want) return undefined;
   for (const [what, v] of [['namespace', parts[1]], ['pod', parts[2]], ['container', parts[3] ?? 'x']] as const) {
-    if (!SEGMENT.test(v)) throw new KubeError('BadRequest', `invalid ${what} name "${v}"`);
+    if (!NAME_SEGMENT.test(v)) throw new KubeError('BadRequest', `invalid ${what} name "${v}"`);
   }
   if (kind === 'portForward') return { kind, namespace: parts[1], pod: parts[2] };
   return { kind: kind as 'exec' | 'attach', namespace: parts[1], pod: parts[2], container: parts[3] };

@@ -313,6 +313,17 @@ export class ContainerRuntime {
     return indices.length > 0 ? readJson<RunInfo>(join(dir, `${indices[indices.length - 1]}.json`)) : undefined;
   }
 
+  /** Removes the console sockets of the pod's runs (a helper killed with SIGKILL leaves its socket behind). */
+  async removeConsoles(uid: string): Promise<void> {
+    for (const name of this.containerNames(uid)) {
+      const dir = this.containerDir(uid, name);
+      for (const i of runIndices(dir)) {
+        const sock = readJson<RunInfo>(join(dir, `${i}.json`))?.console;
+        if (sock?.startsWith(`${CONSOLE_DIR}/`)) await rm(sock, { force: true });
+      }
+    }
+  }
+
   /** Names of the containers that have state on disk for this pod. */
   containerNames(uid: string): string[] {
     try {

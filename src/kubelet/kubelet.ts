@@ -400,6 +400,7 @@ export class Kubelet {
         }
         return 'ok';
       case 'removePodState':
+        await this.runtime.removeConsoles(rec.uid);
         await this.sandboxes.remove(rec.uid);
         this.onDisk.delete(rec.uid);
         this.waiting.delete(rec.uid);
