@@ -1,6 +1,8 @@
 // The agent's kubelet endpoint: GET /containerLogs/<ns>/<pod>/<container>
 // (?follow, tailLines, previous, sinceSeconds, timestamps), served from
-// Kubelet.readLogs, for the API server's pods/log proxy.
+// Kubelet.readLogs, for the API server's pods/log proxy; and, by HTTP upgrade,
+// /exec, /attach and /portForward (src/agent/streaming.ts) for the API
+// server's upgrade proxy (src/api/stream-proxy.ts).
 //
 // Authentication (decided here): every request must carry
 // `Authorization: Bearer <this node's own API token>`. The API server holds
@@ -10,11 +12,13 @@
 // bound to the node IP (never 0.0.0.0 in the lab).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
-import type { Readable } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { KubeError, type Reason } from '../core/errors.ts';
 import type { LogOptions } from '../kubelet/logs.ts';
 import { listenHttp, type HttpListen, type Listening } from './http-listener.ts';
+import type { Registry } from 'prom-client';
+import { NAME_SEGMENT, createStreamMetrics, handleStreamUpgrade, rejectUpgrade, streamingWebSocketServer, type StreamingDeps } from './streaming.ts';
 
 export type KubeletListen = HttpListen;
 
@@ -25,7 +29,6 @@ export interface LogRequest {
   opts: LogOptions;
 }
 
-const SEGMENT = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 
 function boolParam(v: string | null): boolean {
   return v === 'true' || v === '1';
@@ -44,7 +47,7 @@ export function parseLogRequest(pathname: string, query: URLSearchParams): LogRe
   if (parts.length !== 4 || parts[0] !== 'containerLogs') throw new KubeError('NotFound', `no such path ${pathname}`);
   const [, namespace, pod, container] = parts;
   for (const [what, v] of [['namespace', namespace], ['pod', pod], ['container', container]] as const) {
-    if (!SEGMENT.test(v)) throw new KubeError('BadRequest', `invalid ${what} name "${v}"`);
+    if (!NAME_SEGMENT.test(v)) throw new KubeError('BadRequest', `invalid ${what} name "${v}"`);
   }
   const opts: LogOptions = {};
   if (boolParam(query.get('follow'))) opts.follow = true;
@@ -71,6 +74,10 @@ export interface KubeletServerOptions {
   /** The node's own API token: the only credential accepted. */
   token: string;
   readLogs(namespace: string, pod: string, container: string, opts: LogOptions): Readable;
+  /** exec, attach and port-forward; without it those paths answer 404. */
+  streaming?: Omit<StreamingDeps, 'logger' | 'metrics'>;
+  /** Where the streaming metrics go. */
+  metrics?: Registry;
   logger: Logger;
 }
 
@@ -118,5 +125,13 @@ function handle(opts: KubeletServerOptions, req: IncomingMessage, res: ServerRes
 
 export async function startKubeletServer(opts: KubeletServerOptions): Promise<KubeletServer> {
   const server: Server = createServer((req, res) => handle(opts, req, res));
+  const wss = streamingWebSocketServer();
+  const streamMetrics = opts.metrics ? createStreamMetrics(opts.metrics) : undefined;
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => {});
+    if (!bearerMatches(req.headers.authorization, opts.token)) return rejectUpgrade(socket, new KubeError('Unauthorized', 'Unauthorized'));
+    if (!opts.streaming) return rejectUpgrade(socket, new KubeError('NotFound', 'this kubelet endpoint serves no streams'));
+    handleStreamUpgrade({ ...opts.streaming, logger: opts.logger, metrics: streamMetrics }, wss, req, socket, head);
+  });
   return listenHttp(server, opts.listen, 0o600);
 }

@@ -35,28 +35,39 @@ function containerNames(pod: KubeObject): string[] {
   return (spec?.containers ?? []).map((c) => String(c.name ?? ''));
 }
 
-/** Where and how to fetch a pod's log. Pure; throws the KubeError the client gets. */
-export function planLogProxy(pod: KubeObject | undefined, node: KubeObject | undefined, query: URLSearchParams, tokens: TokenSet, route: { namespace: string; name: string }): LogProxyPlan {
-  if (!pod) throw notFound('pods', '', route.name);
+/** The container a request names (`container`), or the pod's only one. Throws the KubeError the client gets. */
+export function chooseContainer(pod: KubeObject, query: URLSearchParams, podName: string): string {
   const names = containerNames(pod);
-  let container = query.get('container') ?? '';
+  const container = query.get('container') ?? '';
   if (!container) {
     if (names.length !== 1) {
-      throw new KubeError('BadRequest', `a container name must be specified for pod ${route.name}, choose one of: [${names.join(' ')}]`);
+      throw new KubeError('BadRequest', `a container name must be specified for pod ${podName}, choose one of: [${names.join(' ')}]`);
     }
-    container = names[0];
-  } else if (!names.includes(container)) {
-    throw new KubeError('BadRequest', `container ${container} is not valid for pod ${route.name}`);
+    return names[0];
   }
+  if (!names.includes(container)) throw new KubeError('BadRequest', `container ${container} is not valid for pod ${podName}`);
+  return container;
+}
+
+/** Where the kubelet of the pod's node listens, and that node's token to present. Throws the KubeError the client gets. */
+export function kubeletOfPod(pod: KubeObject, node: KubeObject | undefined, tokens: TokenSet, podName: string, what: string): { target: KubeletTarget; token: string } {
   const nodeName = (pod.spec as { nodeName?: string } | undefined)?.nodeName;
-  if (!nodeName) throw new KubeError('BadRequest', `pod ${route.name} does not have a host assigned`);
-  if (!node) throw new KubeError('NotFound', `node "${nodeName}" of pod ${route.name} not found: its logs cannot be fetched`);
+  if (!nodeName) throw new KubeError('BadRequest', `pod ${podName} does not have a host assigned`);
+  if (!node) throw new KubeError('NotFound', `node "${nodeName}" of pod ${podName} not found: ${what}`);
   const endpoint = node.metadata.annotations?.[KUBELET_ENDPOINT_ANNOTATION];
   const target = endpoint ? parseKubeletEndpoint(endpoint) : undefined;
   if (!target) throw new KubeError('ServiceUnavailable', `node "${nodeName}" publishes no kubelet endpoint (${KUBELET_ENDPOINT_ANNOTATION}): is its agent running with pod networking?`);
   let token: string | undefined;
   for (const [t, id] of tokens) if (id.user === `${NODE_USER_PREFIX}${nodeName}` && id.groups.includes(NODES_GROUP)) token = t;
   if (!token) throw new KubeError('ServiceUnavailable', `no credential for node "${nodeName}" in the server's token file: cannot reach its kubelet`);
+  return { target, token };
+}
+
+/** Where and how to fetch a pod's log. Pure; throws the KubeError the client gets. */
+export function planLogProxy(pod: KubeObject | undefined, node: KubeObject | undefined, query: URLSearchParams, tokens: TokenSet, route: { namespace: string; name: string }): LogProxyPlan {
+  if (!pod) throw notFound('pods', '', route.name);
+  const container = chooseContainer(pod, query, route.name);
+  const { target, token } = kubeletOfPod(pod, node, tokens, route.name, 'its logs cannot be fetched');
   const q = new URLSearchParams();
   for (const k of FORWARDED) {
     const v = query.get(k);

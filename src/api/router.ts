@@ -29,8 +29,11 @@ export type DiscoveryRoute =
 
 export type Route = ResourceRoute | DiscoveryRoute;
 
+/** The streaming subresources (an HTTP upgrade proxied to the pod's kubelet; see stream-proxy.ts). */
+export const STREAM_SUBRESOURCES: ReadonlySet<string> = new Set(['exec', 'attach', 'portforward']);
+
 /** Subresources served beyond ResourceInfo.subresources. */
-const EXTRA_SUBRESOURCES: Record<string, string[]> = { namespaces: ['finalize'] };
+const EXTRA_SUBRESOURCES: Record<string, string[]> = { namespaces: ['finalize'], pods: [...STREAM_SUBRESOURCES] };
 
 function notFoundPath(): KubeError {
   return new KubeError('NotFound', 'the server could not find the requested resource');
@@ -131,7 +134,9 @@ function resourceRoute(method: string, group: string, version: string, segments:
     const allowed = [...info.subresources, ...(EXTRA_SUBRESOURCES[info.resource] ?? [])];
     if (!allowed.includes(subresource)) throw notFoundPath();
   }
-  const verb = verbFor(method, name !== undefined, subresource, watchPath || isWatchQuery(query));
+  // exec, attach and port-forward are "create" whatever the method (a WebSocket upgrade is a GET), as upstream authorizes them.
+  const streaming = subresource !== undefined && STREAM_SUBRESOURCES.has(subresource) && (method === 'GET' || method === 'POST');
+  const verb = streaming ? 'create' : verbFor(method, name !== undefined, subresource, watchPath || isWatchQuery(query));
   return { type: 'resource', info, gr: groupResource(info), namespace, name, subresource, verb };
 }
 

@@ -5,6 +5,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createHttpsServer } from 'node:https';
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import { existsSync, unlinkSync, statSync } from 'node:fs';
+import type { Duplex } from 'node:stream';
 import { pino, type Logger } from 'pino';
 import type { Registry as MetricsRegistry } from 'prom-client';
 import { KubeError, isKubeError } from '../core/errors.ts';
@@ -31,7 +32,8 @@ import { ClusterIpAllocator } from './cluster-ip.ts';
 import { DEFAULT_SERVICE_CIDR } from '../core/service-cidr.ts';
 import { Registry, parseFilter, type Admit, type Reply } from './registry.ts';
 import { servePodLogs } from './pod-logs.ts';
-import { route, type DiscoveryRoute, type ResourceRoute } from './router.ts';
+import { STREAM_SUBRESOURCES, route, type DiscoveryRoute, type ResourceRoute } from './router.ts';
+import { serveStreamUpgrade, type StreamProxyDeps } from './stream-proxy.ts';
 import { tableFor } from './tables.ts';
 import { serveWatch, type ActiveWatch } from './watch-stream.ts';
 
@@ -111,6 +113,16 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       else res.destroy();
     });
   };
+  const streams: StreamProxyDeps = {
+    store: opts.store,
+    tokens: opts.tokens,
+    logger,
+    observe: (resource, code, seconds) => ctx.metrics.observeRequest('create', resource, code, seconds),
+  };
+  const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    track(socket as Socket);
+    void serveStreamUpgrade(streams, req, socket, head);
+  };
   const listeners: NetServer[] = [];
   const httpServers: Server[] = [];
   const sockets = new Set<Socket>();
@@ -121,8 +133,10 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   let address: ApiServer['address'];
   if (opts.listen) {
     const plain = createServer(handler);
+    plain.on('upgrade', upgrade);
     httpServers.push(plain);
     const secure = opts.tls ? createHttpsServer({ cert: opts.tls.cert, key: opts.tls.key }, handler) : undefined;
+    secure?.on('upgrade', upgrade);
     if (secure) httpServers.push(secure);
     const tcp = createNetServer((socket) => {
       track(socket);
@@ -138,6 +152,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     if (existsSync(opts.socketPath) && statSync(opts.socketPath).isSocket()) unlinkSync(opts.socketPath);
     const unix = createServer(handler);
     unix.on('connection', track);
+    unix.on('upgrade', upgrade);
     await listen(unix, () => unix.listen(opts.socketPath));
     httpServers.push(unix);
     listeners.push(unix);
@@ -214,6 +229,9 @@ async function handle(ctx: Context, req: IncomingMessage, res: ServerResponse): 
         const pod = await ctx.store.get('pods', r.namespace ?? '', r.name ?? '');
         const boundTo = (pod?.spec as { nodeName?: string } | undefined)?.nodeName;
         if (pod && boundTo !== node) throw forbiddenPodOfOtherNode(identity!, attrs);
+      }
+      if (r.subresource && STREAM_SUBRESOURCES.has(r.subresource) && r.gr === 'pods') {
+        throw new KubeError('BadRequest', 'Upgrade request required');
       }
       if (r.verb === 'watch') {
         watch = await startWatch(ctx, r, req, res, url.searchParams);

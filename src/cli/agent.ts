@@ -174,6 +174,8 @@ export async function runAgent(cmd: RunCommand): Promise<number | undefined> {
         token,
         logger,
         readLogs: (ns, pod, container, opts) => kubelet.readLogs(ns, pod, container, opts),
+        streaming: { containerProcess: (ns, pod, c) => kubelet.containerProcess(ns, pod, c), podSandbox: (ns, pod) => kubelet.podSandbox(ns, pod) },
+        metrics,
       });
       onStop('kubelet endpoint', () => kubeletServer?.close());
       await kubelet.start();

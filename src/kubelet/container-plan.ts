@@ -12,10 +12,16 @@ export interface NamespaceSupport {
 
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
-/** Why the container cannot be created from its spec (CreateContainerConfigError), or undefined. */
+/**
+ * Why the container cannot be created from its spec (CreateContainerConfigError), or undefined.
+ * meshlet has no image entrypoints: `command` + `args` is the whole command line, so a
+ * container with `args` but no `command` (what `kubectl run r --image=x -- cmd` makes) runs
+ * its args as the command; one with neither cannot run.
+ */
 export function containerConfigError(c: ContainerSpec): string | undefined {
-  if (!Array.isArray(c.command) || c.command.length === 0 || typeof c.command[0] !== 'string' || c.command[0] === '') {
-    return `container ${c.name} has no command: meshlet runs commands on the node's filesystem and does not pull images, so "command" is required (image ${JSON.stringify(c.image ?? '')} is recorded only)`;
+  const argv = [...(Array.isArray(c.command) ? c.command : []), ...(Array.isArray(c.args) ? c.args : [])];
+  if (argv.length === 0 || typeof argv[0] !== 'string' || argv[0] === '') {
+    return `container ${c.name} has no command: meshlet runs commands on the node's filesystem and does not pull images, so "command" or "args" is required (image ${JSON.stringify(c.image ?? '')} is recorded only)`;
   }
   if (c.workingDir !== undefined && !c.workingDir.startsWith('/')) return `container ${c.name}: workingDir must be an absolute path`;
   return undefined;

@@ -35,6 +35,7 @@ import { podDir, sandboxFiles, writeAtomic, type SandboxRecord } from './sandbox
 import type { RunRecord } from './backoff.ts';
 import { childrenOf, isAlive, readStat, signal } from './proc.ts';
 import { runCommand } from '../core/command.ts';
+import { CONSOLE_DIR, consoleArgv, consoleSocketPath, needsConsole } from './exec-plan.ts';
 
 export interface RunInfo {
   restart: number;
@@ -49,6 +50,9 @@ export interface RunInfo {
   namespaces: string[];
   image: string;
   argv: string[];
+  /** The console helper's socket (containers with stdin or tty; see exec-plan.ts). */
+  console?: string;
+  tty?: boolean;
 }
 
 export interface RunObservation {
@@ -179,13 +183,16 @@ export class ContainerRuntime {
     const { env, skipped } = resolveEnv(pod, c, ctx, sandbox.hostname);
     const ns = await this.namespaces();
     const files = sandboxFiles(this.opts.dataDir, uid);
+    const command = containerArgv(c, env);
+    const consoleSocket = needsConsole(c) ? consoleSocketPath(dir, restart) : undefined;
+    if (consoleSocket) await mkdir(CONSOLE_DIR, { recursive: true, mode: 0o700 });
     const wrapped = wrapperArgv({
       netns: checkNetnsName(sandbox.netns),
       hostname: sandbox.hostname,
       resolvConf: files.resolvConf,
       hosts: files.hosts,
       workingDir: c.workingDir,
-      argv: containerArgv(c, env),
+      argv: consoleSocket ? consoleArgv(consoleSocket, c, command) : command,
       ns,
     });
     const paths = {
@@ -207,7 +214,8 @@ export class ContainerRuntime {
       startedAt,
       namespaces: namespacesUsed(ns),
       image: c.image ?? '',
-      argv: containerArgv(c, env),
+      argv: command,
+      ...(consoleSocket ? { console: consoleSocket, tty: c.tty === true } : {}),
     };
     // Recorded before any await, so no observer in this process sees the run without its shim.
     writeFileSyncAtomic(join(dir, `${restart}.json`), JSON.stringify(info));
@@ -233,6 +241,11 @@ export class ContainerRuntime {
       }
       info.pid = pid;
       info.pidStartTicks = readStat(pid)?.startTicks;
+    }
+    // A container with a console is not started until its console can be attached to (kubectl run -it attaches at once).
+    for (let i = 0; consoleSocket && i < 500 && !existsSync(consoleSocket); i++) {
+      if (existsSync(paths.exit) || !isAlive(shimPid)) break;
+      await sleep(10);
     }
     await writeAtomic(join(dir, `${restart}.json`), JSON.stringify(info));
     await this.prune(dir, restart);
@@ -291,6 +304,24 @@ export class ContainerRuntime {
       .map((r) => ({ startedAt: r.startedAt, finishedAt: r.finishedAt! }));
     const info = readJson<RunInfo>(join(dir, `${current.restart}.json`));
     return { name, image: info?.image ?? image, restartCount: current.restart, current, previous, history };
+  }
+
+  /** The record of the container's current run (what the agent wrote when it started it). */
+  currentRun(uid: string, name: string): RunInfo | undefined {
+    const dir = this.containerDir(uid, name);
+    const indices = runIndices(dir);
+    return indices.length > 0 ? readJson<RunInfo>(join(dir, `${indices[indices.length - 1]}.json`)) : undefined;
+  }
+
+  /** Removes the console sockets of the pod's runs (a helper killed with SIGKILL leaves its socket behind). */
+  async removeConsoles(uid: string): Promise<void> {
+    for (const name of this.containerNames(uid)) {
+      const dir = this.containerDir(uid, name);
+      for (const i of runIndices(dir)) {
+        const sock = readJson<RunInfo>(join(dir, `${i}.json`))?.console;
+        if (sock?.startsWith(`${CONSOLE_DIR}/`)) await rm(sock, { force: true });
+      }
+    }
   }
 
   /** Names of the containers that have state on disk for this pod. */

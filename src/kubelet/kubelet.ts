@@ -28,6 +28,7 @@ import { listLinks } from './ip-exec.ts';
 import { recordEvent } from '../client/events.ts';
 import { BRIDGE_NAME, DEFAULT_CLUSTER_DOMAIN, DEFAULT_NAMESPACE } from '../core/well-known.ts';
 import { readLogs, type LogOptions } from './logs.ts';
+import { parseEnviron, type ContainerProcess } from './exec-plan.ts';
 import {
   containersOf, ipamKey, podName,
   type ContainerStateWaiting, type KubeletPod,
@@ -177,6 +178,39 @@ export class Kubelet {
     const c = container ?? containersOf(pod)[0]?.name;
     if (!c) throw new Error(`pod ${namespace}/${name} has no containers`);
     return readLogs(this.runtime, uid, c, opts);
+  }
+
+  /**
+   * The running process of a container, to exec into or attach to (the agent's
+   * streaming endpoints). Throws when the pod is not here or the container is not running.
+   */
+  containerProcess(namespace: string, name: string, container: string | undefined): ContainerProcess {
+    const pod = this.informer.get(`${namespace}/${name}`) as KubeletPod | undefined;
+    const uid = pod?.metadata.uid;
+    if (!pod || !uid) throw new Error(`pod ${namespace}/${name} is not on node ${this.deps.nodeName}`);
+    const specs = containersOf(pod);
+    const c = container ?? specs[0]?.name;
+    if (!c || !specs.some((s) => s.name === c)) throw new Error(`container ${c ?? ''} not found in pod ${namespace}/${name}`);
+    const cur = this.runtime.observe(uid, c)?.current;
+    if (!cur?.running || cur.pid === undefined) throw new Error(`container ${c} of pod ${namespace}/${name} is not running`);
+    const info = this.runtime.currentRun(uid, c);
+    let env: Record<string, string> = {};
+    try {
+      env = parseEnviron(readFileSync(`/proc/${cur.pid}/environ`, 'latin1'));
+    } catch {
+      /* gone meanwhile: the exec itself will say so */
+    }
+    return { pid: cur.pid, namespaces: cur.namespaces, env, console: info?.console, tty: info?.tty === true };
+  }
+
+  /** The pod's network namespace (port-forward connects from inside it) and uid. */
+  podSandbox(namespace: string, name: string): { netns: string; uid: string } {
+    const pod = this.informer.get(`${namespace}/${name}`) as KubeletPod | undefined;
+    const uid = pod?.metadata.uid;
+    if (!pod || !uid) throw new Error(`pod ${namespace}/${name} is not on node ${this.deps.nodeName}`);
+    const netns = this.sandboxes.names(uid).netns;
+    if (!existsSync(join('/run/netns', netns))) throw new Error(`pod ${namespace}/${name} has no sandbox yet`);
+    return { netns, uid };
   }
 
   private livePods(): KubeletPod[] {
@@ -371,6 +405,7 @@ export class Kubelet {
         }
         return 'ok';
       case 'removePodState':
+        await this.runtime.removeConsoles(rec.uid);
         await this.sandboxes.remove(rec.uid);
         this.onDisk.delete(rec.uid);
         this.waiting.delete(rec.uid);

@@ -19,6 +19,12 @@ export interface ContainerSpec {
   args?: string[];
   env?: EnvVar[];
   workingDir?: string;
+  /** Keep the container's stdin open for attach (a console helper holds it; see src/kubelet/console.ts). */
+  stdin?: boolean;
+  /** Close stdin after the first attach ends. */
+  stdinOnce?: boolean;
+  /** Run the container on a pseudo-terminal (implies the console helper). */
+  tty?: boolean;
   ports?: ContainerPort[];
   startupProbe?: ProbeSpec;
   readinessProbe?: ProbeSpec;

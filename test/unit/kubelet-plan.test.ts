@@ -139,6 +139,10 @@ test('env: values, $(VAR) expansion, fieldRefs, unsupported valueFrom skipped', 
 test('a container without command is a config error with a clear message', () => {
   assert.match(containerConfigError({ name: 'app', image: 'nginx' }) ?? '', /no command.*does not pull images/);
   assert.equal(containerConfigError({ name: 'app', command: ['sleep', '1'] }), undefined);
+  // No image entrypoints: args alone are the command line (kubectl run r --image=busybox -- echo hello).
+  assert.equal(containerConfigError({ name: 'app', image: 'busybox', args: ['echo', 'hello'] }), undefined);
+  assert.deepEqual(containerArgv({ name: 'app', args: ['echo', '$(WHO)'] }, { WHO: 'hello' }), ['echo', 'hello']);
+  assert.match(containerConfigError({ name: 'app', args: [''] }) ?? '', /no command/);
   assert.match(containerConfigError({ name: 'app', command: ['x'], workingDir: 'rel' }) ?? '', /absolute/);
 });
 
