@@ -18,10 +18,13 @@ import {
   DEFAULT_MAX_BODY_BYTES,
   decodeBody,
   includeObjectParam,
+  type DecodeOptions,
+  negotiateReply,
   readBody,
   toStatus,
   wantsTable,
   writeJson,
+  writeObject,
   writeStatus,
   writeText,
 } from './http-io.ts';
@@ -190,6 +193,7 @@ async function handle(ctx: Context, req: IncomingMessage, res: ServerResponse): 
     ctx.metrics.observeRequest(verb, resource, res.statusCode, seconds);
     ctx.logger.debug({ method: req.method, path: url.pathname, query: url.search, user, code: res.statusCode, ms: Math.round(seconds * 1000) }, 'request');
   };
+  negotiateReply(req, res);
   try {
     const r = route(req.method ?? 'GET', url.pathname, url.searchParams);
     let identity: Identity | undefined;
@@ -214,7 +218,7 @@ async function handle(ctx: Context, req: IncomingMessage, res: ServerResponse): 
         await servePodLogs(ctx.store, ctx.tokens, { namespace: r.namespace ?? '', name: r.name ?? '' }, url.searchParams, req, res);
       } else {
         const reply = await resourceRequest(ctx, r, req, url.searchParams);
-        writeJson(res, reply.code, reply.body);
+        writeObject(res, reply.code, reply.body);
       }
     } else {
       if (identity) authorizeNonResource(identity, url.pathname);
@@ -238,9 +242,9 @@ async function handle(ctx: Context, req: IncomingMessage, res: ServerResponse): 
   } else finish();
 }
 
-async function readDecodedBody(ctx: Context, req: IncomingMessage) {
+async function readDecodedBody(ctx: Context, req: IncomingMessage, opts?: DecodeOptions) {
   const body = await readBody(req, ctx.maxBodyBytes);
-  return decodeBody(body, req.headers['content-type']);
+  return decodeBody(body, req.headers['content-type'], opts);
 }
 
 async function resourceRequest(ctx: Context, r: ResourceRoute, req: IncomingMessage, query: URLSearchParams): Promise<Reply> {
@@ -269,7 +273,7 @@ async function resourceRequest(ctx: Context, r: ResourceRoute, req: IncomingMess
     case 'update':
       return ctx.registry.update(r, await readDecodedBody(ctx, req), query);
     case 'patch':
-      return ctx.registry.patch(r, await readDecodedBody(ctx, req), req.headers['content-type'], query);
+      return ctx.registry.patch(r, await readDecodedBody(ctx, req, { protobuf: false }), req.headers['content-type'], query);
     case 'delete':
       return ctx.registry.delete(r, await readDecodedBody(ctx, req), query);
     case 'deletecollection':
