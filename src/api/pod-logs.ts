@@ -9,11 +9,14 @@ import type { KubeObject } from '../core/types.ts';
 import type { Store } from '../store/types.ts';
 import { NODES_GROUP, type TokenSet } from './auth.ts';
 import { writeStatus } from './http-io.ts';
+import { normaliseFlags } from './query-params.ts';
 
 export const KUBELET_ENDPOINT_ANNOTATION = 'meshlet.io/kubelet-endpoint';
 
 /** The log options kubectl sends that the kubelet takes. */
 const FORWARDED = ['follow', 'tailLines', 'previous', 'sinceSeconds', 'timestamps'];
+/** The booleans among them, normalised so the kubelet reads them as the API server does. */
+const FORWARDED_FLAGS = ['follow', 'previous', 'timestamps'];
 
 export type KubeletTarget = { socketPath: string } | { host: string; port: number };
 
@@ -57,9 +60,10 @@ export function planLogProxy(pod: KubeObject | undefined, node: KubeObject | und
   let token: string | undefined;
   for (const [t, id] of tokens) if (id.user === `system:node:${nodeName}` && id.groups.includes(NODES_GROUP)) token = t;
   if (!token) throw new KubeError('ServiceUnavailable', `no credential for node "${nodeName}" in the server's token file: cannot reach its kubelet`);
+  const flags = normaliseFlags(query, FORWARDED_FLAGS);
   const q = new URLSearchParams();
   for (const k of FORWARDED) {
-    const v = query.get(k);
+    const v = flags.get(k);
     if (v !== null) q.set(k, v);
   }
   const qs = q.toString();

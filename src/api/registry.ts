@@ -38,6 +38,7 @@ import {
   type DeleteOptions,
 } from './object-rules.ts';
 import type { ResourceRoute } from './router.ts';
+import { unknownFields, upstreamShape } from './protobuf/object-shape.ts';
 
 export interface Reply {
   code: number;
@@ -77,7 +78,7 @@ export function matchesFilter(filter: Filter, obj: KubeObject): boolean {
 
 function strictFieldCheck(info: ResourceInfo, obj: KubeObject, query: URLSearchParams): void {
   if (query.get('fieldValidation') !== 'Strict') return;
-  const unknown = unknownTopLevelFields(info, obj);
+  const unknown = unknownFields(obj) ?? unknownTopLevelFields(info, obj);
   if (unknown.length > 0) {
     throw new KubeError('BadRequest', `strict decoding error: ${unknown.map((f: string) => `unknown field "${f}"`).join(', ')}`);
   }
@@ -164,6 +165,7 @@ export class Registry {
       let obj = applyDefaults(info, prepared);
       this.validate(info, obj);
       if (gr === 'services') obj = await this.clusterIps.allocate(obj);
+      obj = upstreamShape(obj);
       try {
         return await this.store.create(gr, obj);
       } catch (err) {
@@ -210,7 +212,7 @@ export class Registry {
       if (userResourceVersion && userResourceVersion !== old.metadata.resourceVersion) {
         throw conflict(info.resource, info.group, name, 'the object has been modified; please apply your changes to the latest version and try again');
       }
-      const next = mutate(old);
+      const next = upstreamShape(mutate(old));
       next.metadata.resourceVersion = old.metadata.resourceVersion;
       try {
         if (shouldDeleteDuringUpdate(info, next)) {

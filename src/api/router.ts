@@ -1,6 +1,7 @@
 // Request path + method → what the request is about. Pure.
 import { KubeError } from '../core/errors.ts';
 import { resourceFor, groupResource, type ResourceInfo } from '../core/resources.ts';
+import { queryFlag } from './query-params.ts';
 
 export type Verb = 'get' | 'list' | 'watch' | 'create' | 'update' | 'patch' | 'delete' | 'deletecollection';
 
@@ -48,10 +49,6 @@ function splitPath(pathname: string): string[] {
   }
 }
 
-function isWatchQuery(query: URLSearchParams): boolean {
-  const w = query.get('watch');
-  return w === 'true' || w === '1';
-}
 
 /** Resolves a request; throws KubeError NotFound (unknown path) or MethodNotAllowed. */
 export function route(method: string, pathname: string, query: URLSearchParams): Route {
@@ -131,7 +128,7 @@ function resourceRoute(method: string, group: string, version: string, segments:
     const allowed = [...info.subresources, ...(EXTRA_SUBRESOURCES[info.resource] ?? [])];
     if (!allowed.includes(subresource)) throw notFoundPath();
   }
-  const verb = verbFor(method, name !== undefined, subresource, watchPath || isWatchQuery(query));
+  const verb = verbFor(method, name !== undefined, subresource, watchPath || queryFlag(query, 'watch'));
   return { type: 'resource', info, gr: groupResource(info), namespace, name, subresource, verb };
 }
 

@@ -33,6 +33,7 @@ import { openApiV3Document, openApiV3Root } from './openapi.ts';
 import { ClusterIpAllocator, DEFAULT_SERVICE_CIDR } from './cluster-ip.ts';
 import { Registry, parseFilter, type Reply } from './registry.ts';
 import { servePodLogs } from './pod-logs.ts';
+import { queryFlag } from './query-params.ts';
 import { route, type DiscoveryRoute, type ResourceRoute } from './router.ts';
 import { tableFor } from './tables.ts';
 import { serveWatch, type ActiveWatch } from './watch-stream.ts';
@@ -297,7 +298,7 @@ async function startWatch(ctx: Context, r: ResourceRoute, req: IncomingMessage, 
       namespace: r.namespace,
       filter: parseFilter(r.info, query, r.name),
       resourceVersion: query.get('resourceVersion') ?? '',
-      allowBookmarks: query.get('allowWatchBookmarks') === 'true' || query.get('allowWatchBookmarks') === '1',
+      allowBookmarks: queryFlag(query, 'allowWatchBookmarks'),
       bookmarkIntervalMs: ctx.bookmarkIntervalMs,
       timeoutSeconds,
       encode: table

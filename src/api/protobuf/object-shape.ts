@@ -87,9 +87,10 @@ function shapeFields(typeName: string, json: JsonObject, out: JsonObject): void 
  * omitempty scalars dropped). Fields the kind does not have are kept; kinds
  * without type data are returned unchanged.
  */
-export function upstreamShape<T extends JsonObject>(obj: T): T {
+export function upstreamShape<T extends object>(input: T): T {
+  const obj = input as unknown as JsonObject;
   const name = typeof obj.apiVersion === 'string' && typeof obj.kind === 'string' ? messageForKind(obj.apiVersion, obj.kind) : undefined;
-  if (!name) return obj;
+  if (!name) return input;
   const shaped = shapeMessage(name, obj) as JsonObject;
   return { kind: obj.kind, apiVersion: obj.apiVersion, ...shaped } as unknown as T;
 }
@@ -130,7 +131,8 @@ function collectUnknown(typeName: string, v: Json, path: string, out: string[]):
  * Fields the object's kind does not have, at any depth ("spec.template.spec.containers[0].imagePullPolcy"),
  * for fieldValidation=Strict; undefined when the kind has no type data.
  */
-export function unknownFields(obj: JsonObject): string[] | undefined {
+export function unknownFields(input: object): string[] | undefined {
+  const obj = input as JsonObject;
   const name = typeof obj.apiVersion === 'string' && typeof obj.kind === 'string' ? messageForKind(obj.apiVersion, obj.kind) : undefined;
   if (!name) return undefined;
   const { apiVersion: _a, kind: _k, ...rest } = obj;
