@@ -10,7 +10,8 @@
 //
 // Usage (the repositories are git directories, e.g. from the fetch tool):
 //   node --import tsx scripts/gen-k8s-types.ts --api <git dir of kubernetes/api> \
-//     --apimachinery <git dir of kubernetes/apimachinery> [--tag v0.32.4] [--out src/api/protobuf/k8s-types.json]
+//     --apimachinery <git dir of kubernetes/apimachinery> --gnostic <git dir of google/gnostic-models> \
+//     [--tag v0.32.4] [--gnosticTag v0.6.8] [--out src/api/protobuf/k8s-types.json]
 //
 // The kinds come from src/core/resources.ts (every served kind and its List)
 // plus EXTRA_KINDS below (bodies of subresources and options), and the file
@@ -35,21 +36,27 @@ const API_REPO = 'https://github.com/kubernetes/api';
 const APIMACHINERY_REPO = 'https://github.com/kubernetes/apimachinery';
 const APIMACHINERY_PACKAGES = ['pkg/apis/meta/v1', 'pkg/runtime', 'pkg/runtime/schema', 'pkg/api/resource', 'pkg/util/intstr'];
 
+/** The gnostic messages of an OpenAPI v2 document that meshlet writes (kubectl reads /openapi/v2 as protobuf). */
+const GNOSTIC_MESSAGES = ['Document', 'Info', 'Paths', 'Definitions', 'NamedSchema', 'Schema', 'TypeItem', 'ItemsItem', 'Properties', 'AdditionalPropertiesItem', 'NamedAny', 'Any'];
+const GNOSTIC_REPO = 'https://github.com/google/gnostic-models';
+
 interface Args {
   api: string;
   apimachinery: string;
+  gnostic: string;
   tag: string;
+  gnosticTag: string;
   out: string;
 }
 
 function parseArgs(argv: string[]): Args {
-  const args: Partial<Args> = { tag: 'v0.32.4', out: 'src/api/protobuf/k8s-types.json' };
+  const args: Partial<Args> = { tag: 'v0.32.4', gnosticTag: 'v0.6.8', out: 'src/api/protobuf/k8s-types.json' };
   for (let i = 0; i < argv.length; i += 2) {
     const key = argv[i].replace(/^--/, '') as keyof Args;
-    if (!['api', 'apimachinery', 'tag', 'out'].includes(key) || argv[i + 1] === undefined) throw new Error(`unknown or incomplete option ${argv[i]}`);
+    if (!['api', 'apimachinery', 'gnostic', 'tag', 'gnosticTag', 'out'].includes(key) || argv[i + 1] === undefined) throw new Error(`unknown or incomplete option ${argv[i]}`);
     args[key] = argv[i + 1];
   }
-  if (!args.api || !args.apimachinery) throw new Error('give --api <git dir> and --apimachinery <git dir>');
+  if (!args.api || !args.apimachinery || !args.gnostic) throw new Error('give --api, --apimachinery and --gnostic <git dir>');
   return args as Args;
 }
 
@@ -72,6 +79,8 @@ interface GoField {
   omitempty: boolean;
   inline: boolean;
   pointer: boolean;
+  patchStrategy?: string;
+  patchMergeKey?: string;
 }
 
 /** struct name → proto field name → what its Go declaration says. */
@@ -118,6 +127,8 @@ function parseGoStructs(source: string, into: GoStructs): void {
       omitempty: opts.includes('omitempty'),
       inline: opts.includes('inline') || (embedded && jsonName === ''),
       pointer: goType.startsWith('*'),
+      patchStrategy: /patchStrategy:"([^"]*)"/.exec(tags)?.[1],
+      patchMergeKey: /patchMergeKey:"([^"]*)"/.exec(tags)?.[1],
     });
   }
 }
@@ -193,9 +204,27 @@ function main(): void {
       if (g?.inline) field.inline = true;
       if (g?.pointer) field.pointer = true;
       if (!g || g.omitempty) field.omitempty = true;
+      if (g?.patchStrategy) field.patchStrategy = g.patchStrategy;
+      if (g?.patchMergeKey) field.patchMergeKey = g.patchMergeKey;
       fields.push(field);
     }
     messages[name] = { fields };
+  }
+
+  // gnostic's OpenAPI v2 messages (proto3), only the fields among GNOSTIC_MESSAGES.
+  const gnosticCommit = git(args.gnostic, 'rev-parse', `${args.gnosticTag}^{commit}`).trim();
+  const gnosticRoot = new protobuf.Root();
+  const gnosticProto = git(args.gnostic, 'show', `${args.gnosticTag}:openapiv2/OpenAPIv2.proto`).replace(/^import .*$/gm, '').replace(/google\.protobuf\.Any/g, 'bytes');
+  protobuf.parse(gnosticProto, gnosticRoot, { keepCase: true });
+  gnosticRoot.resolveAll();
+  const openapiV2: Record<string, MessageData> = {};
+  for (const m of GNOSTIC_MESSAGES) {
+    const type = gnosticRoot.lookupType(`openapi.v2.${m}`);
+    openapiV2[m] = {
+      fields: type.fieldsArray
+        .filter((f) => !f.resolvedType || GNOSTIC_MESSAGES.includes(f.resolvedType.name))
+        .map((f) => ({ no: f.id, name: f.name, json: f.name, type: f.resolvedType ? `openapi.v2.${f.resolvedType.name}` : f.type, ...(f.repeated ? { rule: 'repeated' as const } : {}) })),
+    };
   }
 
   const sorted = Object.fromEntries(Object.keys(messages).sort().map((k) => [k, messages[k]]));
@@ -205,10 +234,12 @@ function main(): void {
       repositories: [
         { repository: API_REPO, tag: args.tag, commit: apiCommit },
         { repository: APIMACHINERY_REPO, tag: args.tag, commit: machineryCommit },
+        { repository: GNOSTIC_REPO, tag: args.gnosticTag, commit: gnosticCommit },
       ],
     },
     kinds,
     messages: sorted,
+    openapiV2,
   };
   if (noGoStruct.length > 0) process.stderr.write(`no Go struct found (JSON names = proto names): ${noGoStruct.join(', ')}\n`);
   writeFileSync(args.out, JSON.stringify(data, null, 1) + '\n');

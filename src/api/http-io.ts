@@ -142,10 +142,10 @@ export function writeObject(res: ServerResponse, code: number, body: unknown): v
   writeJson(res, code, body);
 }
 
-export function writeJson(res: ServerResponse, code: number, body: unknown): void {
+export function writeJson(res: ServerResponse, code: number, body: unknown, contentType = 'application/json'): void {
   const text = JSON.stringify(body);
   res.writeHead(code, {
-    'Content-Type': 'application/json',
+    'Content-Type': contentType,
     'Content-Length': Buffer.byteLength(text),
   });
   res.end(text);

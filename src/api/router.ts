@@ -23,6 +23,7 @@ export type DiscoveryRoute =
   | { type: 'apiGroupList' }
   | { type: 'apiGroup'; group: string }
   | { type: 'apiResourceList'; group: string; version: string }
+  | { type: 'openapiV2' }
   | { type: 'openapiV3Root' }
   | { type: 'openapiV3Document'; group: string; version: string }
   | { type: 'health'; check: 'healthz' | 'readyz' | 'livez' }
@@ -72,6 +73,8 @@ export function route(method: string, pathname: string, query: URLSearchParams):
       return readOnly({ type: 'health', check: path.slice(1) as 'healthz' | 'readyz' | 'livez' });
     case '/metrics':
       return readOnly({ type: 'metrics' });
+    case '/openapi/v2':
+      return readOnly({ type: 'openapiV2' });
     case '/openapi/v3':
       return readOnly({ type: 'openapiV3Root' });
   }

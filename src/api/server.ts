@@ -13,7 +13,16 @@ import type { KubeObject } from '../core/types.ts';
 import type { Store } from '../store/types.ts';
 import { authenticate, authorize, authorizeNonResource, forbiddenPodOfOtherNode, nodePodCheck, type Identity, type TokenSet } from './auth.ts';
 import { ensureDefaultNamespaces } from './bootstrap.ts';
-import { apiGroup, apiGroupList, apiResourceList, apiVersions, versionInfo } from './discovery.ts';
+import {
+  AGGREGATED_DISCOVERY_CONTENT_TYPE,
+  aggregatedDiscovery,
+  apiGroup,
+  apiGroupList,
+  apiResourceList,
+  apiVersions,
+  versionInfo,
+  wantsAggregatedDiscovery,
+} from './discovery.ts';
 import {
   DEFAULT_MAX_BODY_BYTES,
   decodeBody,
@@ -29,7 +38,8 @@ import {
   writeText,
 } from './http-io.ts';
 import { createApiMetrics, type ApiMetrics } from './metrics.ts';
-import { openApiV3Document, openApiV3Root } from './openapi.ts';
+import { openApiV2Document, openApiV2ETag, openApiV3Document, openApiV3Root } from './openapi.ts';
+import { OPENAPI_V2_PROTOBUF_MEDIA_TYPE, encodeOpenApiV2 } from './openapi-v2-protobuf.ts';
 import { ClusterIpAllocator, DEFAULT_SERVICE_CIDR } from './cluster-ip.ts';
 import { Registry, parseFilter, type Reply } from './registry.ts';
 import { servePodLogs } from './pod-logs.ts';
@@ -318,13 +328,18 @@ async function discoveryRequest(ctx: Context, r: DiscoveryRoute, req: IncomingMe
     case 'version':
       return found(versionInfo());
     case 'apiVersions':
-      return found(apiVersions(req.headers.host ?? 'localhost'));
     case 'apiGroupList':
-      return found(apiGroupList());
+      res.setHeader('Vary', 'Accept');
+      if (wantsAggregatedDiscovery(req.headers.accept)) {
+        return writeJson(res, 200, aggregatedDiscovery(r.type === 'apiVersions'), AGGREGATED_DISCOVERY_CONTENT_TYPE);
+      }
+      return found(r.type === 'apiVersions' ? apiVersions(req.headers.host ?? 'localhost') : apiGroupList());
     case 'apiGroup':
       return found(apiGroup(r.group));
     case 'apiResourceList':
       return found(apiResourceList(r.group, r.version));
+    case 'openapiV2':
+      return serveOpenApiV2(req, res);
     case 'openapiV3Root':
       return found(openApiV3Root());
     case 'openapiV3Document':
@@ -341,4 +356,26 @@ async function discoveryRequest(ctx: Context, r: DiscoveryRoute, req: IncomingMe
       }
       return writeText(res, 200, 'ok');
   }
+}
+
+let openApiV2Protobuf: Buffer | undefined;
+
+/** /openapi/v2 as gnostic protobuf when asked (client-go asks for nothing else), JSON otherwise. */
+function serveOpenApiV2(req: IncomingMessage, res: ServerResponse): void {
+  const etag = openApiV2ETag();
+  res.setHeader('ETag', etag);
+  res.setHeader('Vary', 'Accept');
+  if (req.headers['if-none-match'] === etag) {
+    res.writeHead(304);
+    res.end();
+    return;
+  }
+  if ((req.headers.accept ?? '').includes(OPENAPI_V2_PROTOBUF_MEDIA_TYPE)) {
+    openApiV2Protobuf ??= encodeOpenApiV2(openApiV2Document());
+    // Go's mime parser rejects the '@' of the requested type: upstream answers octet-stream too.
+    res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': openApiV2Protobuf.length });
+    res.end(openApiV2Protobuf);
+    return;
+  }
+  writeJson(res, 200, openApiV2Document());
 }

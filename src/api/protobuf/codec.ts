@@ -20,16 +20,17 @@ import protobuf from 'protobufjs';
 import { KubeError } from '../../core/errors.ts';
 import type { Json, JsonObject } from '../../core/types.ts';
 import { goDuration, parseGoDuration } from './duration.ts';
-import { SPECIAL, TYPE_DATA, isMessageType, message, messageForKind, type FieldData } from './type-data.ts';
+import { SPECIAL, TYPE_DATA, isMessageType, message, messageForKind, type FieldData, type MessageData } from './type-data.ts';
 
 export const PROTOBUF_MEDIA_TYPE = 'application/vnd.kubernetes.protobuf';
 const MAGIC = Buffer.from([0x6b, 0x38, 0x73, 0x00]);
 
 type Message = { [field: string]: unknown };
 
-function buildRoot(): protobuf.Root {
+/** protobufjs types for messages given as data (full name → fields). */
+export function protobufRoot(messages: Record<string, MessageData>): protobuf.Root {
   const root = new protobuf.Root();
-  for (const [name, m] of Object.entries(TYPE_DATA.messages)) {
+  for (const [name, m] of Object.entries(messages)) {
     const dot = name.lastIndexOf('.');
     const type = new protobuf.Type(name.slice(dot + 1));
     for (const f of m.fields) {
@@ -42,7 +43,7 @@ function buildRoot(): protobuf.Root {
   return root;
 }
 
-const root = buildRoot();
+const root = protobufRoot(TYPE_DATA.messages);
 const types = new Map<string, protobuf.Type>();
 function typeOf(name: string): protobuf.Type {
   let t = types.get(name);

@@ -24,6 +24,9 @@ export interface FieldData {
   pointer?: boolean;
   /** Go `omitempty`. */
   omitempty?: boolean;
+  /** Strategic merge patch tags of the Go field (`merge`, `retainKeys`, …; the list's merge key). */
+  patchStrategy?: string;
+  patchMergeKey?: string;
 }
 
 export interface MessageData {
@@ -35,6 +38,8 @@ export interface K8sTypeData {
   /** "apps/v1/Deployment" → message name; "meta/Status" etc. for meta/v1 kinds any group-version uses. */
   kinds: Record<string, string>;
   messages: Record<string, MessageData>;
+  /** gnostic's OpenAPI v2 messages (package openapi.v2), for the protobuf form of /openapi/v2. */
+  openapiV2: Record<string, MessageData>;
 }
 
 export const TYPE_DATA: K8sTypeData = JSON.parse(readFileSync(new URL('./k8s-types.json', import.meta.url), 'utf8')) as K8sTypeData;
