@@ -20,7 +20,7 @@ import protobuf from 'protobufjs';
 import { KubeError } from '../../core/errors.ts';
 import type { Json, JsonObject } from '../../core/types.ts';
 import { goDuration, parseGoDuration } from './duration.ts';
-import { SPECIAL, TYPE_DATA, isMessageType, message, messageForKind, type FieldData, type MessageData } from './type-data.ts';
+import { SPECIAL, TYPE_DATA, fieldPlan, isMessageType, messageForKind, type FieldData, type MessageData } from './type-data.ts';
 
 export const PROTOBUF_MEDIA_TYPE = 'application/vnd.kubernetes.protobuf';
 const MAGIC = Buffer.from([0x6b, 0x38, 0x73, 0x00]);
@@ -136,9 +136,19 @@ function valueToJson(type: string, v: unknown): Json {
 
 const EMPTY: Message = {};
 
+/** The JSON of an empty message, worked out once per type (a fresh copy each time). */
+const zeroJson = new Map<string, string>();
+function emptyMessageJson(typeName: string): Json {
+  let text = zeroJson.get(typeName);
+  if (text === undefined) {
+    text = JSON.stringify(messageToJson(typeName, EMPTY));
+    zeroJson.set(typeName, text);
+  }
+  return JSON.parse(text) as Json;
+}
+
 function writeFields(typeName: string, msg: Message, out: JsonObject): void {
-  for (const f of message(typeName).fields) {
-    if (f.json === '-') continue;
+  for (const f of fieldPlan(typeName)) {
     const v = msg[f.name];
     if (f.inline) {
       writeFields(f.type, (has(msg, f.name) ? v : EMPTY) as Message, out);
@@ -159,9 +169,9 @@ function writeFields(typeName: string, msg: Message, out: JsonObject): void {
       continue;
     }
     const present = has(msg, f.name);
-    if (isMessageType(f.type)) {
+    if (f.isMessage) {
       if (present) out[f.json] = messageToJson(f.type, v as Message);
-      else if (!f.pointer) out[f.json] = messageToJson(f.type, EMPTY);
+      else if (!f.pointer) out[f.json] = emptyMessageJson(f.type);
       continue;
     }
     if (!present) {
@@ -265,8 +275,7 @@ function jsonToValue(f: FieldData, v: Json, path: string): unknown {
 }
 
 function readFields(typeName: string, json: JsonObject, out: Message, path: string): void {
-  for (const f of message(typeName).fields) {
-    if (f.json === '-') continue;
+  for (const f of fieldPlan(typeName)) {
     if (f.inline) {
       const inner: Message = {};
       readFields(f.type, json, inner, path);

@@ -9,7 +9,7 @@
 // rules make a protobuf body's JSON (codec.ts), so both paths store the same.
 
 import type { Json, JsonObject } from '../../core/types.ts';
-import { SPECIAL, isMessageType, message, messageForKind, type FieldData } from './type-data.ts';
+import { SPECIAL, fieldPlan, isMessageType, messageForKind, type FieldData } from './type-data.ts';
 
 function isObject(v: Json | undefined): v is JsonObject {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -36,9 +36,22 @@ const SPECIAL_ZERO: Readonly<Record<string, Json>> = {
   [SPECIAL.fieldsV1]: null,
 };
 
+/** The shape of an absent non-pointer message, worked out once per type (a fresh copy each time). */
+const zeroShapes = new Map<string, string>();
+function zeroShape(typeName: string): Json {
+  let text = zeroShapes.get(typeName);
+  if (text === undefined) {
+    const out: JsonObject = {};
+    shapeFields(typeName, {}, out);
+    text = JSON.stringify(out);
+    zeroShapes.set(typeName, text);
+  }
+  return JSON.parse(text) as Json;
+}
+
 function shapeMessage(typeName: string, v: Json | undefined): Json {
   if (typeName in SPECIAL_ZERO) return v === undefined || v === null ? SPECIAL_ZERO[typeName] : v;
-  if (v === undefined || v === null) v = {};
+  if (v === undefined || v === null) return zeroShape(typeName);
   if (!isObject(v)) return v; // not ours to fix: validation reports it
   const out: JsonObject = { ...v };
   shapeFields(typeName, v, out);
@@ -50,22 +63,22 @@ function shapeValue(f: FieldData, v: Json): Json {
 }
 
 function shapeFields(typeName: string, json: JsonObject, out: JsonObject): void {
-  for (const f of message(typeName).fields) {
-    if (f.json === '-') continue;
+  for (const f of fieldPlan(typeName)) {
     if (f.inline) {
       shapeFields(f.type, json, out);
       continue;
     }
     const v = json[f.json];
     if (v === undefined || v === null) {
+      // Only a null is there to delete (deleting absent keys would slow every object down).
       if (f.rule) {
-        if (f.omitempty) delete out[f.json];
-        else out[f.json] = null;
-      } else if (isMessageType(f.type)) {
-        if (f.pointer) delete out[f.json];
-        else out[f.json] = shapeMessage(f.type, undefined);
-      } else if (f.pointer || f.omitempty) delete out[f.json];
-      else out[f.json] = zeroScalar(f.type);
+        if (!f.omitempty) out[f.json] = null;
+        else if (v === null) delete out[f.json];
+      } else if (f.isMessage) {
+        if (!f.pointer) out[f.json] = shapeMessage(f.type, undefined);
+        else if (v === null) delete out[f.json];
+      } else if (!f.pointer && !f.omitempty) out[f.json] = zeroScalar(f.type);
+      else if (v === null) delete out[f.json];
       continue;
     }
     if (f.rule === 'repeated') {
@@ -77,7 +90,7 @@ function shapeFields(typeName: string, json: JsonObject, out: JsonObject): void 
       const entries = Object.entries(v);
       if (entries.length === 0 && f.omitempty) delete out[f.json];
       else out[f.json] = Object.fromEntries(entries.map(([k, item]) => [k, shapeValue(f, item)]));
-    } else if (isMessageType(f.type)) out[f.json] = shapeMessage(f.type, v);
+    } else if (f.isMessage) out[f.json] = shapeMessage(f.type, v);
     else if (!f.pointer && f.omitempty && isZero(v)) delete out[f.json];
   }
 }
@@ -100,8 +113,7 @@ function fieldsByJsonName(typeName: string): Map<string, FieldData> {
   let cached = byJsonName.get(typeName);
   if (cached) return cached;
   cached = new Map();
-  for (const f of message(typeName).fields) {
-    if (f.json === '-') continue;
+  for (const f of fieldPlan(typeName)) {
     if (f.inline) for (const [k, inner] of fieldsByJsonName(f.type)) cached.set(k, inner);
     else cached.set(f.json, f);
   }

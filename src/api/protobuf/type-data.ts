@@ -78,3 +78,23 @@ export function message(name: string): MessageData {
   if (!m) throw new Error(`no message ${name} in k8s-types.json`);
   return m;
 }
+
+/** A field with what the walks ask of it on every object worked out once. */
+export interface PlannedField extends FieldData {
+  /** The type is a message (possibly a special one). */
+  isMessage: boolean;
+}
+
+const plans = new Map<string, PlannedField[]>();
+
+/** The fields of a message, prepared for the codec's and the shapes' walks (JSON-less '-' fields dropped). */
+export function fieldPlan(name: string): PlannedField[] {
+  let plan = plans.get(name);
+  if (!plan) {
+    plan = message(name)
+      .fields.filter((f) => f.json !== '-')
+      .map((f) => ({ ...f, isMessage: isMessageType(f.type) }));
+    plans.set(name, plan);
+  }
+  return plan;
+}
