@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startTestApiServer, type TestApiServer } from '../helpers/api-server.ts';
 import { KUBECTL, runProcess, type RunResult } from '../helpers/run.ts';
+import { decodeKubeProtobuf } from '../../src/api/protobuf/codec.ts';
 
 let api: TestApiServer;
 let work: string;
@@ -77,6 +78,19 @@ describe('kubectl: protobuf bodies, OpenAPI, aggregated discovery', { concurrenc
     const status = (await res.json()) as { message: string; reason: string };
     assert.equal(status.reason, 'BadRequest');
     assert.match(status.message, /protobuf request body could not be decoded/);
+  });
+
+  test('a client that accepts only protobuf gets protobuf, errors included', async () => {
+    const headers = { authorization: `Bearer ${api.token}`, accept: 'application/vnd.kubernetes.protobuf' };
+    const res = await fetch(`${api.url}/api/v1/namespaces/default/configmaps/cm1`, { headers });
+    assert.equal(res.headers.get('content-type'), 'application/vnd.kubernetes.protobuf');
+    const decoded = decodeKubeProtobuf(Buffer.from(await res.arrayBuffer()));
+    assert.deepEqual(decoded, await getJson('/api/v1/namespaces/default/configmaps/cm1'));
+    const missing = await fetch(`${api.url}/api/v1/namespaces/default/configmaps/absent`, { headers });
+    assert.equal(missing.status, 404);
+    const status = decodeKubeProtobuf(Buffer.from(await missing.arrayBuffer()));
+    assert.equal(status.kind, 'Status');
+    assert.equal(status.reason, 'NotFound');
   });
 
   test('kubectl explain prints fields and their types', async () => {

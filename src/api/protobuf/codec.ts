@@ -20,7 +20,7 @@ import protobuf from 'protobufjs';
 import { KubeError } from '../../core/errors.ts';
 import type { Json, JsonObject } from '../../core/types.ts';
 import { goDuration, parseGoDuration } from './duration.ts';
-import { SPECIAL, TYPE_DATA, fieldPlan, isMessageType, messageForKind, type FieldData, type MessageData } from './type-data.ts';
+import { SPECIAL, TYPE_DATA, fieldPlan, isMessageType, messageForKind, type FieldData, type MessageData, type PlannedField } from './type-data.ts';
 
 export const PROTOBUF_MEDIA_TYPE = 'application/vnd.kubernetes.protobuf';
 const MAGIC = Buffer.from([0x6b, 0x38, 0x73, 0x00]);
@@ -147,41 +147,57 @@ function emptyMessageJson(typeName: string): Json {
   return JSON.parse(text) as Json;
 }
 
-function writeFields(typeName: string, msg: Message, out: JsonObject): void {
-  for (const f of fieldPlan(typeName)) {
-    const v = msg[f.name];
-    if (f.inline) {
-      writeFields(f.type, (has(msg, f.name) ? v : EMPTY) as Message, out);
-      continue;
-    }
-    if (f.rule === 'repeated') {
-      const list = (v ?? []) as unknown[];
-      if (list.length === 0) {
-        if (!f.omitempty) out[f.json] = null;
-      } else out[f.json] = list.map((item) => valueToJson(f.type, item));
-      continue;
-    }
-    if (f.rule === 'map') {
-      const entries = Object.entries((v ?? {}) as Record<string, unknown>);
-      if (entries.length === 0) {
-        if (!f.omitempty) out[f.json] = null;
-      } else out[f.json] = Object.fromEntries(entries.map(([k, item]) => [k, valueToJson(f.type, item)]));
-      continue;
-    }
-    const present = has(msg, f.name);
-    if (f.isMessage) {
-      if (present) out[f.json] = messageToJson(f.type, v as Message);
-      else if (!f.pointer) out[f.json] = emptyMessageJson(f.type);
-      continue;
-    }
-    if (!present) {
-      if (!f.pointer && !f.omitempty) out[f.json] = zeroScalar(f.type);
-      continue;
-    }
-    const value = scalarToJson(f.type, v);
-    if (!f.pointer && f.omitempty && isZeroScalar(value)) continue;
-    out[f.json] = value;
+/** Per message: fields by proto name, the ones Go writes even when unset, and the inlined ones. */
+interface DecodePlan {
+  byName: Map<string, PlannedField>;
+  always: PlannedField[];
+  inline: PlannedField[];
+}
+const decodePlans = new Map<string, DecodePlan>();
+function decodePlan(typeName: string): DecodePlan {
+  let plan = decodePlans.get(typeName);
+  if (!plan) {
+    const fields = fieldPlan(typeName);
+    plan = {
+      byName: new Map(fields.filter((f) => !f.inline).map((f) => [f.name, f])),
+      always: fields.filter((f) => !f.inline && (!f.omitempty || (f.isMessage && !f.pointer && !f.rule))),
+      inline: fields.filter((f) => f.inline),
+    };
+    decodePlans.set(typeName, plan);
   }
+  return plan;
+}
+
+/**
+ * Walks the fields the decoded message has (protobufjs sets only those, plus
+ * its list and map fields), then adds what Go writes for unset ones.
+ */
+function writeFields(typeName: string, msg: Message, out: JsonObject): void {
+  const plan = decodePlan(typeName);
+  for (const key of Object.keys(msg)) {
+    const f = plan.byName.get(key);
+    if (!f) continue;
+    const v = msg[key];
+    if (v === undefined || v === null) continue;
+    if (f.rule === 'repeated') {
+      const list = v as unknown[];
+      if (list.length > 0) out[f.json] = list.map((item) => valueToJson(f.type, item));
+    } else if (f.rule === 'map') {
+      const entries = Object.entries(v as Record<string, unknown>);
+      if (entries.length > 0) out[f.json] = Object.fromEntries(entries.map(([k, item]) => [k, valueToJson(f.type, item)]));
+    } else if (f.isMessage) out[f.json] = messageToJson(f.type, v as Message);
+    else {
+      const value = scalarToJson(f.type, v);
+      if (f.pointer || !f.omitempty || !isZeroScalar(value)) out[f.json] = value;
+    }
+  }
+  for (const f of plan.always) {
+    if (f.json in out) continue;
+    if (f.rule) out[f.json] = null;
+    else if (f.isMessage) out[f.json] = emptyMessageJson(f.type);
+    else if (!f.pointer) out[f.json] = zeroScalar(f.type);
+  }
+  for (const f of plan.inline) writeFields(f.type, (has(msg, f.name) ? msg[f.name] : EMPTY) as Message, out);
 }
 
 function badBody(detail: string): KubeError {
