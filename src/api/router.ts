@@ -50,7 +50,6 @@ function splitPath(pathname: string): string[] {
   }
 }
 
-
 /** Resolves a request; throws KubeError NotFound (unknown path) or MethodNotAllowed. */
 export function route(method: string, pathname: string, query: URLSearchParams): Route {
   const segs = splitPath(pathname);
