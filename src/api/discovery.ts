@@ -1,6 +1,7 @@
 // Discovery documents (/version, /api, /apis, /apis/<g>, /api/v1,
-// /apis/<g>/<v>), all derived from RESOURCES. Aggregated discovery
-// (apidiscovery.k8s.io/v2) is not served: kubectl falls back to these.
+// /apis/<g>/<v>), all derived from RESOURCES; and aggregated discovery
+// (apidiscovery.k8s.io/v2 APIGroupDiscoveryList from /api and /apis, when the
+// Accept header asks for it), which saves clients one request per group-version.
 
 import { RESOURCES, RESOURCE_VERBS, apiVersionOf, groupVersions, type ResourceInfo, type Subresource } from '../core/resources.ts';
 import type { Json, JsonObject } from '../core/types.ts';
@@ -94,5 +95,68 @@ export function apiResourceList(group: string, version: string): Json | undefine
     apiVersion: 'v1',
     groupVersion: apiVersionOf({ group, version }),
     resources: infos.flatMap(resourceEntries),
+  };
+}
+
+// ------------------------------------------------------------ aggregated discovery (apidiscovery.k8s.io/v2)
+
+/** The exact Content-Type client-go requires to read an aggregated discovery reply. */
+export const AGGREGATED_DISCOVERY_CONTENT_TYPE = 'application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList';
+
+/** Whether the Accept header offers application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList. */
+export function wantsAggregatedDiscovery(accept: string | undefined): boolean {
+  if (!accept) return false;
+  return accept.split(',').some((part) => {
+    const [type, ...params] = part.split(';').map((p) => p.trim());
+    const values = new Map(params.map((p) => p.split('=').map((x) => x.trim()) as [string, string]));
+    return type.toLowerCase() === 'application/json' && values.get('g') === 'apidiscovery.k8s.io' && values.get('v') === 'v2' && values.get('as') === 'APIGroupDiscoveryList';
+  });
+}
+
+const SUBRESOURCE_KINDS: Readonly<Record<Subresource, (info: ResourceInfo) => { group: string; version: string; kind: string }>> = {
+  status: (info) => ({ group: info.group, version: info.version, kind: info.kind }),
+  scale: () => ({ group: 'autoscaling', version: 'v1', kind: 'Scale' }),
+  binding: (info) => ({ group: info.group, version: info.version, kind: 'Binding' }),
+  log: (info) => ({ group: info.group, version: info.version, kind: 'Pod' }),
+};
+
+function discoveryResource(info: ResourceInfo): JsonObject {
+  const entry: JsonObject = {
+    resource: info.resource,
+    responseKind: { group: info.group, version: info.version, kind: info.kind },
+    scope: info.namespaced ? 'Namespaced' : 'Cluster',
+    singularResource: info.singular,
+    verbs: [...RESOURCE_VERBS],
+  };
+  if (info.shortNames.length > 0) entry.shortNames = [...info.shortNames];
+  if (info.categories.length > 0) entry.categories = [...info.categories];
+  if (info.subresources.length > 0) {
+    entry.subresources = info.subresources.map((sub) => ({
+      subresource: sub,
+      responseKind: SUBRESOURCE_KINDS[sub](info),
+      verbs: SUBRESOURCES[sub](info).verbs as Json,
+    }));
+  }
+  return entry;
+}
+
+function discoveryGroup(group: string): JsonObject {
+  const versions = groupVersions()
+    .filter((gv) => gv.group === group)
+    .map((gv) => ({
+      version: gv.version,
+      resources: RESOURCES.filter((r) => r.group === group && r.version === gv.version).map(discoveryResource),
+      freshness: 'Current',
+    }));
+  return { metadata: { name: group, creationTimestamp: null }, versions };
+}
+
+/** GET /api (core: true) or /apis (the named groups) as an APIGroupDiscoveryList. */
+export function aggregatedDiscovery(core: boolean): Json {
+  return {
+    kind: 'APIGroupDiscoveryList',
+    apiVersion: 'apidiscovery.k8s.io/v2',
+    metadata: {},
+    items: core ? [discoveryGroup('')] : namedGroups().map(discoveryGroup),
   };
 }

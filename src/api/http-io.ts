@@ -1,9 +1,10 @@
-// Bytes in and out of the API server: bounded body reading, JSON/YAML decoding,
-// content negotiation (Table or plain JSON), writing JSON and Status replies.
+// Bytes in and out of the API server: bounded body reading, JSON/YAML/protobuf
+// decoding, content negotiation (Table, JSON or protobuf), writing replies.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parse as parseYaml } from 'yaml';
 import { KubeError, isKubeError } from '../core/errors.ts';
-import type { Json, Status } from '../core/types.ts';
+import type { Json, JsonObject, Status } from '../core/types.ts';
+import { PROTOBUF_MEDIA_TYPE, canEncodeProtobuf, decodeKubeProtobuf, encodeKubeProtobuf } from './protobuf/codec.ts';
 
 export const DEFAULT_MAX_BODY_BYTES = 3 * 1024 * 1024;
 
@@ -56,16 +57,27 @@ export function isYamlMediaType(type: string): boolean {
   return type === 'application/yaml' || type === 'application/x-yaml' || type === 'text/yaml' || type === 'application/apply-patch+yaml';
 }
 
-/** Decodes a body as JSON, or YAML when the media type says so. Malformed → 400. Empty → undefined. */
-export function decodeBody(body: Buffer, contentType: string | undefined): Json | undefined {
+export interface DecodeOptions {
+  /** Whether a protobuf body is acceptable (not for patches, whose types are JSON). Default true. */
+  protobuf?: boolean;
+}
+
+/**
+ * Decodes a body: JSON; YAML when the media type says so; Kubernetes protobuf
+ * (`application/vnd.kubernetes.protobuf`, which typed client-go clients such as
+ * `kubectl create configmap` send) into the JSON the same object would have
+ * been. Malformed → 400. Empty → undefined. Other media types → 415.
+ */
+export function decodeBody(body: Buffer, contentType: string | undefined, opts: DecodeOptions = {}): Json | undefined {
   const type = mediaType(contentType);
-  // Typed client-go clientsets (e.g. `kubectl create configmap NAME --from-literal`)
-  // send protobuf bodies and do not fall back on 415 (client-go only falls back
-  // from CBOR). meshlet speaks JSON/YAML only: say so clearly.
+  if (type === PROTOBUF_MEDIA_TYPE && opts.protobuf !== false) {
+    if (body.length === 0) return undefined;
+    return decodeKubeProtobuf(body);
+  }
   if (type.includes('protobuf') || type === 'application/cbor') {
     throw new KubeError(
       'UnsupportedMediaType',
-      `the body of the request was in an unknown format (${type}) - accepted media types include: application/json, application/yaml (meshlet does not decode protobuf: use kubectl apply -f / create -f with a manifest)`,
+      `the body of the request was in an unknown format (${type}) - accepted media types include: application/json, application/yaml${opts.protobuf !== false ? `, ${PROTOBUF_MEDIA_TYPE}` : ''}`,
     );
   }
   const text = body.toString('utf8');
@@ -102,10 +114,38 @@ export function includeObjectParam(query: URLSearchParams): IncludeObject {
   return 'Metadata';
 }
 
-export function writeJson(res: ServerResponse, code: number, body: unknown): void {
+/**
+ * Whether the client accepts protobuf but not JSON (e.g. `application/vnd.kubernetes.protobuf`
+ * alone). kubectl and client-go list JSON too and get JSON.
+ */
+export function acceptsOnlyProtobuf(accept: string | undefined): boolean {
+  if (!accept) return false;
+  const types = accept.split(',').map((part) => mediaType(part));
+  return types.includes(PROTOBUF_MEDIA_TYPE) && !types.some((t) => t === 'application/json' || t === '*/*' || t === 'application/*' || isYamlMediaType(t));
+}
+
+/** Responses whose client asked for protobuf only (set once per request by the server). */
+const protobufReplies = new WeakSet<ServerResponse>();
+
+export function negotiateReply(req: IncomingMessage, res: ServerResponse): void {
+  if (acceptsOnlyProtobuf(req.headers.accept)) protobufReplies.add(res);
+}
+
+/** Writes an API object: protobuf when that is all the client accepts and the kind has a message, else JSON. */
+export function writeObject(res: ServerResponse, code: number, body: unknown): void {
+  if (protobufReplies.has(res) && canEncodeProtobuf(body as Json)) {
+    const bytes = encodeKubeProtobuf(body as JsonObject);
+    res.writeHead(code, { 'Content-Type': PROTOBUF_MEDIA_TYPE, 'Content-Length': bytes.length });
+    res.end(bytes);
+    return;
+  }
+  writeJson(res, code, body);
+}
+
+export function writeJson(res: ServerResponse, code: number, body: unknown, contentType = 'application/json'): void {
   const text = JSON.stringify(body);
   res.writeHead(code, {
-    'Content-Type': 'application/json',
+    'Content-Type': contentType,
     'Content-Length': Buffer.byteLength(text),
   });
   res.end(text);
@@ -130,7 +170,7 @@ export function writeStatus(res: ServerResponse, status: Status): void {
   // As kube-apiserver does: a Status that says when to retry says it in the header too.
   const retryAfter = status.details?.retryAfterSeconds;
   if (retryAfter !== undefined && retryAfter > 0) res.setHeader('Retry-After', String(retryAfter));
-  writeJson(res, status.code, status);
+  writeObject(res, status.code, status);
 }
 
 /** A Success Status (e.g. the reply to pods/binding). */

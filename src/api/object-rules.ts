@@ -8,6 +8,7 @@ import { apiVersionOf, type ResourceInfo } from '../core/resources.ts';
 import { formatLabelSelector } from '../core/selectors.ts';
 import type { Json, KubeObject, LabelSelector } from '../core/types.ts';
 import { SYSTEM_NAMESPACES } from '../core/well-known.ts';
+import { queryFlag } from './query-params.ts';
 
 export type Rec = Record<string, unknown>;
 
@@ -248,7 +249,7 @@ export function parseDeleteOptions(body: Json | undefined, query: URLSearchParam
     opts.gracePeriodSeconds = Math.max(0, grace);
   }
   let policy = b.propagationPolicy ?? query.get('propagationPolicy') ?? undefined;
-  if (policy === undefined && (b.orphanDependents === true || query.get('orphanDependents') === 'true')) policy = 'Orphan';
+  if (policy === undefined && (b.orphanDependents === true || queryFlag(query, 'orphanDependents'))) policy = 'Orphan';
   if (policy !== undefined && policy !== null) {
     if (policy !== 'Background' && policy !== 'Foreground' && policy !== 'Orphan') {
       throw new KubeError('BadRequest', `propagationPolicy: unsupported value "${String(policy)}": use Background, Foreground or Orphan`);

@@ -10,10 +10,13 @@ import type { Store } from '../store/types.ts';
 import type { TokenSet } from './auth.ts';
 import { writeStatus } from './http-io.ts';
 import { KUBELET_ENDPOINT_ANNOTATION, NODES_GROUP, NODE_USER_PREFIX } from '../core/well-known.ts';
+import { normaliseFlags } from './query-params.ts';
 
 
 /** The log options kubectl sends that the kubelet takes. */
 const FORWARDED = ['follow', 'tailLines', 'previous', 'sinceSeconds', 'timestamps'];
+/** The booleans among them, normalised so the kubelet reads them as the API server does. */
+const FORWARDED_FLAGS = ['follow', 'previous', 'timestamps'];
 
 export type KubeletTarget = { socketPath: string } | { host: string; port: number };
 
@@ -68,9 +71,10 @@ export function planLogProxy(pod: KubeObject | undefined, node: KubeObject | und
   if (!pod) throw notFound('pods', '', route.name);
   const container = chooseContainer(pod, query, route.name);
   const { target, token } = kubeletOfPod(pod, node, tokens, route.name, 'its logs cannot be fetched');
+  const flags = normaliseFlags(query, FORWARDED_FLAGS);
   const q = new URLSearchParams();
   for (const k of FORWARDED) {
-    const v = query.get(k);
+    const v = flags.get(k);
     if (v !== null) q.set(k, v);
   }
   const qs = q.toString();

@@ -38,6 +38,7 @@ import {
   type DeleteOptions,
 } from './object-rules.ts';
 import type { ResourceRoute } from './router.ts';
+import { unknownFields, upstreamShape } from './protobuf/object-shape.ts';
 
 export interface Reply {
   code: number;
@@ -84,7 +85,7 @@ export function matchesFilter(filter: Filter, obj: KubeObject): boolean {
 
 function strictFieldCheck(info: ResourceInfo, obj: KubeObject, query: URLSearchParams): void {
   if (query.get('fieldValidation') !== 'Strict') return;
-  const unknown = unknownTopLevelFields(info, obj);
+  const unknown = unknownFields(obj) ?? unknownTopLevelFields(info, obj);
   if (unknown.length > 0) {
     throw new KubeError('BadRequest', `strict decoding error: ${unknown.map((f: string) => `unknown field "${f}"`).join(', ')}`);
   }
@@ -180,6 +181,7 @@ export class Registry {
       this.validate(info, obj);
       admit?.(undefined, obj);
       if (gr === 'services') obj = await this.clusterIps.allocate(obj);
+      obj = upstreamShape(obj);
       try {
         return await this.store.create(gr, obj);
       } catch (err) {
@@ -226,7 +228,7 @@ export class Registry {
       if (userResourceVersion && userResourceVersion !== old.metadata.resourceVersion) {
         throw conflict(info.resource, info.group, name, 'the object has been modified; please apply your changes to the latest version and try again');
       }
-      let next = mutate(old);
+      let next = upstreamShape(mutate(old));
       next.metadata.resourceVersion = old.metadata.resourceVersion;
       // A Service turned ExternalName → ClusterIP gets an address, and one turned ExternalName frees its own.
       const ips = gr === 'services' && !shouldDeleteDuringUpdate(info, next) ? await this.clusterIps.prepareUpdate(this.store, old, next) : undefined;

@@ -1,6 +1,7 @@
 // Request path + method → what the request is about. Pure.
 import { KubeError } from '../core/errors.ts';
 import { resourceFor, groupResource, type ResourceInfo } from '../core/resources.ts';
+import { queryFlag } from './query-params.ts';
 
 export type Verb = 'get' | 'list' | 'watch' | 'create' | 'update' | 'patch' | 'delete' | 'deletecollection';
 
@@ -22,6 +23,7 @@ export type DiscoveryRoute =
   | { type: 'apiGroupList' }
   | { type: 'apiGroup'; group: string }
   | { type: 'apiResourceList'; group: string; version: string }
+  | { type: 'openapiV2' }
   | { type: 'openapiV3Root' }
   | { type: 'openapiV3Document'; group: string; version: string }
   | { type: 'health'; check: 'healthz' | 'readyz' | 'livez' }
@@ -51,11 +53,6 @@ function splitPath(pathname: string): string[] {
   }
 }
 
-function isWatchQuery(query: URLSearchParams): boolean {
-  const w = query.get('watch');
-  return w === 'true' || w === '1';
-}
-
 /** Resolves a request; throws KubeError NotFound (unknown path) or MethodNotAllowed. */
 export function route(method: string, pathname: string, query: URLSearchParams): Route {
   const segs = splitPath(pathname);
@@ -78,6 +75,8 @@ export function route(method: string, pathname: string, query: URLSearchParams):
       return readOnly({ type: 'health', check: path.slice(1) as 'healthz' | 'readyz' | 'livez' });
     case '/metrics':
       return readOnly({ type: 'metrics' });
+    case '/openapi/v2':
+      return readOnly({ type: 'openapiV2' });
     case '/openapi/v3':
       return readOnly({ type: 'openapiV3Root' });
   }
@@ -136,7 +135,7 @@ function resourceRoute(method: string, group: string, version: string, segments:
   }
   // exec, attach and port-forward are "create" whatever the method (a WebSocket upgrade is a GET), as upstream authorizes them.
   const streaming = subresource !== undefined && STREAM_SUBRESOURCES.has(subresource) && (method === 'GET' || method === 'POST');
-  const verb = streaming ? 'create' : verbFor(method, name !== undefined, subresource, watchPath || isWatchQuery(query));
+  const verb = streaming ? 'create' : verbFor(method, name !== undefined, subresource, watchPath || queryFlag(query, 'watch'));
   return { type: 'resource', info, gr: groupResource(info), namespace, name, subresource, verb };
 }
 

@@ -14,24 +14,38 @@ import type { KubeObject } from '../core/types.ts';
 import type { Store } from '../store/types.ts';
 import { authenticate, authorize, authorizeNonResource, forbiddenPodOfOtherNode, nodeAdmission, nodePodCheck, type Identity, type TokenSet } from './auth.ts';
 import { ensureDefaultNamespaces, ensureKubeDns } from './bootstrap.ts';
-import { apiGroup, apiGroupList, apiResourceList, apiVersions, versionInfo } from './discovery.ts';
+import {
+  AGGREGATED_DISCOVERY_CONTENT_TYPE,
+  aggregatedDiscovery,
+  apiGroup,
+  apiGroupList,
+  apiResourceList,
+  apiVersions,
+  versionInfo,
+  wantsAggregatedDiscovery,
+} from './discovery.ts';
 import {
   DEFAULT_MAX_BODY_BYTES,
   decodeBody,
   includeObjectParam,
+  type DecodeOptions,
+  negotiateReply,
   readBody,
   toStatus,
   wantsTable,
   writeJson,
+  writeObject,
   writeStatus,
   writeText,
 } from './http-io.ts';
 import { createApiMetrics, type ApiMetrics } from './metrics.ts';
-import { openApiV3Document, openApiV3Root } from './openapi.ts';
+import { openApiV2Document, openApiV2ETag, openApiV3Document, openApiV3Root } from './openapi.ts';
+import { OPENAPI_V2_PROTOBUF_MEDIA_TYPE, encodeOpenApiV2 } from './openapi-v2-protobuf.ts';
 import { ClusterIpAllocator } from './cluster-ip.ts';
 import { DEFAULT_SERVICE_CIDR } from '../core/service-cidr.ts';
 import { Registry, parseFilter, type Admit, type Reply } from './registry.ts';
 import { servePodLogs } from './pod-logs.ts';
+import { queryFlag } from './query-params.ts';
 import { STREAM_SUBRESOURCES, route, type DiscoveryRoute, type ResourceRoute } from './router.ts';
 import { serveStreamUpgrade, type StreamProxyDeps } from './stream-proxy.ts';
 import { tableFor } from './tables.ts';
@@ -212,6 +226,7 @@ async function handle(ctx: Context, req: IncomingMessage, res: ServerResponse): 
     ctx.metrics.observeRequest(verb, resource, res.statusCode, seconds);
     ctx.logger.debug({ method: req.method, path: url.pathname, query: url.search, user, code: res.statusCode, ms: Math.round(seconds * 1000) }, 'request');
   };
+  negotiateReply(req, res);
   try {
     const r = route(req.method ?? 'GET', url.pathname, url.searchParams);
     let identity: Identity | undefined;
@@ -244,7 +259,7 @@ async function handle(ctx: Context, req: IncomingMessage, res: ServerResponse): 
           if (refused) throw refused;
         };
         const reply = await resourceRequest(ctx, r, req, url.searchParams, admit);
-        writeJson(res, reply.code, reply.body);
+        writeObject(res, reply.code, reply.body);
       }
     } else {
       if (identity) authorizeNonResource(identity, url.pathname);
@@ -268,9 +283,9 @@ async function handle(ctx: Context, req: IncomingMessage, res: ServerResponse): 
   } else finish();
 }
 
-async function readDecodedBody(ctx: Context, req: IncomingMessage) {
+async function readDecodedBody(ctx: Context, req: IncomingMessage, opts?: DecodeOptions) {
   const body = await readBody(req, ctx.maxBodyBytes);
-  return decodeBody(body, req.headers['content-type']);
+  return decodeBody(body, req.headers['content-type'], opts);
 }
 
 async function resourceRequest(ctx: Context, r: ResourceRoute, req: IncomingMessage, query: URLSearchParams, admit: Admit): Promise<Reply> {
@@ -299,7 +314,7 @@ async function resourceRequest(ctx: Context, r: ResourceRoute, req: IncomingMess
     case 'update':
       return ctx.registry.update(r, await readDecodedBody(ctx, req), query, admit);
     case 'patch':
-      return ctx.registry.patch(r, await readDecodedBody(ctx, req), req.headers['content-type'], query, admit);
+      return ctx.registry.patch(r, await readDecodedBody(ctx, req, { protobuf: false }), req.headers['content-type'], query, admit);
     case 'delete':
       return ctx.registry.delete(r, await readDecodedBody(ctx, req), query);
     case 'deletecollection':
@@ -323,7 +338,7 @@ async function startWatch(ctx: Context, r: ResourceRoute, req: IncomingMessage, 
       namespace: r.namespace,
       filter: parseFilter(r.info, query, r.name),
       resourceVersion: query.get('resourceVersion') ?? '',
-      allowBookmarks: query.get('allowWatchBookmarks') === 'true' || query.get('allowWatchBookmarks') === '1',
+      allowBookmarks: queryFlag(query, 'allowWatchBookmarks'),
       bookmarkIntervalMs: ctx.bookmarkIntervalMs,
       timeoutSeconds,
       encode: table
@@ -343,13 +358,18 @@ async function discoveryRequest(ctx: Context, r: DiscoveryRoute, req: IncomingMe
     case 'version':
       return found(versionInfo());
     case 'apiVersions':
-      return found(apiVersions(req.headers.host ?? 'localhost'));
     case 'apiGroupList':
-      return found(apiGroupList());
+      res.setHeader('Vary', 'Accept');
+      if (wantsAggregatedDiscovery(req.headers.accept)) {
+        return writeJson(res, 200, aggregatedDiscovery(r.type === 'apiVersions'), AGGREGATED_DISCOVERY_CONTENT_TYPE);
+      }
+      return found(r.type === 'apiVersions' ? apiVersions(req.headers.host ?? 'localhost') : apiGroupList());
     case 'apiGroup':
       return found(apiGroup(r.group));
     case 'apiResourceList':
       return found(apiResourceList(r.group, r.version));
+    case 'openapiV2':
+      return serveOpenApiV2(req, res);
     case 'openapiV3Root':
       return found(openApiV3Root());
     case 'openapiV3Document':
@@ -366,4 +386,26 @@ async function discoveryRequest(ctx: Context, r: DiscoveryRoute, req: IncomingMe
       }
       return writeText(res, 200, 'ok');
   }
+}
+
+let openApiV2Protobuf: Buffer | undefined;
+
+/** /openapi/v2 as gnostic protobuf when asked (client-go asks for nothing else), JSON otherwise. */
+function serveOpenApiV2(req: IncomingMessage, res: ServerResponse): void {
+  const etag = openApiV2ETag();
+  res.setHeader('ETag', etag);
+  res.setHeader('Vary', 'Accept');
+  if (req.headers['if-none-match'] === etag) {
+    res.writeHead(304);
+    res.end();
+    return;
+  }
+  if ((req.headers.accept ?? '').includes(OPENAPI_V2_PROTOBUF_MEDIA_TYPE)) {
+    openApiV2Protobuf ??= encodeOpenApiV2(openApiV2Document());
+    // Go's mime parser rejects the '@' of the requested type: upstream answers octet-stream too.
+    res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': openApiV2Protobuf.length });
+    res.end(openApiV2Protobuf);
+    return;
+  }
+  writeJson(res, 200, openApiV2Document());
 }

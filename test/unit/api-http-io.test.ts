@@ -25,7 +25,8 @@ test('decoding JSON, YAML, apply-patch bodies; errors are 400 / 415', () => {
   assert.equal(decodeBody(Buffer.from('  '), 'application/json'), undefined);
   assert.throws(() => decodeBody(Buffer.from('{"a":'), 'application/json'), (e) => isKubeError(e, 'BadRequest'));
   assert.throws(() => decodeBody(Buffer.from('a: [1\n'), 'application/yaml'), (e) => isKubeError(e, 'BadRequest'));
-  assert.throws(() => decodeBody(Buffer.from('k8s\u0000'), 'application/vnd.kubernetes.protobuf'), (e) => isKubeError(e, 'UnsupportedMediaType') && e.code === 415);
+  assert.throws(() => decodeBody(Buffer.from('k8s\u0000'), 'application/vnd.kubernetes.protobuf'), (e) => isKubeError(e, 'BadRequest') && e.code === 400);
+  assert.throws(() => decodeBody(Buffer.from('{}'), 'application/vnd.kubernetes.protobuf', { protobuf: false }), (e) => isKubeError(e, 'UnsupportedMediaType') && e.code === 415);
 });
 
 function fakeRequest(chunks: string[], headers: Record<string, string> = {}): IncomingMessage {

@@ -40,6 +40,10 @@ test('namespaces themselves, their status and finalize', () => {
 test('verbs from method and watch', () => {
   assert.equal(res('GET', '/api/v1/namespaces/a/pods', 'watch=true').verb, 'watch');
   assert.equal(res('GET', '/api/v1/namespaces/a/pods', 'watch=1').verb, 'watch');
+  // As apimachinery converts booleans: the Python client sends watch=True.
+  assert.equal(res('GET', '/api/v1/namespaces/a/pods', 'watch=True').verb, 'watch');
+  assert.equal(res('GET', '/api/v1/namespaces/a/pods', 'watch=FALSE').verb, 'list');
+  assert.equal(res('GET', '/api/v1/namespaces/a/pods', 'watch=0').verb, 'list');
   assert.equal(res('GET', '/api/v1/watch/namespaces/a/pods').verb, 'watch');
   assert.equal(res('POST', '/api/v1/namespaces/a/pods').verb, 'create');
   assert.equal(res('POST', '/api/v1/namespaces/a/pods/p/binding').verb, 'create');
@@ -58,6 +62,7 @@ test('discovery and non-resource routes', () => {
   assert.deepEqual(route('GET', '/openapi/v3/apis/apps/v1', q('hash=x')), { type: 'openapiV3Document', group: 'apps', version: 'v1' });
   assert.deepEqual(route('GET', '/openapi/v3/api/v1', q()), { type: 'openapiV3Document', group: '', version: 'v1' });
   assert.deepEqual(route('GET', '/readyz', q()), { type: 'health', check: 'readyz' });
+  assert.deepEqual(route('GET', '/openapi/v2', q()), { type: 'openapiV2' });
 });
 
 test('unknown paths are NotFound, wrong methods MethodNotAllowed', () => {
@@ -72,9 +77,9 @@ test('unknown paths are NotFound, wrong methods MethodNotAllowed', () => {
   };
   assert.equal(reason(() => route('GET', '/api/v1/namespaces/a/widgets', q())), 'NotFound');
   assert.equal(reason(() => route('GET', '/apis/apps/v2/deployments', q())), 'NotFound');
-  assert.equal(reason(() => route('GET', '/openapi/v2', q())), 'NotFound');
   assert.equal(reason(() => route('GET', '/api/v1/namespaces/a/pods/p/proxy', q())), 'NotFound');
   assert.equal(reason(() => route('GET', '/api/v1/namespaces/a/services/s/exec', q())), 'NotFound');
+  assert.equal(reason(() => route('GET', '/openapi/v1', q())), 'NotFound');
   assert.equal(reason(() => route('GET', '/api/v1/pods/p', q())), 'NotFound');
   assert.equal(reason(() => route('GET', '/api/v1/namespaces/a/nodes', q())), 'NotFound');
   assert.equal(reason(() => route('POST', '/api/v1/namespaces/a/pods/p', q())), 'MethodNotAllowed');

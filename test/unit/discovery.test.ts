@@ -1,6 +1,15 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { apiGroup, apiGroupList, apiResourceList, apiVersions, versionInfo } from '../../src/api/discovery.ts';
+import {
+  AGGREGATED_DISCOVERY_CONTENT_TYPE,
+  aggregatedDiscovery,
+  apiGroup,
+  apiGroupList,
+  apiResourceList,
+  apiVersions,
+  versionInfo,
+  wantsAggregatedDiscovery,
+} from '../../src/api/discovery.ts';
 import { openApiV3Document, openApiV3Root } from '../../src/api/openapi.ts';
 import { RESOURCES, RESOURCE_VERBS, apiVersionOf } from '../../src/core/resources.ts';
 import type { Json } from '../../src/core/types.ts';
@@ -93,10 +102,10 @@ describe('APIResourceList', () => {
 });
 
 describe('OpenAPI v3', () => {
-  function hasGvk(v: Json): boolean {
-    if (Array.isArray(v)) return v.some(hasGvk);
-    if (v !== null && typeof v === 'object') return Object.entries(v).some(([k, x]) => k === 'x-kubernetes-group-version-kind' || hasGvk(x));
-    return false;
+  function refs(v: Json, out: string[] = []): string[] {
+    if (Array.isArray(v)) v.forEach((x) => refs(x, out));
+    else if (v !== null && typeof v === 'object') for (const [k, x] of Object.entries(v)) k === '$ref' ? out.push(String(x)) : refs(x, out);
+    return out;
   }
 
   it('lists each group-version with a stable hashed URL', () => {
@@ -110,7 +119,7 @@ describe('OpenAPI v3', () => {
     assert.deepEqual(openApiV3Root(), root, 'stable');
   });
 
-  it('has, per kind, a PATCH with its group-version-kind and a fieldValidation parameter, and no GVK schemas', () => {
+  it('has, per kind, a PATCH with its group-version-kind and a fieldValidation parameter, and a schema with that GVK', () => {
     for (const r of RESOURCES) {
       const doc = openApiV3Document(r.group, r.version) as Record<string, Json>;
       assert.equal(doc.openapi, '3.0.0');
@@ -125,7 +134,12 @@ describe('OpenAPI v3', () => {
       const params = (mine[0].parameters as Obj[]).map((p) => p.name);
       assert.ok(params.includes('fieldValidation'), r.kind);
       assert.ok(params.includes('fieldManager'), r.kind);
-      assert.equal(hasGvk(doc.components), false, 'no component schema carries a GVK');
+      const schemas = (doc.components as { schemas: Record<string, Obj> }).schemas;
+      const kindSchemas = Object.values(schemas).filter((s) =>
+        ((s['x-kubernetes-group-version-kind'] as Obj[] | undefined) ?? []).some((g) => g.group === r.group && g.version === r.version && g.kind === r.kind),
+      );
+      assert.equal(kindSchemas.length, 1, `${r.kind}: one schema with its GVK`);
+      for (const ref of refs(doc)) assert.ok(ref.replace('#/components/schemas/', '') in schemas, `${r.kind}: ${ref} resolves`);
     }
     assert.equal(openApiV3Document('apps', 'v9'), undefined);
   });
@@ -136,5 +150,38 @@ describe('OpenAPI v3', () => {
     assert.ok('/api/v1/nodes/{name}' in core.paths);
     const apps = openApiV3Document('apps', 'v1') as { paths: Record<string, Json> };
     assert.ok('/apis/apps/v1/namespaces/{namespace}/deployments/{name}' in apps.paths);
+  });
+});
+
+describe('aggregated discovery (apidiscovery.k8s.io/v2)', () => {
+  it('is chosen only when the Accept header asks for it', () => {
+    assert.equal(wantsAggregatedDiscovery('application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json'), true);
+    assert.equal(wantsAggregatedDiscovery('application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json'), false);
+    assert.equal(wantsAggregatedDiscovery('application/json'), false);
+    assert.equal(wantsAggregatedDiscovery(undefined), false);
+    assert.equal(AGGREGATED_DISCOVERY_CONTENT_TYPE, 'application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList');
+  });
+
+  it('lists every served resource with scope, verbs and subresources', () => {
+    const core = obj(aggregatedDiscovery(true));
+    assert.equal(core.kind, 'APIGroupDiscoveryList');
+    assert.equal(core.apiVersion, 'apidiscovery.k8s.io/v2');
+    const named = obj(aggregatedDiscovery(false));
+    type Group = { metadata: { name: string }; versions: { version: string; resources: Obj[] }[] };
+    const groups = [...(core.items as Group[]), ...(named.items as Group[])];
+    assert.deepEqual((core.items as Group[]).map((g) => g.metadata.name), ['']);
+    for (const info of RESOURCES) {
+      const group = groups.find((g) => g.metadata.name === info.group)!;
+      const version = group.versions.find((v) => v.version === info.version)!;
+      const entry = version.resources.find((r) => r.resource === info.resource)!;
+      assert.deepEqual(entry.responseKind, { group: info.group, version: info.version, kind: info.kind });
+      assert.equal(entry.scope, info.namespaced ? 'Namespaced' : 'Cluster');
+      assert.deepEqual(entry.verbs, [...RESOURCE_VERBS]);
+      const subs = ((entry.subresources as Obj[] | undefined) ?? []).map((s) => s.subresource);
+      assert.deepEqual(subs, info.subresources);
+    }
+    const deployments = (named.items as Group[]).find((g) => g.metadata.name === 'apps')!.versions[0].resources.find((r) => r.resource === 'deployments')!;
+    const scale = (deployments.subresources as Obj[]).find((s) => s.subresource === 'scale')!;
+    assert.deepEqual(scale.responseKind, { group: 'autoscaling', version: 'v1', kind: 'Scale' });
   });
 });
