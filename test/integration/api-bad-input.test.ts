@@ -69,7 +69,7 @@ describe('api bad input', () => {
     assertStatus(await req('GET', '/api/v1/namespaces/default/widgets'), 404, 'NotFound');
     assertStatus(await req('GET', '/apis/example.com/v1/things'), 404, 'NotFound');
     assertStatus(await req('GET', '/nope'), 404, 'NotFound');
-    assertStatus(await req('GET', '/openapi/v2'), 404, 'NotFound');
+    assertStatus(await req('GET', '/openapi/v1'), 404, 'NotFound');
     assertStatus(await req('GET', '/api/v1/namespaces/default/configmaps/absent'), 404, 'NotFound');
     assertStatus(await req('PUT', '/api/v1/namespaces/default/configmaps', { body: {} }), 405, 'MethodNotAllowed');
   });
