@@ -16,14 +16,14 @@ import { machineInfo, parseFlags, printResult } from './stats.ts';
 import { readLabState } from '../src/lab/state-file.ts';
 import { labStateDir } from '../src/lab/plan.ts';
 import {
-  LEASE_RENEW_INTERVAL_MS, NODE_LEASE_NAMESPACE, NODE_STATUS_INTERVAL_MS,
+  LEASE_RENEW_INTERVAL_MS, NODE_STATUS_INTERVAL_MS,
   buildNode, buildNodeLease, buildNodeStatus, leaseRenewal, type NodeFacts,
 } from '../src/agent/node-object.ts';
 import { vtepAnnotations } from '../src/overlay/node-annotations.ts';
+import { LEASES, NODE_LEASE_NAMESPACE } from '../src/core/well-known.ts';
 import type { ApiClient } from '../src/client/types.ts';
 
 const flags = parseFlags(process.argv.slice(2), { nodes: 100, seconds: 300, baseline: 60 });
-const LEASES = 'leases.coordination.k8s.io';
 const CLK_TCK = 100;
 
 function cpuTicks(pid: number): number {
