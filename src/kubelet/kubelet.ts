@@ -11,7 +11,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isDeepStrictEqual } from 'node:util';
+import { deepEqual } from '../core/deep-equal.ts';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { ApiClient } from '../client/types.ts';
@@ -319,7 +319,7 @@ export class Kubelet {
     );
     const stored = (pod.status ?? {}) as Record<string, unknown>;
     const comparable = Object.fromEntries(Object.keys(status).map((k) => [k, stored[k]]));
-    if (isDeepStrictEqual(normalise(status), normalise(comparable))) return;
+    if (deepEqual(normalise(status), normalise(comparable))) return;
     try {
       await this.deps.client.patch('pods', pod.metadata.namespace ?? '', pod.metadata.name ?? '', { status }, 'merge', { subresource: 'status' });
     } catch (err) {
