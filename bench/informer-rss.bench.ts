@@ -33,8 +33,8 @@ import { Registry } from 'prom-client';
 import { createClient } from '../src/client/http-client.ts';
 import { InformerFactory } from '../src/client/informer-factory.ts';
 import { ENDPOINT_ADDRESS_INDEX, slicesByEndpointAddress } from '../src/client/indexers.ts';
-import { LAST_APPLIED_ANNOTATION, SLIM_TRANSFORMS, stripMetadata } from '../src/client/slim-objects.ts';
-import { ENDPOINTSLICES } from '../src/core/well-known.ts';
+import { SLIM_TRANSFORMS, stripMetadata } from '../src/client/slim-objects.ts';
+import { ENDPOINTSLICES, LAST_APPLIED_ANNOTATION } from '../src/core/well-known.ts';
 import type { KubeObject } from '../src/core/types.ts';
 import { machineInfo, median, parseFlags, printResult } from './stats.ts';
 

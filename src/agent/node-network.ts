@@ -11,8 +11,11 @@
 // reconcile only when the node's overlay projection (podCIDRs, VTEP
 // annotations, existence) changed, so the Node status every agent reposts
 // every 40 s causes no netlink work. A slow resync (default 5 min) repairs
-// kernel state changed behind our back. Reconciles never overlap; a trigger
-// during one runs another right after.
+// kernel state changed behind our back. Reconciles run on the data plane's
+// bounded-frequency sync runner (src/nft/sync-runner.ts, part "overlay"):
+// never overlapping, triggers coalesced, at most a burst of two back to back
+// and then one a second, a failure retried with back-off, and the sync
+// latency in meshlet_dataplane_sync_duration_seconds{part="overlay"}.
 import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
 import type { ApiClient } from '../client/types.ts';
@@ -20,6 +23,7 @@ import type { Informer } from '../client/informer.ts';
 import { isKubeError } from '../core/errors.ts';
 import type { KubeObject } from '../core/types.ts';
 import { contains, gatewayOf, parseCidr } from '../core/cidr.ts';
+import { BoundedFrequencyRunner } from '../nft/sync-runner.ts';
 import { Netlink } from '../overlay/netlink.ts';
 import { applyOverlay } from '../overlay/overlay.ts';
 import { desiredOverlay, VXLAN_OVERHEAD, VXLAN_PORT } from '../overlay/vxlan.ts';
@@ -43,6 +47,10 @@ export interface NodeNetworkOptions {
   clusterCidrs: string[];
   /** Full overlay reconcile period even without events (default 5 min). */
   resyncMs?: number;
+  /** At least this long between reconciles once a burst of two is spent (default 1 s, kube-proxy's minSyncPeriod). */
+  minSyncIntervalMs?: number;
+  /** First retry delay after a failed reconcile, doubling to 30 s (default 1 s). */
+  retryInitialMs?: number;
   kubeletEndpoint?: string;
   /** Where the reconcile counters go. */
   metrics?: Registry;
@@ -58,9 +66,13 @@ export class NodeNetwork {
   private readonly reconciles: Counter<'reason'>;
   private readonly nodeEvents: Counter<'relevant'>;
   private nl: Netlink | undefined;
-  private resyncTimer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private again: ReconcileReason | undefined;
+  private readonly runner: BoundedFrequencyRunner;
+  /** Why the next reconcile runs (triggers since the last one began); none: the periodic resync. */
+  private reasons = new Set<ReconcileReason>();
+  /** Triggers asked for, and the last one a finished reconcile attempt covered (idle() waits for them to meet). */
+  private asked = 0;
+  private covered = 0;
+  private idleWaiters: (() => void)[] = [];
   private stopped = false;
   private subnetWaiters: (() => void)[] = [];
   /** The node's subnets (one per family) from its Node's spec.podCIDRs, set by start. */
@@ -86,6 +98,17 @@ export class NodeNetwork {
       help: 'Node events seen by the overlay, by whether they changed anything it programs',
       labelNames: ['relevant'],
       registers,
+    });
+    this.runner = new BoundedFrequencyRunner({
+      part: 'overlay',
+      sync: () => this.attempt(),
+      minIntervalMs: opts.minSyncIntervalMs ?? 1000,
+      burst: 2,
+      maxIntervalMs: opts.resyncMs ?? DEFAULT_OVERLAY_RESYNC_MS,
+      retryInitialMs: opts.retryInitialMs ?? 1000,
+      retryMaxMs: 30_000,
+      ...(opts.metrics ? { registry: opts.metrics } : {}),
+      logger: this.log,
     });
   }
 
@@ -126,17 +149,11 @@ export class NodeNetwork {
       }
     }
     this.log.info({ subnets: this.subnets }, 'node subnet assigned (spec.podCIDRs)');
-    this.trigger('start');
+    this.reasons.add('start');
+    this.asked++;
+    this.runner.start();
     await this.idle();
     if (!this.vtepMac) throw new Error('the overlay could not be built (see the errors above)');
-    const resyncMs = this.opts.resyncMs ?? DEFAULT_OVERLAY_RESYNC_MS;
-    const resync = (): void => {
-      this.trigger('resync');
-      this.resyncTimer = setTimeout(resync, resyncMs);
-      this.resyncTimer.unref();
-    };
-    this.resyncTimer = setTimeout(resync, resyncMs);
-    this.resyncTimer.unref();
   }
 
   private async waitForSubnets(): Promise<string[]> {
@@ -163,31 +180,34 @@ export class NodeNetwork {
     return [...this.peerNames];
   }
 
-  /** Waits for the reconcile in progress (and the one it triggered) to end. */
+  /** Waits until every reconcile asked for so far has been attempted (the runner may hold one back for its minimum interval). */
   async idle(): Promise<void> {
-    while (this.running) await this.running;
+    while (this.covered < this.asked && !this.stopped) await new Promise<void>((r) => this.idleWaiters.push(r));
   }
 
   trigger(reason: ReconcileReason): void {
     if (this.stopped || this.subnets.length === 0) return;
-    if (this.running) {
-      this.again = reason;
-      return;
+    this.reasons.add(reason);
+    this.asked++;
+    this.runner.trigger();
+  }
+
+  /** One reconcile, run by the sync runner; a failure goes back to it (retry with back-off). */
+  private async attempt(): Promise<void> {
+    const upTo = this.asked;
+    const reasons: ReconcileReason[] = this.reasons.size > 0 ? [...this.reasons] : ['resync'];
+    this.reasons = new Set();
+    for (const reason of reasons) this.reconciles.inc({ reason });
+    try {
+      await this.reconcile();
+    } catch (err) {
+      this.log.warn({ err }, 'node network reconcile failed; the sync runner retries it');
+      for (const reason of reasons) this.reasons.add(reason); // the retry runs for the same causes
+      throw err;
+    } finally {
+      this.covered = Math.max(this.covered, upTo);
+      for (const w of this.idleWaiters.splice(0)) w();
     }
-    this.running = (async () => {
-      let why: ReconcileReason | undefined = reason;
-      while (why && !this.stopped) {
-        this.again = undefined;
-        this.reconciles.inc({ reason: why });
-        try {
-          await this.reconcile();
-        } catch (err) {
-          this.log.warn({ err }, 'node network reconcile failed; retrying at the next change or resync');
-        }
-        why = this.again;
-      }
-      this.running = undefined;
-    })();
   }
 
   private async reconcile(): Promise<void> {
@@ -227,9 +247,9 @@ export class NodeNetwork {
   /** Stops reconciling; the kernel state stays (pods keep their network). The Nodes informer is the caller's. */
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.resyncTimer) clearTimeout(this.resyncTimer);
-    for (const w of this.subnetWaiters.splice(0)) w();
-    await this.idle();
+    this.runner.stop();
+    for (const w of [...this.subnetWaiters.splice(0), ...this.idleWaiters.splice(0)]) w();
+    await this.runner.whenIdle();
     this.nl?.close();
     this.nl = undefined;
   }

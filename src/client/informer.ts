@@ -7,7 +7,7 @@
 // run it); InformerFactory hands out handles on shared cores, whose stop()
 // only removes that handle's handlers, so many parts share one watch.
 import { performance } from 'node:perf_hooks';
-import { isDeepStrictEqual } from 'node:util';
+import { deepEqual } from '../core/deep-equal.ts';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { isKubeError } from '../core/errors.ts';
@@ -33,7 +33,7 @@ export interface InformerHandlers {
 
 /** A relevant() predicate: the update matters when project(old) and project(new) differ (deep equality). */
 export function changedIn(project: (obj: KubeObject) => unknown): (oldObj: KubeObject, newObj: KubeObject) => boolean {
-  return (a, b) => !isDeepStrictEqual(project(a), project(b));
+  return (a, b) => !deepEqual(project(a), project(b));
 }
 
 export interface InformerOptions {
@@ -135,13 +135,13 @@ export function sameButVersion(a: KubeObject, b: KubeObject): boolean {
   if (ka.length !== Object.keys(b).length) return false;
   for (const k of ka) {
     if (k === 'metadata') continue;
-    if (!isDeepStrictEqual(a[k], b[k])) return false;
+    if (!deepEqual(a[k], b[k])) return false;
   }
   const ma = a.metadata as Record<string, unknown>;
   const mb = b.metadata as Record<string, unknown>;
   const mk = Object.keys(ma).filter((k) => k !== 'resourceVersion');
   if (mk.length !== Object.keys(mb).filter((k) => k !== 'resourceVersion').length) return false;
-  return mk.every((k) => isDeepStrictEqual(ma[k], mb[k]));
+  return mk.every((k) => deepEqual(ma[k], mb[k]));
 }
 
 /** The shared machinery behind Informer handles: one list+watch loop, one indexed cache, many handlers. */

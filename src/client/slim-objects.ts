@@ -10,11 +10,9 @@
 // (new lastHeartbeatTime, nothing else) leaves the slim Node unchanged and the
 // informer delivers it to no handler.
 import type { KubeObject, ObjectMeta } from '../core/types.ts';
-import { ENDPOINTSLICES } from '../core/well-known.ts';
+import { ENDPOINTSLICES, LAST_APPLIED_ANNOTATION } from '../core/well-known.ts';
 
 export type ObjectTransform = (obj: KubeObject) => KubeObject;
-
-export const LAST_APPLIED_ANNOTATION = 'kubectl.kubernetes.io/last-applied-configuration';
 
 type Plain = Record<string, unknown>;
 

@@ -50,6 +50,8 @@ export const ENDPOINTS_CONTROLLER = 'endpoint-controller';
 
 export const DEPLOYMENT_REVISION_ANNOTATION = 'deployment.kubernetes.io/revision';
 export const DESIRED_REPLICAS_ANNOTATION = 'deployment.kubernetes.io/desired-replicas';
+/** kubectl apply's record of what it applied (caches drop it: it holds a whole copy of the object). */
+export const LAST_APPLIED_ANNOTATION = 'kubectl.kubernetes.io/last-applied-configuration';
 /** A node's VXLAN endpoint (like flannel's backend-data): its MAC and underlay IP. */
 export const VTEP_MAC_ANNOTATION = 'meshlet.io/vtep-mac';
 export const VTEP_IP_ANNOTATION = 'meshlet.io/vtep-ip';

@@ -11,11 +11,11 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isDeepStrictEqual } from 'node:util';
+import { deepEqual } from '../core/deep-equal.ts';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { ApiClient } from '../client/types.ts';
-import { Informer } from '../client/informer.ts';
+import { Informer, changedIn, type InformerHandlers } from '../client/informer.ts';
 import type { InformerFactory } from '../client/informer-factory.ts';
 import { WorkQueue } from '../client/work-queue.ts';
 import { isKubeError } from '../core/errors.ts';
@@ -30,7 +30,7 @@ import { BRIDGE_NAME, DEFAULT_CLUSTER_DOMAIN, DEFAULT_NAMESPACE } from '../core/
 import { readLogs, type LogOptions } from './logs.ts';
 import { parseEnviron, type ContainerProcess } from './exec-plan.ts';
 import {
-  containersOf, ipamKey, podName,
+  containersOf, ipamKey, kubeletPodView, podName,
   type ContainerStateWaiting, type KubeletPod,
 } from './pod-spec.ts';
 import { reconcilePod, type ObservedPod, type PodAction } from './reconcile.ts';
@@ -82,6 +82,12 @@ interface PodRecord {
 }
 
 const EVENT_REPEAT_MS = 60_000;
+
+/** The kubelet's handlers on its pods' informer: a pod is queued when it comes, goes, or changes what the kubelet acts on (kubeletPodView). */
+export function kubeletPodHandlers(enqueue: (key: string) => void): InformerHandlers {
+  const queue = (obj: KubeObject): void => enqueue(podName(obj));
+  return { relevant: changedIn(kubeletPodView), onAdd: queue, onUpdate: (_o, n) => queue(n), onDelete: queue };
+}
 
 export class Kubelet {
   readonly runtime: ContainerRuntime;
@@ -138,8 +144,7 @@ export class Kubelet {
       const rec = readPodRecord(this.deps.dataDir, uid);
       if (rec) this.onDisk.set(uid, rec);
     }
-    const enqueue = (obj: KubeObject) => this.queue.add(podName(obj));
-    this.informer.addHandlers({ onAdd: enqueue, onUpdate: (_o, n) => enqueue(n), onDelete: enqueue });
+    this.informer.addHandlers(kubeletPodHandlers((key) => this.queue.add(key)));
     this.informer.start();
     await this.informer.synced();
     await this.cleanupOrphans();
@@ -319,7 +324,7 @@ export class Kubelet {
     );
     const stored = (pod.status ?? {}) as Record<string, unknown>;
     const comparable = Object.fromEntries(Object.keys(status).map((k) => [k, stored[k]]));
-    if (isDeepStrictEqual(normalise(status), normalise(comparable))) return;
+    if (deepEqual(normalise(status), normalise(comparable))) return;
     try {
       await this.deps.client.patch('pods', pod.metadata.namespace ?? '', pod.metadata.name ?? '', { status }, 'merge', { subresource: 'status' });
     } catch (err) {

@@ -107,6 +107,18 @@ export function podName(pod: KubeObject): string {
   return `${pod.metadata.namespace ?? ''}/${pod.metadata.name ?? ''}`;
 }
 
+/**
+ * What of a pod the kubelet acts on: its spec, identity, deletion, the labels
+ * and annotations the downward API reads, and the phase (a terminal phase
+ * stops the pod). Its own status writes (conditions, container statuses,
+ * IPs) and the API server's bookkeeping (managedFields, resourceVersion) are
+ * not: an update that changes none of this reaches no reconcile.
+ */
+export function kubeletPodView(pod: KubeObject): unknown {
+  const m = pod.metadata;
+  return [pod.spec, m.uid, m.deletionTimestamp, m.deletionGracePeriodSeconds, m.labels, m.annotations, (pod.status as { phase?: unknown } | undefined)?.phase];
+}
+
 /** The key the IPAM holds the pod's IP under: name plus uid, so a re-created pod of the same name is a different holder. */
 export function ipamKey(namespace: string, name: string, uid: string): string {
   return `${namespace}/${name}/${uid}`;

@@ -3,7 +3,7 @@
 // nft's `/dev/stdin:LINE:COL-COL: Error: …` back to the rendered line and the
 // operation behind it, and lists the names a table holds (for the full sync
 // of a new process, which adopts what an earlier run left).
-import { spawn } from 'node:child_process';
+import { runToExit } from '../core/command.ts';
 import { assertNetnsName } from './names.ts';
 import { assertTable, type TableId } from './model.ts';
 import type { RenderedTransaction } from './transaction.ts';
@@ -65,25 +65,14 @@ export interface NftCommandOptions {
   timeoutMs?: number;
 }
 
-function run(argv: string[], input: string | undefined, timeoutMs: number): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(argv[0], argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? 1, stdout, stderr });
-    });
-    child.stdin.on('error', () => {}); // nft exiting early: its exit code and stderr say why
-    child.stdin.end(input ?? '');
-  });
+// nft through the one command wrapper (src/core/command.ts). A spawn failure
+// (no nft, no ip) throws; an exit code and stderr are the caller's to read.
+async function run(argv: string[], input: string | undefined, timeoutMs: number): Promise<{ code: number; stdout: string; stderr: string }> {
+  // Listings of proxy-scale sets run to megabytes: a generous bound.
+  const r = await runToExit(argv[0], argv.slice(1), { input, timeoutMs, maxOutputBytes: 256 * 1024 * 1024 });
+  if (r.code === null && r.signal === null) throw new Error(`${argv[0]} could not run: ${r.error ?? 'unknown error'}`);
+  const stderr = r.error !== undefined ? [r.stderr.trim(), r.error].filter(Boolean).join('; ') : r.stderr;
+  return { code: r.code ?? 1, stdout: r.stdout, stderr };
 }
 
 /** The real runner. */

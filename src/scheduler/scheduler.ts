@@ -13,6 +13,7 @@ import { SharedInformers, type InformerFactory } from '../client/informer-factor
 import { WorkQueue, backoffDelay } from '../client/work-queue.ts';
 import { runLeaderElection } from '../client/leader-election.ts';
 import { recordEvent } from '../client/events.ts';
+import { kubeTime } from '../core/time.ts';
 import { mergeCondition } from '../controllers/objects.ts';
 import type { Node, Pod, PodCondition } from './api-types.ts';
 import { podInfoOf, type PodInfo } from './pod-info.ts';
@@ -221,7 +222,7 @@ export class Scheduler {
     this.attempts.set(key, failures);
     this.unschedulable.add(key);
     this.log.info({ pod: key, message, failures }, 'pod is unschedulable');
-    const condition = unschedulableCondition(pod, message, new Date().toISOString());
+    const condition = unschedulableCondition(pod, message, kubeTime(Date.now()));
     if (condition) {
       try {
         await this.opts.client.patch(

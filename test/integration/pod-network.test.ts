@@ -192,13 +192,15 @@ test('every pod reaches every other pod by IP over TCP and UDP, same node and ac
 });
 
 /** node's agent counters: overlay reconciles caused by Node changes, and Node events that changed nothing it programs. */
-async function overlayCounters(node: string): Promise<{ reconciles: number; ignored: number }> {
+async function overlayCounters(node: string): Promise<{ reconciles: number; ignored: number; syncs: number }> {
   const m = await getOverSocket(join(root, lab, node, 'health.sock'), '/metrics');
   if (!('code' in m) || m.code !== 200) throw new Error(`no metrics from ${node}`);
   const value = (re: RegExp): number => Number(re.exec(m.body)?.[1] ?? 0);
   return {
     reconciles: value(/^meshlet_agent_overlay_reconciles_total\{reason="node-change"\} (\d+)$/m),
     ignored: value(/^meshlet_agent_node_events_total\{relevant="false"\} (\d+)$/m),
+    // The overlay's reconciles, timed by the data plane's shared sync runner.
+    syncs: value(/^meshlet_dataplane_sync_duration_seconds_count\{part="overlay",result="success"\} (\d+)$/m),
   };
 }
 
@@ -211,6 +213,7 @@ test('a Node change the overlay does not program causes no reconcile; a peer cha
     return c.ignored > before.ignored ? c : undefined;
   });
   assert.equal(seen.reconciles, before.reconciles, 'no overlay reconcile for it');
+  assert.ok(seen.syncs > 0, 'the overlay reconciles through the sync runner');
   // A VTEP change is a peer change: node-1 reconciles; node-2's agent puts its real VTEP back.
   const mac = async () => ((JSON.parse(await kubectl('get', 'node', 'node-2', '-o', 'json')) as { metadata: { annotations: Record<string, string> } }).metadata.annotations['meshlet.io/vtep-mac']);
   const real = await mac();

@@ -9,8 +9,8 @@ import { IndexedStore } from '../../src/client/cache-store.ts';
 import { InformerFactory } from '../../src/client/informer-factory.ts';
 import { changedIn, informerKey, objectKey, type Informer } from '../../src/client/informer.ts';
 import { NODE_INDEX, POD_IP_INDEX, SERVICE_NAME_INDEX, CLUSTER_IP_INDEX } from '../../src/client/indexers.ts';
-import { SLIM_TRANSFORMS, slimNode, stripMetadata, LAST_APPLIED_ANNOTATION, type SlimPod } from '../../src/client/slim-objects.ts';
-import { ENDPOINTSLICES } from '../../src/core/well-known.ts';
+import { SLIM_TRANSFORMS, slimNode, stripMetadata, type SlimPod } from '../../src/client/slim-objects.ts';
+import { ENDPOINTSLICES, LAST_APPLIED_ANNOTATION } from '../../src/core/well-known.ts';
 import { FakeApiClient } from '../helpers/fake-api-client.ts';
 
 const SLICES = ENDPOINTSLICES;
