@@ -14,6 +14,7 @@ import { parseIp } from '../../src/core/cidr.ts';
 import { planSync } from '../../src/nft/diff.ts';
 import { TableOwners } from '../../src/nft/owners.ts';
 import { renderRule } from '../../src/nft/rule.ts';
+import { renderDesired } from '../../src/nft/state.ts';
 import type { DesiredTable } from '../../src/nft/model.ts';
 import type { Value } from '../../src/nft/values.ts';
 
@@ -54,6 +55,7 @@ test('the table agrees with evaluate() on every cell of every case file', () => 
       for (const step of c.steps) {
         cluster = applyStep(cluster, step);
         const table = policyRuleset({ cluster });
+        renderDesired(table); // every element is valid nft (types, ranges, references)
         for (const probe of [{ port: 80, protocol: 'TCP' as const }, { port: 81, protocol: 'UDP' as const }, { port: 53, protocol: 'UDP' as const }, { port: 80, protocol: 'SCTP' as const }]) {
           for (const from of TOPOLOGY_ORDER) {
             for (const to of TOPOLOGY_ORDER) {
