@@ -3,13 +3,14 @@
 // `inet meshlet-policy`, in the src/nft model, applied by the adapter.
 //
 // Per-packet cost does not depend on the number of policies or pods: a fixed
-// set of 11 rules and at most three set lookups per direction. Everything that
+// set of 13 rules and at most three set lookups per direction. Everything that
 // varies is set elements:
 //   forward (filter hook forward, policy accept)
 //     ct state established,related accept       replies of allowed connections
 //     ip saddr @held drop; ip daddr @held drop   new local pods, until their state is programmed
 //     ip saddr @egress-isolated jump egress
 //     ip daddr @ingress-isolated jump ingress
+//     ip6 saddr @egress-isolated6 drop; ip6 daddr @ingress-isolated6 drop   IPv6 of isolated pods: closed
 //   egress:  ip saddr . ip daddr @egress-any return
 //            ip saddr . ip daddr . meta l4proto . th dport @egress-ports return
 //            counter; drop
@@ -27,7 +28,8 @@
 //
 // The node itself never passes the forward hook for its own pods (it reaches
 // them through output), so it always reaches them. Audit-mode policies are not
-// in these sets (evaluate.ts computes their effect). IPv4 only for now.
+// in these sets (evaluate.ts computes their effect). Rules admit IPv4 only so
+// far; the IPv6 addresses of isolated pods are closed (fail closed, never open).
 import { bigIntToIp, cidrSize, parseIp, type Cidr } from '../core/cidr.ts';
 import { accept, counter, drop, inSet, jump, matchAny, ret, rule } from '../nft/rule.ts';
 import type { DesiredSet, DesiredTable, SetElement, TableId } from '../nft/model.ts';
@@ -197,6 +199,8 @@ const SETS = {
   held: 'held',
   ingressIsolated: 'ingress-isolated',
   egressIsolated: 'egress-isolated',
+  ingressIsolated6: 'ingress-isolated6',
+  egressIsolated6: 'egress-isolated6',
   ingressAny: 'ingress-any',
   ingressPorts: 'ingress-ports',
   egressAny: 'egress-any',
@@ -212,15 +216,18 @@ export function policyRuleset(input: RulesetInput): DesiredTable {
   const held = [...new Set(input.localPodIps ?? [])].filter((ip) => !known.has(ip) && v4(ip) !== undefined).sort();
 
   const isolated: Record<Direction, string[]> = { ingress: [], egress: [] };
+  const isolated6: Record<Direction, string[]> = { ingress: [], egress: [] };
   const any: Record<Direction, SetElement[]> = { ingress: [], egress: [] };
   const ports: Record<Direction, SetElement[]> = { ingress: [], egress: [] };
   const local = cluster.pods.filter((p) => input.node === undefined || p.node === input.node);
   for (const pod of local) {
     const addrs = podAddrs(pod);
-    if (addrs.length === 0) continue;
+    const addrs6 = pod.hostNetwork ? [] : pod.ips.filter((ip) => parseIp(ip).family === 6);
     for (const direction of ['ingress', 'egress'] as const) {
       const policies = enforced.filter((p) => (direction === 'ingress' ? p.ingress : p.egress) && selects(p, pod));
       if (policies.length === 0) continue;
+      isolated6[direction].push(...addrs6.map((ip) => bigIntToIp(parseIp(ip).value, 6)));
+      if (addrs.length === 0) continue;
       const a = admits(cluster, direction, pod, policies, namespaces);
       const anyRanges = union(a.any);
       for (const self of addrs) {
@@ -236,11 +243,13 @@ export function policyRuleset(input: RulesetInput): DesiredTable {
     }
   }
 
-  const addrSet = (name: string, ips: string[]): DesiredSet => ({ name, type: ['ipv4_addr'], elements: [...new Set(ips)].sort().map((ip) => ({ key: [ip] })) });
+  const addrSet = (name: string, ips: string[], type: 'ipv4_addr' | 'ipv6_addr' = 'ipv4_addr'): DesiredSet => ({ name, type: [type], elements: [...new Set(ips)].sort().map((ip) => ({ key: [ip] })) });
   const sets: DesiredSet[] = [
     addrSet(SETS.held, held),
     addrSet(SETS.ingressIsolated, isolated.ingress),
     addrSet(SETS.egressIsolated, isolated.egress),
+    addrSet(SETS.ingressIsolated6, isolated6.ingress, 'ipv6_addr'),
+    addrSet(SETS.egressIsolated6, isolated6.egress, 'ipv6_addr'),
     { name: SETS.ingressAny, type: ['ipv4_addr', 'ipv4_addr'], flags: ['interval'], elements: any.ingress },
     { name: SETS.ingressPorts, type: ['ipv4_addr', 'ipv4_addr', 'inet_proto', 'inet_service'], flags: ['interval'], elements: ports.ingress },
     { name: SETS.egressAny, type: ['ipv4_addr', 'ipv4_addr'], flags: ['interval'], elements: any.egress },
@@ -259,6 +268,8 @@ export function policyRuleset(input: RulesetInput): DesiredTable {
           rule(inSet(SETS.held, 'ip daddr'), drop),
           rule(inSet(SETS.egressIsolated, 'ip saddr'), jump('egress')),
           rule(inSet(SETS.ingressIsolated, 'ip daddr'), jump('ingress')),
+          rule(inSet(SETS.egressIsolated6, 'ip6 saddr'), drop),
+          rule(inSet(SETS.ingressIsolated6, 'ip6 daddr'), drop),
         ],
       },
       {

@@ -85,10 +85,10 @@ function scaled(pods: number, policies: number): ClusterView {
   return { ...c, pods: list, policies: pols };
 }
 
-test('rules stay the same 11 whatever the number of pods and policies; only elements grow', () => {
+test('rules stay the same 13 whatever the number of pods and policies; only elements grow', () => {
   const small = policyRuleset({ cluster: scaled(10, 2) });
   const large = policyRuleset({ cluster: scaled(400, 40) });
-  assert.equal(ruleTexts(small).length, 11);
+  assert.equal(ruleTexts(small).length, 13);
   assert.deepEqual(ruleTexts(large), ruleTexts(small));
   assert.deepEqual(large.chains.map((c) => c.name), ['forward', 'egress', 'ingress']);
   assert.ok(elementCount(large) > 10 * elementCount(small), `${elementCount(small)} → ${elementCount(large)} elements`);
@@ -107,6 +107,18 @@ test('a local pod not yet in the cluster view is held, and released once it is',
   const after = policyRuleset({ cluster: { ...cluster, pods: [...cluster.pods, pod] }, node: 'node-1', localPodIps: ['10.244.1.99'] });
   assert.deepEqual(after.sets!.find((s) => s.name === 'held')!.elements, []);
   assert.equal(walk(after, cluster.pods[1].ips[0], '10.244.1.99', 'TCP', 80), true);
+});
+
+test('the IPv6 addresses of isolated pods are closed, not open', () => {
+  const base = topology();
+  const pods = base.pods.map((p) => (p.namespace === 'x' && p.name === 'a' ? { ...p, ips: [...p.ips, 'fd00:10:244:1::0a'] } : p));
+  const deny = compilePolicy({ ...NP, metadata: { namespace: 'x', name: 'deny' }, spec: { podSelector: {}, policyTypes: ['Ingress'] } });
+  const open = policyRuleset({ cluster: { ...base, pods } });
+  assert.deepEqual(open.sets!.find((s) => s.name === 'ingress-isolated6')!.elements, []);
+  const closed = policyRuleset({ cluster: { ...base, pods, policies: [deny] } });
+  assert.deepEqual(closed.sets!.find((s) => s.name === 'ingress-isolated6')!.elements, [{ key: ['fd00:10:244:1::a'] }]);
+  assert.ok(ruleTexts(closed).includes('ip6 daddr @ingress-isolated6 drop'));
+  renderDesired(closed);
 });
 
 test('a node programs isolation for its own pods only', () => {
