@@ -129,11 +129,45 @@ interface Admits {
   ports: Map<Protocol, Box[]>;
 }
 
-function podAddrs(p: PodView): bigint[] {
-  return p.hostNetwork ? [] : p.ips.map(v4).filter((a): a is bigint => a !== undefined);
+/** Per-call memo: pod addresses, and each rule's peers (the same for every pod a policy selects). */
+interface Ctx {
+  cluster: ClusterView;
+  namespaces: ReadonlyMap<string, NamespaceView>;
+  addrs: Map<PodView, bigint[]>;
+  peers: Map<PolicyRule, { blocks: Range[]; pods: PodView[]; podRanges: Range[] }>;
 }
 
-function admits(cluster: ClusterView, direction: Direction, self: PodView, policies: readonly Policy[], namespaces: ReadonlyMap<string, NamespaceView>): Admits {
+function podAddrs(ctx: Ctx, p: PodView): bigint[] {
+  let a = ctx.addrs.get(p);
+  if (!a) {
+    a = p.hostNetwork ? [] : p.ips.map(v4).filter((x): x is bigint => x !== undefined);
+    ctx.addrs.set(p, a);
+  }
+  return a;
+}
+
+function rulePeers(ctx: Ctx, policy: Policy, r: PolicyRule): { blocks: Range[]; pods: PodView[]; podRanges: Range[] } {
+  const have = ctx.peers.get(r);
+  if (have) return have;
+  const blocks: Range[] = [];
+  const pods: PodView[] = [];
+  if (!r.peers) blocks.push(ALL_V4);
+  else {
+    for (const peer of r.peers) {
+      if (peer.kind === 'ipBlock') {
+        if (peer.block.cidr.family === 4) blocks.push(...subtract(cidrRange(peer.block.cidr), peer.block.except.filter((e) => e.family === 4).map(cidrRange)));
+      } else {
+        for (const p of ctx.cluster.pods) if (!p.hostNetwork && peerMatchesPod(policy, peer, p, ctx.namespaces)) pods.push(p);
+      }
+    }
+  }
+  const podRanges = pods.flatMap((p) => podAddrs(ctx, p).map((a) => [a, a] as Range));
+  const out = { blocks, pods, podRanges };
+  ctx.peers.set(r, out);
+  return out;
+}
+
+function admits(ctx: Ctx, direction: Direction, self: PodView, policies: readonly Policy[]): Admits {
   const out: Admits = { any: [], ports: new Map() };
   const addBox = (proto: Protocol, box: Box): void => {
     const list = out.ports.get(proto) ?? [];
@@ -141,58 +175,34 @@ function admits(cluster: ClusterView, direction: Direction, self: PodView, polic
     out.ports.set(proto, list);
   };
   for (const policy of policies) {
-    const rules = direction === 'ingress' ? policy.ingress : policy.egress;
-    for (const r of rules ?? []) addRule(cluster, direction, self, policy, r, namespaces, out, addBox);
-  }
-  return out;
-}
-
-function addRule(
-  cluster: ClusterView,
-  direction: Direction,
-  self: PodView,
-  policy: Policy,
-  r: PolicyRule,
-  namespaces: ReadonlyMap<string, NamespaceView>,
-  out: Admits,
-  addBox: (proto: Protocol, box: Box) => void,
-): void {
-  // Peers as address ranges, and (for egress named ports) the peer pods with their addresses.
-  const blocks: Range[] = [];
-  const pods: PodView[] = [];
-  if (!r.peers) {
-    blocks.push(ALL_V4);
-  } else {
-    for (const peer of r.peers) {
-      if (peer.kind === 'ipBlock') {
-        if (peer.block.cidr.family === 4) blocks.push(...subtract(cidrRange(peer.block.cidr), peer.block.except.filter((e) => e.family === 4).map(cidrRange)));
-      } else {
-        for (const p of cluster.pods) if (!p.hostNetwork && peerMatchesPod(policy, peer, p, namespaces)) pods.push(p);
+    for (const r of (direction === 'ingress' ? policy.ingress : policy.egress) ?? []) {
+      const { blocks, pods, podRanges } = rulePeers(ctx, policy, r);
+      if (!r.ports) {
+        out.any.push(...blocks, ...podRanges);
+        continue;
+      }
+      for (const m of r.ports) {
+        if (m.kind !== 'named' || direction === 'ingress') {
+          // Numbers, ranges, all ports; or a name resolved against this (destination) pod.
+          const res = resolvePort(m, self);
+          if (res === undefined) continue;
+          const port: Range = res === 'any' ? ALL_PORTS : [BigInt(res.from), BigInt(res.to)];
+          for (const addr of blocks) addBox(m.protocol, { addr, port });
+          for (const addr of podRanges) addBox(m.protocol, { addr, port });
+          continue;
+        }
+        // Egress named port: resolve against each destination pod (peer pods, or every pod inside the blocks).
+        const inBlocks = (p: PodView): boolean => podAddrs(ctx, p).some((a) => blocks.some(([lo, hi]) => a >= lo && a <= hi));
+        const dests = r.peers ? [...pods, ...ctx.cluster.pods.filter(inBlocks)] : ctx.cluster.pods;
+        for (const d of dests) {
+          const res = resolvePort(m, d);
+          if (res === undefined || res === 'any') continue;
+          for (const a of podAddrs(ctx, d)) addBox(m.protocol, { addr: [a, a], port: [BigInt(res.from), BigInt(res.to)] });
+        }
       }
     }
   }
-  const podRanges = (list: readonly PodView[]): Range[] => list.flatMap((p) => podAddrs(p).map((a) => [a, a] as Range));
-  if (!r.ports) {
-    out.any.push(...blocks, ...podRanges(pods));
-    return;
-  }
-  for (const m of r.ports) {
-    if (m.kind !== 'named' || direction === 'ingress') {
-      // Numbers, ranges, all ports; or a name resolved against this (destination) pod.
-      const res = resolvePort(m, self);
-      if (res === undefined) continue;
-      const port: Range = res === 'any' ? ALL_PORTS : [BigInt(res.from), BigInt(res.to)];
-      for (const addr of [...blocks, ...podRanges(pods)]) addBox(m.protocol, { addr, port });
-      continue;
-    }
-    // Egress named port: resolve against each destination pod (peer pods, or every pod inside the blocks).
-    const dests = r.peers ? [...pods, ...cluster.pods.filter((p) => podAddrs(p).some((a) => blocks.some(([lo, hi]) => a >= lo && a <= hi)))] : cluster.pods;
-    for (const d of dests) {
-      const res = resolvePort(m, d);
-      if (res === undefined || res === 'any') continue;
-      for (const a of podAddrs(d)) addBox(m.protocol, { addr: [a, a], port: [BigInt(res.from), BigInt(res.to)] });
-    }
-  }
+  return out;
 }
 
 const SETS = {
@@ -210,7 +220,7 @@ const SETS = {
 /** The desired `inet meshlet-policy` table for the node. */
 export function policyRuleset(input: RulesetInput): DesiredTable {
   const { cluster } = input;
-  const namespaces = new Map(cluster.namespaces.map((n) => [n.name, n]));
+  const ctx: Ctx = { cluster, namespaces: new Map(cluster.namespaces.map((n) => [n.name, n])), addrs: new Map(), peers: new Map() };
   const enforced = cluster.policies.filter((p) => !p.audit);
   const known = new Set(cluster.pods.flatMap((p) => p.ips));
   const held = [...new Set(input.localPodIps ?? [])].filter((ip) => !known.has(ip) && v4(ip) !== undefined).sort();
@@ -221,14 +231,14 @@ export function policyRuleset(input: RulesetInput): DesiredTable {
   const ports: Record<Direction, SetElement[]> = { ingress: [], egress: [] };
   const local = cluster.pods.filter((p) => input.node === undefined || p.node === input.node);
   for (const pod of local) {
-    const addrs = podAddrs(pod);
+    const addrs = podAddrs(ctx, pod);
     const addrs6 = pod.hostNetwork ? [] : pod.ips.filter((ip) => parseIp(ip).family === 6);
     for (const direction of ['ingress', 'egress'] as const) {
       const policies = enforced.filter((p) => (direction === 'ingress' ? p.ingress : p.egress) && selects(p, pod));
       if (policies.length === 0) continue;
       isolated6[direction].push(...addrs6.map((ip) => bigIntToIp(parseIp(ip).value, 6)));
       if (addrs.length === 0) continue;
-      const a = admits(cluster, direction, pod, policies, namespaces);
+      const a = admits(ctx, direction, pod, policies);
       const anyRanges = union(a.any);
       for (const self of addrs) {
         const ip = bigIntToIp(self, 4);
