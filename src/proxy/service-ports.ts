@@ -1,0 +1,115 @@
+// From slim Services and EndpointSlices to the proxy's view: one entry per
+// Service port and IP family, with its frontend addresses and the endpoints
+// this node should balance over. Pure. What is left out is decided here
+// (headless and ExternalName Services, ports without endpoints' port, bad
+// addresses), so the ruleset builder only renders.
+import type { SlimEndpointSlice, SlimService } from '../client/slim-objects.ts';
+import { parseIp } from '../core/cidr.ts';
+import type { Protocol, ServicePortName } from './names.ts';
+
+export type IpFamily = 4 | 6;
+
+export interface Endpoint {
+  ip: string;
+  port: number;
+  nodeName?: string;
+}
+
+export interface ServicePort extends ServicePortName {
+  family: IpFamily;
+  /** The Service's ClusterIP of this family. */
+  clusterIP: string;
+  port: number;
+  /** Endpoints to balance over (after readiness and traffic policy); empty: reject. */
+  endpoints: Endpoint[];
+  /** internalTrafficPolicy Local and no endpoint on this node: drop rather than reject. */
+  noLocalEndpoints: boolean;
+  /** sessionAffinity ClientIP: the timeout in seconds. */
+  affinitySeconds?: number;
+}
+
+export interface ProxyInput {
+  services: readonly SlimService[];
+  /** EndpointSlices by "<namespace>/<service>". */
+  slicesByService: ReadonlyMap<string, readonly SlimEndpointSlice[]>;
+  nodeName: string;
+}
+
+/** kube-apiserver's default ClientIP affinity timeout (3 hours). */
+export const DEFAULT_AFFINITY_SECONDS = 10800;
+const MAX_AFFINITY_SECONDS = 86400;
+
+function protocolOf(p: string | undefined): Protocol | undefined {
+  const v = (p ?? 'TCP').toUpperCase();
+  return v === 'TCP' ? 'tcp' : v === 'UDP' ? 'udp' : v === 'SCTP' ? 'sctp' : undefined;
+}
+
+function familyOf(ip: string): IpFamily | undefined {
+  try {
+    return parseIp(ip).family;
+  } catch {
+    return undefined;
+  }
+}
+
+function sliceFamily(s: SlimEndpointSlice): IpFamily | undefined {
+  return s.addressType === 'IPv4' ? 4 : s.addressType === 'IPv6' ? 6 : undefined;
+}
+
+/** Ready endpoints; with none, serving terminating ones (kube-proxy's fallback), deduplicated by ip:port. */
+function endpointsFor(slices: readonly SlimEndpointSlice[], family: IpFamily, portName: string, protocol: Protocol): Endpoint[] {
+  const ready = new Map<string, Endpoint>();
+  const terminating = new Map<string, Endpoint>();
+  for (const s of slices) {
+    if (sliceFamily(s) !== family) continue;
+    const port = (s.ports ?? []).find((p) => (p.name ?? '') === portName && protocolOf(p.protocol) === protocol)?.port;
+    if (port === undefined || !Number.isInteger(port) || port < 1 || port > 65535) continue;
+    for (const e of s.endpoints) {
+      const ip = e.addresses[0];
+      if (!ip || familyOf(ip) !== family) continue;
+      const ep: Endpoint = { ip, port, ...(e.nodeName ? { nodeName: e.nodeName } : {}) };
+      const key = `${ip}|${port}`;
+      const c = e.conditions ?? {};
+      if (c.ready !== false) ready.set(key, ep);
+      else if (c.serving === true && c.terminating === true) terminating.set(key, ep);
+    }
+  }
+  const chosen = ready.size ? ready : terminating;
+  return [...chosen.values()].sort((a, b) => (a.ip < b.ip ? -1 : a.ip > b.ip ? 1 : a.port - b.port));
+}
+
+/** Every proxied Service port of every family, sorted by identity (stable output for stable input). */
+export function servicePorts(input: ProxyInput): ServicePort[] {
+  const out: ServicePort[] = [];
+  for (const svc of input.services) {
+    const spec = svc.spec ?? {};
+    if (spec.type === 'ExternalName') continue;
+    const ips = (spec.clusterIPs?.length ? spec.clusterIPs : spec.clusterIP ? [spec.clusterIP] : []).filter((ip) => ip && ip !== 'None');
+    if (!ips.length) continue; // headless: DNS only
+    const namespace = svc.metadata.namespace ?? 'default';
+    const name = svc.metadata.name;
+    const slices = input.slicesByService.get(`${namespace}/${name}`) ?? [];
+    const affinity = spec.sessionAffinity === 'ClientIP'
+      ? Math.min(MAX_AFFINITY_SECONDS, Math.max(1, Math.trunc(spec.sessionAffinityConfig?.clientIP?.timeoutSeconds ?? DEFAULT_AFFINITY_SECONDS)))
+      : undefined;
+    const local = spec.internalTrafficPolicy === 'Local';
+    for (const clusterIP of ips) {
+      const family = familyOf(clusterIP);
+      if (!family) continue;
+      for (const p of spec.ports ?? []) {
+        const protocol = protocolOf(p.protocol);
+        if (!protocol || !Number.isInteger(p.port) || p.port < 1 || p.port > 65535) continue;
+        const portName = p.name ?? '';
+        const all = endpointsFor(slices, family, portName, protocol);
+        const endpoints = local ? all.filter((e) => e.nodeName === input.nodeName) : all;
+        out.push({
+          namespace, name, protocol, portName, family, clusterIP, port: p.port, endpoints,
+          noLocalEndpoints: local && all.length > 0 && endpoints.length === 0,
+          ...(affinity !== undefined ? { affinitySeconds: affinity } : {}),
+        });
+      }
+    }
+  }
+  const key = (s: ServicePort): string => `${s.namespace}/${s.name}/${s.portName}/${s.protocol}/${s.family}`;
+  return out.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+}
