@@ -126,7 +126,8 @@ export function proxyTable(ports: readonly ServicePort[], cfg: ProxyTableConfig)
   });
   const chains: DesiredChain[] = [
     { name: 'nat-prerouting', base: { type: 'nat', hook: 'prerouting', priority: 'dstnat', policy: 'accept' }, rules: [rule(jump(SERVICES_CHAIN))] },
-    { name: 'nat-output', base: { type: 'nat', hook: 'output', priority: 'dstnat', policy: 'accept' }, rules: [rule(jump(SERVICES_CHAIN))] },
+    // nft 1.0.6 takes the name dstnat in prerouting only: the output hook gets its value, -100.
+    { name: 'nat-output', base: { type: 'nat', hook: 'output', priority: -100, policy: 'accept' }, rules: [rule(jump(SERVICES_CHAIN))] },
     { name: 'nat-postrouting', base: { type: 'nat', hook: 'postrouting', priority: 'srcnat', policy: 'accept' }, rules: [rule(jump(MASQ_CHAIN))] },
     filterBase('input'),
     filterBase('forward'),

@@ -4,10 +4,11 @@
 // (headless and ExternalName Services, ports without endpoints' port, bad
 // addresses), so the ruleset builder only renders.
 import type { SlimEndpointSlice, SlimService } from '../client/slim-objects.ts';
-import { parseIp } from '../core/cidr.ts';
+import { ipFamily } from '../core/cidr.ts';
 import type { Protocol, ServicePortName } from './names.ts';
 
-export type IpFamily = 4 | 6;
+export type { Family as IpFamily } from '../core/cidr.ts';
+import type { Family as IpFamily } from '../core/cidr.ts';
 
 export interface Endpoint {
   ip: string;
@@ -44,14 +45,6 @@ function protocolOf(p: string | undefined): Protocol | undefined {
   return v === 'TCP' ? 'tcp' : v === 'UDP' ? 'udp' : v === 'SCTP' ? 'sctp' : undefined;
 }
 
-function familyOf(ip: string): IpFamily | undefined {
-  try {
-    return parseIp(ip).family;
-  } catch {
-    return undefined;
-  }
-}
-
 function sliceFamily(s: SlimEndpointSlice): IpFamily | undefined {
   return s.addressType === 'IPv4' ? 4 : s.addressType === 'IPv6' ? 6 : undefined;
 }
@@ -66,7 +59,7 @@ function endpointsFor(slices: readonly SlimEndpointSlice[], family: IpFamily, po
     if (port === undefined || !Number.isInteger(port) || port < 1 || port > 65535) continue;
     for (const e of s.endpoints) {
       const ip = e.addresses[0];
-      if (!ip || familyOf(ip) !== family) continue;
+      if (!ip || ipFamily(ip) !== family) continue;
       const ep: Endpoint = { ip, port, ...(e.nodeName ? { nodeName: e.nodeName } : {}) };
       const key = `${ip}|${port}`;
       const c = e.conditions ?? {};
@@ -94,7 +87,7 @@ export function servicePorts(input: ProxyInput): ServicePort[] {
       : undefined;
     const local = spec.internalTrafficPolicy === 'Local';
     for (const clusterIP of ips) {
-      const family = familyOf(clusterIP);
+      const family = ipFamily(clusterIP);
       if (!family) continue;
       for (const p of spec.ports ?? []) {
         const protocol = protocolOf(p.protocol);
