@@ -10,14 +10,17 @@
 //   ep-…:     hairpin (saddr = the endpoint) marked; affinity set updated;
 //             dnat to ip:port
 //   nat-postrouting (srcnat) → masquerading: marked packets masqueraded
-//   filter-input / -forward / -output (after DNAT, new connections only)
+//   filter-prerouting / filter-output (just after DNAT, new connections only)
 //             → reject-check: @no-endpoint-services (reject, or drop for
 //             internalTrafficPolicy Local without a local endpoint), then
 //             anything still addressed into the Service CIDR (an
 //             unallocated ClusterIP or port) rejected, never routed out.
 //
-// Reject is done from filter hooks: nft refuses reject in prerouting before
-// kernel 5.9.
+// Reject is done from filter chains, not from the nat ones. The prerouting
+// one must see the packet before the routing decision: a node without a
+// route into the Service CIDR (or with a default route out) would otherwise
+// answer "network unreachable" or send it away. Reject in prerouting needs
+// kernel 5.9; kube-proxy's nftables mode needs 5.13 anyway.
 import type { DesiredChain, DesiredMap, DesiredSet, DesiredTable, MapElement, TableId } from '../nft/model.ts';
 import { goTo, jump, match, matchAny, notMatchAny, numgen, rule, vmap, type Field, type Rule, type Statement } from '../nft/rule.ts';
 import type { KeyType } from '../nft/values.ts';
@@ -119,7 +122,7 @@ export function proxyTable(ports: readonly ServicePort[], cfg: ProxyTableConfig)
   const dns = cfg.clusterDns;
   const dnsBypass: Rule[] = dns ? [rule(match(f.daddr, dns), matchAny('meta l4proto', ['udp', 'tcp']), match('th dport', 53), { verdict: 'return' })] : [];
   const newOnly: Statement = match('ct state', 'new');
-  const filterBase = (hook: 'input' | 'forward' | 'output'): DesiredChain => ({
+  const filterBase = (hook: 'prerouting' | 'output'): DesiredChain => ({
     name: `filter-${hook}`,
     base: { type: 'filter', hook, priority: FILTER_PRIORITY, policy: 'accept' },
     rules: [rule(newOnly, jump(CHECK_CHAIN))],
@@ -129,8 +132,7 @@ export function proxyTable(ports: readonly ServicePort[], cfg: ProxyTableConfig)
     // nft 1.0.6 takes the name dstnat in prerouting only: the output hook gets its value, -100.
     { name: 'nat-output', base: { type: 'nat', hook: 'output', priority: -100, policy: 'accept' }, rules: [rule(jump(SERVICES_CHAIN))] },
     { name: 'nat-postrouting', base: { type: 'nat', hook: 'postrouting', priority: 'srcnat', policy: 'accept' }, rules: [rule(jump(MASQ_CHAIN))] },
-    filterBase('input'),
-    filterBase('forward'),
+    filterBase('prerouting'),
     filterBase('output'),
     { name: SERVICES_CHAIN, rules: [...dnsBypass, rule(vmap(SERVICE_IPS_MAP, ...key))] },
     { name: MARK_CHAIN, rules: [rule(mark)] },

@@ -66,7 +66,7 @@ test('the table: dispatch map, a chain per service port and per endpoint, numgen
     'ip daddr 10.96.0.0/16 goto reject-chain',
   ]);
   assert.deepEqual(nft.rules(T, 'reject-chain'), ['meta l4proto tcp reject with tcp reset', 'reject with icmp type port-unreachable']);
-  assert.deepEqual(nft.rules(T, 'filter-forward'), ['ct state new jump reject-check']);
+  assert.deepEqual(nft.rules(T, 'filter-prerouting'), ['ct state new jump reject-check']);
   assert.deepEqual(nft.rules(T, 'masquerading'), ['meta mark & 0x00004000 == 0x00000000 return', 'meta mark set meta mark xor 0x00004000', 'masquerade fully-random']);
 });
 
