@@ -104,6 +104,11 @@ export class Proxier {
     this.sync.start();
   }
 
+  /** Syncs run so far (tests, debugging). */
+  get syncs(): number {
+    return this.sync.runs;
+  }
+
   /** Resolves when no sync is running. */
   idle(): Promise<void> {
     return this.sync.whenIdle();
