@@ -17,7 +17,7 @@ import { renderTransaction } from '../src/nft/transaction.ts';
 import { goTo, match, numgen, rule } from '../src/nft/rule.ts';
 import type { DesiredChain, DesiredTable } from '../src/nft/model.ts';
 import type { SlimEndpointSlice, SlimService } from '../src/client/slim-objects.ts';
-import { servicePorts, type ServicePort } from '../src/proxy/service-ports.ts';
+import { ServicePortMemo, servicePorts, type ServicePort } from '../src/proxy/service-ports.ts';
 import { proxyTable, proxyTableId, PROXY_OWNER } from '../src/proxy/ruleset.ts';
 import { endpointChainName, serviceChainName } from '../src/proxy/names.ts';
 import { machineInfo, median, parseFlags, printResult } from './stats.ts';
@@ -75,7 +75,8 @@ async function main(): Promise<void> {
     const owners = new TableOwners();
     const table = new NftTable({ owner: PROXY_OWNER, table: proxyTableId(4), runner, owners });
     const c = cluster(n, eps);
-    const compute = (): DesiredTable => proxyTable(servicePorts({ services: c.services, slicesByService: c.slices, nodeName: 'n1' }), CFG);
+    const memo = new ServicePortMemo(); // as the proxier keeps it
+    const compute = (): DesiredTable => proxyTable(servicePorts({ services: c.services, slicesByService: c.slices, nodeName: 'n1' }, memo), CFG);
     const [computeFullMs, desired] = await timed(compute);
     const [coldMs, cold] = await timed(() => table.sync(desired));
 

@@ -22,7 +22,7 @@ import { NftTable } from '../nft/table-sync.ts';
 import type { TableOwners } from '../nft/owners.ts';
 import { BoundedFrequencyRunner, type SyncResult } from '../nft/sync-runner.ts';
 import type { Clock } from '../nft/clock.ts';
-import { servicePorts, type IpFamily, type ServicePort } from './service-ports.ts';
+import { ServicePortMemo, servicePorts, type IpFamily, type ServicePort } from './service-ports.ts';
 import { proxyTable, proxyTableId, PROXY_OWNER } from './ruleset.ts';
 import { deleteUdpFlows, removedFlows, udpFlows, type UdpFlow } from './conntrack.ts';
 
@@ -61,6 +61,7 @@ export class Proxier {
   private readonly families: IpFamily[];
   private readonly gauge: Gauge<'family'> | undefined;
   private udp = new Map<string, UdpFlow>();
+  private readonly memo = new ServicePortMemo();
   private lastFullAt = 0;
   private stopped = false;
   /** Service ports of the last successful sync (tests, metrics). */
@@ -144,7 +145,7 @@ export class Proxier {
     const now = Date.now();
     const resync = this.opts.resyncMs ?? 300_000;
     if (resync && this.lastFullAt && now - this.lastFullAt >= resync) for (const t of this.tables.values()) t.invalidate();
-    const ports = servicePorts({ ...this.input(), nodeName: this.opts.nodeName });
+    const ports = servicePorts({ ...this.input(), nodeName: this.opts.nodeName }, this.memo);
     let again: number | undefined;
     for (const [family, table] of this.tables) {
       const desired = proxyTable(ports, {

@@ -74,6 +74,27 @@ function isDnsBypass(p: ServicePort, cfg: ProxyTableConfig): boolean {
   return p.clusterIP === cfg.clusterDns && p.port === 53 && (p.protocol === 'udp' || p.protocol === 'tcp');
 }
 
+interface Fragment {
+  cfgKey: string;
+  chains: DesiredChain[];
+  sets: DesiredSet[];
+}
+
+// The fragment of each ServicePort object (kept across syncs by ServicePortMemo): the same desired
+// objects for what did not change, so the adapter's render caches hit.
+const fragments = new WeakMap<ServicePort, Fragment>();
+
+function fragment(p: ServicePort, cfg: ProxyTableConfig, f: FamilyFields): Fragment {
+  const cfgKey = cfg.clusterCidrs.join(',');
+  let fr = fragments.get(p);
+  if (!fr || fr.cfgKey !== cfgKey) {
+    const sets: DesiredSet[] = [];
+    fr = { cfgKey, chains: servicePortChains(p, cfg, f, sets), sets };
+    fragments.set(p, fr);
+  }
+  return fr;
+}
+
 /** The chains of one Service port with endpoints: its service chain and one chain per endpoint. */
 function servicePortChains(p: ServicePort, cfg: ProxyTableConfig, f: FamilyFields, sets: DesiredSet[]): DesiredChain[] {
   const svcChain = serviceChainName(p);
@@ -112,9 +133,10 @@ export function proxyTable(ports: readonly ServicePort[], cfg: ProxyTableConfig)
     if (p.family !== cfg.family || isDnsBypass(p, cfg)) continue;
     const k = [p.clusterIP, p.protocol, p.port];
     if (p.endpoints.length) {
-      const chains = servicePortChains(p, cfg, f, sets);
-      portChains.push(...chains);
-      serviceIps.push({ key: k, value: { goto: chains[0].name } });
+      const fr = fragment(p, cfg, f);
+      for (const c of fr.chains) portChains.push(c);
+      for (const s of fr.sets) sets.push(s);
+      serviceIps.push({ key: k, value: { goto: fr.chains[0].name } });
     } else {
       noEndpoints.push({ key: k, value: p.noLocalEndpoints ? 'drop' : { goto: REJECT_CHAIN } });
     }

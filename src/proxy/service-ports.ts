@@ -71,38 +71,74 @@ function endpointsFor(slices: readonly SlimEndpointSlice[], family: IpFamily, po
   return [...chosen.values()].sort((a, b) => (a.ip < b.ip ? -1 : a.ip > b.ip ? 1 : a.port - b.port));
 }
 
-/** Every proxied Service port of every family, sorted by identity (stable output for stable input). */
-export function servicePorts(input: ProxyInput): ServicePort[] {
+/** The proxied ports of one Service, every family (none for headless and ExternalName Services). */
+export function servicePortsOf(svc: SlimService, slices: readonly SlimEndpointSlice[], nodeName: string): ServicePort[] {
   const out: ServicePort[] = [];
-  for (const svc of input.services) {
-    const spec = svc.spec ?? {};
-    if (spec.type === 'ExternalName') continue;
-    const ips = (spec.clusterIPs?.length ? spec.clusterIPs : spec.clusterIP ? [spec.clusterIP] : []).filter((ip) => ip && ip !== 'None');
-    if (!ips.length) continue; // headless: DNS only
-    const namespace = svc.metadata.namespace ?? 'default';
-    const name = svc.metadata.name;
-    const slices = input.slicesByService.get(`${namespace}/${name}`) ?? [];
-    const affinity = spec.sessionAffinity === 'ClientIP'
-      ? Math.min(MAX_AFFINITY_SECONDS, Math.max(1, Math.trunc(spec.sessionAffinityConfig?.clientIP?.timeoutSeconds ?? DEFAULT_AFFINITY_SECONDS)))
-      : undefined;
-    const local = spec.internalTrafficPolicy === 'Local';
-    for (const clusterIP of ips) {
-      const family = ipFamily(clusterIP);
-      if (!family) continue;
-      for (const p of spec.ports ?? []) {
-        const protocol = protocolOf(p.protocol);
-        if (!protocol || !Number.isInteger(p.port) || p.port < 1 || p.port > 65535) continue;
-        const portName = p.name ?? '';
-        const all = endpointsFor(slices, family, portName, protocol);
-        const endpoints = local ? all.filter((e) => e.nodeName === input.nodeName) : all;
-        out.push({
-          namespace, name, protocol, portName, family, clusterIP, port: p.port, endpoints,
-          noLocalEndpoints: local && all.length > 0 && endpoints.length === 0,
-          ...(affinity !== undefined ? { affinitySeconds: affinity } : {}),
-        });
-      }
+  const spec = svc.spec ?? {};
+  if (spec.type === 'ExternalName') return out;
+  const ips = (spec.clusterIPs?.length ? spec.clusterIPs : spec.clusterIP ? [spec.clusterIP] : []).filter((ip) => ip && ip !== 'None');
+  if (!ips.length) return out; // headless: DNS only
+  const namespace = svc.metadata.namespace ?? 'default';
+  const name = svc.metadata.name;
+  const affinity = spec.sessionAffinity === 'ClientIP'
+    ? Math.min(MAX_AFFINITY_SECONDS, Math.max(1, Math.trunc(spec.sessionAffinityConfig?.clientIP?.timeoutSeconds ?? DEFAULT_AFFINITY_SECONDS)))
+    : undefined;
+  const local = spec.internalTrafficPolicy === 'Local';
+  for (const clusterIP of ips) {
+    const family = ipFamily(clusterIP);
+    if (!family) continue;
+    for (const p of spec.ports ?? []) {
+      const protocol = protocolOf(p.protocol);
+      if (!protocol || !Number.isInteger(p.port) || p.port < 1 || p.port > 65535) continue;
+      const portName = p.name ?? '';
+      const all = endpointsFor(slices, family, portName, protocol);
+      const endpoints = local ? all.filter((e) => e.nodeName === nodeName) : all;
+      out.push({
+        namespace, name, protocol, portName, family, clusterIP, port: p.port, endpoints,
+        noLocalEndpoints: local && all.length > 0 && endpoints.length === 0,
+        ...(affinity !== undefined ? { affinitySeconds: affinity } : {}),
+      });
     }
   }
-  const key = (s: ServicePort): string => `${s.namespace}/${s.name}/${s.portName}/${s.protocol}/${s.family}`;
-  return out.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+  return out;
+}
+
+/**
+ * Results per Service kept between syncs: a Service whose object and
+ * EndpointSlice objects are the same (by identity: the informer replaces an
+ * object when it changes) keeps its ServicePort objects, so the ruleset's
+ * fragments and the adapter's render caches are reused.
+ */
+export class ServicePortMemo {
+  private entries = new Map<string, { svc: SlimService; slices: readonly SlimEndpointSlice[]; nodeName: string; ports: ServicePort[] }>();
+
+  ports(key: string, svc: SlimService, slices: readonly SlimEndpointSlice[], nodeName: string, seen: Set<string>): ServicePort[] {
+    seen.add(key);
+    const e = this.entries.get(key);
+    if (e && e.svc === svc && e.nodeName === nodeName && e.slices.length === slices.length && e.slices.every((s, i) => s === slices[i])) return e.ports;
+    const ports = servicePortsOf(svc, slices, nodeName);
+    this.entries.set(key, { svc, slices, nodeName, ports });
+    return ports;
+  }
+
+  /** Forget Services not seen in the last pass. */
+  prune(seen: ReadonlySet<string>): void {
+    for (const k of this.entries.keys()) if (!seen.has(k)) this.entries.delete(k);
+  }
+}
+
+const portKey = (s: ServicePort): string => `${s.namespace}/${s.name}/${s.portName}/${s.protocol}/${s.family}`;
+
+/** Every proxied Service port of every family, sorted by identity (stable output for stable input). */
+export function servicePorts(input: ProxyInput, memo?: ServicePortMemo): ServicePort[] {
+  const out: ServicePort[] = [];
+  const seen = new Set<string>();
+  for (const svc of input.services) {
+    const key = `${svc.metadata.namespace ?? 'default'}/${svc.metadata.name}`;
+    const slices = input.slicesByService.get(key) ?? [];
+    for (const p of memo ? memo.ports(key, svc, slices, input.nodeName, seen) : servicePortsOf(svc, slices, input.nodeName)) out.push(p);
+  }
+  memo?.prune(seen);
+  const keys = new Map(out.map((p) => [p, portKey(p)]));
+  return out.sort((a, b) => (keys.get(a)! < keys.get(b)! ? -1 : keys.get(a)! > keys.get(b)! ? 1 : 0));
 }
