@@ -23,6 +23,7 @@ import { Kubelet } from '../kubelet/kubelet.ts';
 import { DEFAULT_NETNS_PREFIX, isValidNetnsPrefix } from '../kubelet/names.ts';
 import { UsageError, booleanOption, integerOption, parseHostPort, requiredString, stringOption, type RunCommand } from './args.ts';
 import { parseCidr } from '../core/cidr.ts';
+import { proxyConfig, startProxy } from './agent-proxy.ts';
 import { createLogger, exitOnSignals } from './runtime.ts';
 
 export const DEFAULT_AGENT_DATA_DIR = '/var/lib/meshlet/agent';
@@ -161,6 +162,10 @@ export async function runAgent(cmd: RunCommand): Promise<number | undefined> {
       onStop('node network', () => network.stop());
       await network.start();
       logger.info({ subnets: network.subnets, vtepMac: network.vtepMac, mtu: network.mtu, underlay: network.underlayDev }, 'pod network ready');
+      // The service proxy (src/proxy): its own nftables tables, fed from the shared informer cache.
+      const proxyCfg = proxyConfig(cmd, net.clusterCidr, net.clusterDns);
+      if (proxyCfg) onStop('service proxy', await startProxy({ ...proxyCfg, informers, nodeName, logger, registry: metrics }));
+
       const podIps = await PodIps.open({ dataDir, nodeName, subnets: network.subnets, holdsSubnet: () => network.holdsSubnet(), logger });
       onStop('pod IP table', () => podIps.idle());
 

@@ -81,6 +81,8 @@ export const COMMANDS: readonly CommandSpec[] = [
       'underlay-dev': { type: 'string', value: 'DEV', help: 'underlay device for VXLAN (default: the device holding --node-ip)' },
       'cluster-dns': { type: 'string', value: 'IP', help: 'nameserver written into pods\' resolv.conf (default: the clusterIP of kube-system/kube-dns)' },
       'netns-prefix': { type: 'string', value: 'PREFIX', help: 'prefix of pod network namespace names, ending in - (default: ml-)' },
+      'service-cidr': { type: 'string', value: 'CIDR[,CIDR]', help: 'Service CIDR(s), as given to the server: the proxy rejects traffic into them that no Service port takes (default: 10.96.0.0/16)' },
+      'no-proxy': { type: 'boolean', help: 'do not run the service proxy (no meshlet-proxy nftables tables)' },
       'kubelet-listen': { type: 'string', value: 'ADDR', help: 'container-log endpoint for the API server: a unix socket path or HOST:PORT (:PORT binds the node IP) (default: <data-dir>/kubelet.sock)' },
     },
     minPositionals: 0,

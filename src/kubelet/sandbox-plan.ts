@@ -107,6 +107,9 @@ export function sandboxPlan(pod: KubeletPod, cfg: SandboxConfig, net: PodNetwork
     { args: ['netns', 'add', netns] },
     { netns: node, args: ['link', 'add', hostVeth, 'mtu', mtu, 'type', 'veth', 'peer', 'name', 'eth0', 'mtu', mtu, 'netns', netns] },
     { netns: node, args: ['link', 'set', hostVeth, 'master', bridge] },
+    // Hairpin: a pod reaching itself through a Service comes back out of its own bridge port (DNAT happens
+    // in the bridge's netfilter path), which the bridge refuses without this (kubenet sets it too).
+    { netns: node, args: ['link', 'set', 'dev', hostVeth, 'type', 'bridge_slave', 'hairpin', 'on'] },
     { netns: node, args: ['link', 'set', hostVeth, 'up'] },
     { netns, args: ['link', 'set', 'lo', 'up'] },
     { netns, args: ['addr', 'add', `${ip}/${net.prefixLength}`, 'dev', 'eth0'] },

@@ -54,6 +54,7 @@ test('sandboxPlan: namespace, veth into the bridge, pod side addressed and route
     { args: ['netns', 'add', plan.netns] },
     { netns: undefined, args: ['link', 'add', v, 'mtu', '1450', 'type', 'veth', 'peer', 'name', 'eth0', 'mtu', '1450', 'netns', plan.netns] },
     { netns: undefined, args: ['link', 'set', v, 'master', 'mlbr0'] },
+    { netns: undefined, args: ['link', 'set', 'dev', v, 'type', 'bridge_slave', 'hairpin', 'on'] },
     { netns: undefined, args: ['link', 'set', v, 'up'] },
     { netns: plan.netns, args: ['link', 'set', 'lo', 'up'] },
     { netns: plan.netns, args: ['addr', 'add', '10.244.1.5/24', 'dev', 'eth0'] },
@@ -63,7 +64,7 @@ test('sandboxPlan: namespace, veth into the bridge, pod side addressed and route
   const withNode = sandboxPlan(pod, { ...cfg, nodeNetns: 'mlt-x-node' }, net);
   assert.equal(withNode.commands[1].netns, 'mlt-x-node');
   const groups = batchByNetns(withNode.commands);
-  assert.deepEqual(groups.map((g) => g.length), [1, 3, 4]);
+  assert.deepEqual(groups.map((g) => g.length), [1, 4, 4]);
 });
 
 test('resolv.conf and hosts', () => {

@@ -1,0 +1,166 @@
+// The proxy's pure core: Services and EndpointSlices → Service ports → the
+// desired nftables table, applied through the adapter to the in-memory fake
+// kernel (no root): the kube-proxy-shaped structure, and O(changes) syncs.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { FakeNft } from '../../src/nft/fake.ts';
+import { TableOwners } from '../../src/nft/owners.ts';
+import { NftTable } from '../../src/nft/table-sync.ts';
+import type { SlimEndpointSlice, SlimService } from '../../src/client/slim-objects.ts';
+import { ServicePortMemo, servicePorts, type ProxyInput } from '../../src/proxy/service-ports.ts';
+import { proxyTable, proxyTableId, PROXY_OWNER, type ProxyTableConfig } from '../../src/proxy/ruleset.ts';
+import { endpointChainName, serviceChainName, affinitySetName } from '../../src/proxy/names.ts';
+
+const CFG: ProxyTableConfig = { family: 4, serviceCidrs: ['10.96.0.0/16'], clusterCidrs: ['10.244.0.0/16'], clusterDns: '10.96.0.10' };
+const T = proxyTableId(4);
+
+function svc(name: string, ip: string, extra: Partial<SlimService['spec']> = {}, ns = 'default'): SlimService {
+  return { apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: ns }, spec: { type: 'ClusterIP', clusterIP: ip, clusterIPs: [ip], ports: [{ name: 'http', protocol: 'TCP', port: 80, targetPort: 8080 }], ...extra } };
+}
+
+function slice(svcName: string, eps: { ip: string; node?: string; ready?: boolean }[], ns = 'default', portName = 'http', port = 8080): SlimEndpointSlice {
+  return {
+    apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { name: `${svcName}-abc`, namespace: ns, labels: { 'kubernetes.io/service-name': svcName } },
+    addressType: 'IPv4',
+    endpoints: eps.map((e) => ({ addresses: [e.ip], conditions: { ready: e.ready ?? true }, ...(e.node ? { nodeName: e.node } : {}) })),
+    ports: [{ name: portName, port, protocol: 'TCP' }],
+  };
+}
+
+function input(services: SlimService[], slices: SlimEndpointSlice[], nodeName = 'n1'): ProxyInput {
+  const by = new Map<string, SlimEndpointSlice[]>();
+  for (const s of slices) {
+    const k = `${s.metadata.namespace}/${s.metadata.labels!['kubernetes.io/service-name']}`;
+    by.set(k, [...(by.get(k) ?? []), s]);
+  }
+  return { services, slicesByService: by, nodeName };
+}
+
+const web = { namespace: 'default', name: 'web', protocol: 'tcp' as const, portName: 'http' };
+
+test('service ports: ready endpoints only; headless and ExternalName skipped; internalTrafficPolicy Local keeps this node', () => {
+  const ports = servicePorts(input(
+    [svc('web', '10.96.1.1'), svc('hl', 'None'), { ...svc('ext', ''), spec: { type: 'ExternalName', externalName: 'example.org' } }, svc('loc', '10.96.1.2', { internalTrafficPolicy: 'Local' })],
+    [slice('web', [{ ip: '10.244.1.5' }, { ip: '10.244.2.5', ready: false }, { ip: '10.244.0.5' }]), slice('loc', [{ ip: '10.244.1.9', node: 'n2' }])],
+  ));
+  assert.deepEqual(ports.map((p) => `${p.name}:${p.endpoints.map((e) => e.ip).join(',')}:${p.noLocalEndpoints}`), ['loc::true', 'web:10.244.0.5,10.244.1.5:false']);
+});
+
+test('the table: dispatch map, a chain per service port and per endpoint, numgen, hairpin mark, DNAT', async () => {
+  const nft = new FakeNft();
+  const table = new NftTable({ owner: PROXY_OWNER, table: T, runner: nft, owners: new TableOwners() });
+  const ports = servicePorts(input([svc('web', '10.96.1.1')], [slice('web', [{ ip: '10.244.1.5' }, { ip: '10.244.2.5' }, { ip: '10.244.3.5' }])]));
+  await table.sync(proxyTable(ports, CFG));
+  const sc = serviceChainName(web);
+  assert.deepEqual(nft.elements(T, 'service-ips'), [`10.96.1.1 . tcp . 80 : goto ${sc}`]);
+  const eps = ['10.244.1.5', '10.244.2.5', '10.244.3.5'].map((ip) => endpointChainName(web, ip, 8080));
+  assert.deepEqual(nft.rules(T, sc), [
+    'ip saddr != 10.244.0.0/16 jump mark-for-masquerade',
+    `numgen random mod 3 vmap { 0 : goto ${eps[0]}, 1 : goto ${eps[1]}, 2 : goto ${eps[2]} }`,
+  ]);
+  assert.deepEqual(nft.rules(T, eps[1]), ['ip saddr 10.244.2.5 jump mark-for-masquerade', 'meta l4proto tcp dnat ip to 10.244.2.5:8080']);
+  assert.deepEqual(nft.rules(T, 'services'), ['ip daddr 10.96.0.10 meta l4proto { udp, tcp } th dport 53 return', 'ip daddr . meta l4proto . th dport vmap @service-ips']);
+  assert.deepEqual(nft.rules(T, 'reject-check'), [
+    'ip daddr . meta l4proto . th dport vmap @no-endpoint-services',
+    'ip daddr 10.96.0.10 meta l4proto { udp, tcp } th dport 53 return',
+    'ip daddr 10.96.0.0/16 goto reject-chain',
+  ]);
+  assert.deepEqual(nft.rules(T, 'reject-chain'), ['meta l4proto tcp reject with tcp reset', 'reject with icmp type port-unreachable']);
+  assert.deepEqual(nft.rules(T, 'filter-prerouting'), ['ct state new jump reject-check']);
+  assert.deepEqual(nft.rules(T, 'masquerading'), ['meta mark & 0x00004000 == 0x00000000 return', 'meta mark set meta mark xor 0x00004000', 'masquerade fully-random']);
+});
+
+test('no ready endpoints: rejected from the filter hooks; internalTrafficPolicy Local without a local endpoint: dropped', async () => {
+  const nft = new FakeNft();
+  const table = new NftTable({ owner: PROXY_OWNER, table: T, runner: nft, owners: new TableOwners() });
+  const ports = servicePorts(input([svc('web', '10.96.1.1'), svc('loc', '10.96.1.2', { internalTrafficPolicy: 'Local' })],
+    [slice('web', [{ ip: '10.244.1.5', ready: false }]), slice('loc', [{ ip: '10.244.1.9', node: 'n2' }])]));
+  await table.sync(proxyTable(ports, CFG));
+  assert.deepEqual(nft.elements(T, 'service-ips'), []);
+  assert.deepEqual(nft.elements(T, 'no-endpoint-services'), ['10.96.1.1 . tcp . 80 : goto reject-chain', '10.96.1.2 . tcp . 80 : drop']);
+});
+
+test('the cluster DNS address port 53 is not proxied; its other ports are', () => {
+  const dns = svc('kube-dns', '10.96.0.10', { ports: [{ name: 'dns', protocol: 'UDP', port: 53 }, { name: 'metrics', protocol: 'TCP', port: 9153 }] }, 'kube-system');
+  const sl: SlimEndpointSlice = { ...slice('kube-dns', [{ ip: '10.244.1.2' }], 'kube-system'), ports: [{ name: 'dns', port: 53, protocol: 'UDP' }, { name: 'metrics', port: 9153, protocol: 'TCP' }] };
+  const t = proxyTable(servicePorts(input([dns], [sl])), CFG);
+  const keys = t.maps!.find((m) => m.name === 'service-ips')!.elements!.map((e) => e.key.join(' '));
+  assert.deepEqual(keys, ['10.96.0.10 tcp 9153']);
+});
+
+test('session affinity: a timed set per endpoint, checked in the service chain and updated in the endpoint chain', async () => {
+  const nft = new FakeNft();
+  const table = new NftTable({ owner: PROXY_OWNER, table: T, runner: nft, owners: new TableOwners() });
+  const ports = servicePorts(input([svc('web', '10.96.1.1', { sessionAffinity: 'ClientIP', sessionAffinityConfig: { clientIP: { timeoutSeconds: 30 } } })], [slice('web', [{ ip: '10.244.1.5' }])]));
+  await table.sync(proxyTable(ports, CFG));
+  const set = affinitySetName(web, '10.244.1.5', 8080, 30);
+  const ep = endpointChainName(web, '10.244.1.5', 8080);
+  assert.match(nft.table(T)!.sets.get(set)!.spec, /flags dynamic,timeout ; timeout 30s/);
+  assert.equal(nft.rules(T, serviceChainName(web))![1], `ip saddr @${set} goto ${ep}`);
+  assert.equal(nft.rules(T, ep)![1], `update @${set} { ip saddr }`);
+});
+
+test('one endpoint change is a handful of operations, not a rebuild (with 200 Services installed)', async () => {
+  const nft = new FakeNft();
+  let now = 1_000_000;
+  const table = new NftTable({ owner: PROXY_OWNER, table: T, runner: nft, owners: new TableOwners(), now: () => now });
+  const services = Array.from({ length: 200 }, (_, i) => svc(`s${i}`, `10.96.${1 + (i >> 8)}.${i & 255}`));
+  const slices = services.map((s, i) => slice(s.metadata.name, [1, 2, 3].map((n) => ({ ip: `10.244.${n}.${i}` }))));
+  const first = await table.sync(proxyTable(servicePorts(input(services, slices)), CFG));
+  assert.equal(first.mode, 'full');
+  assert.ok(first.ops > 200 * 4, `full programming: ${first.ops} operations`);
+  // s7 loses one endpoint and gains another.
+  slices[7] = slice('s7', [{ ip: '10.244.1.7' }, { ip: '10.244.2.7' }, { ip: '10.244.9.7' }]);
+  now += 10;
+  const change = await table.sync(proxyTable(servicePorts(input(services, slices)), CFG));
+  assert.equal(change.mode, 'incremental');
+  // add the new endpoint chain (+ its 2 rules), flush and refill the service chain (flush + 2 rules), flush the old endpoint chain.
+  assert.ok(change.ops <= 8, `one endpoint change: ${change.ops} operations`);
+  const text = nft.applied.at(-1)!.text;
+  assert.match(text, /add chain ip meshlet-proxy ep-[0-9a-f]+-default\.s7\.tcp\.http\.10\.244\.9\.7\.8080/);
+  assert.match(text, /flush chain ip meshlet-proxy ep-[0-9a-f]+-default\.s7\.tcp\.http\.10\.244\.3\.7\.8080/);
+  assert.doesNotMatch(text, /delete table|s8\b|s6\b/);
+  // the stale chain is deleted by a later sync, after the delay
+  now += 2000;
+  const later = await table.sync(proxyTable(servicePorts(input(services, slices)), CFG));
+  assert.equal(later.ops, 1);
+  assert.match(nft.applied.at(-1)!.text, /^delete chain ip meshlet-proxy ep-[0-9a-f]+-default\.s7\.tcp\.http\.10\.244\.3\.7\.8080$/m);
+  // nothing changed: nothing sent
+  assert.equal((await table.sync(proxyTable(servicePorts(input(services, slices)), CFG))).ops, 0);
+});
+
+test('a new agent adopts the table: a full resync changes no element that is already right', async () => {
+  const nft = new FakeNft();
+  const ports = servicePorts(input([svc('web', '10.96.1.1')], [slice('web', [{ ip: '10.244.1.5' }])]));
+  await new NftTable({ owner: PROXY_OWNER, table: T, runner: nft, owners: new TableOwners() }).sync(proxyTable(ports, CFG));
+  const again = new NftTable({ owner: PROXY_OWNER, table: T, runner: nft, owners: new TableOwners() });
+  const out = await again.sync(proxyTable(ports, CFG));
+  assert.equal(out.mode, 'full');
+  const text = nft.applied.at(-1)!.text;
+  assert.doesNotMatch(text, /delete table|element/);
+  assert.deepEqual(nft.elements(T, 'service-ips'), [`10.96.1.1 . tcp . 80 : goto ${serviceChainName(web)}`]);
+});
+
+test('chain names are stable, distinct and valid, even for the longest names', () => {
+  const long = { namespace: 'n'.repeat(63), name: 's'.repeat(63), protocol: 'udp' as const, portName: 'p'.repeat(15) };
+  const a = serviceChainName(long);
+  assert.equal(a, serviceChainName({ ...long }));
+  assert.ok(a.length <= 128);
+  assert.notEqual(serviceChainName(long), serviceChainName({ ...long, protocol: 'tcp' }));
+  assert.notEqual(endpointChainName(long, 'fd00::1', 80), endpointChainName(long, 'fd00::2', 80));
+});
+
+test('the memo keeps the Service ports of unchanged Services (same objects), and recomputes a changed one', () => {
+  const memo = new ServicePortMemo();
+  const services = [svc('a', '10.96.1.1'), svc('b', '10.96.1.2')];
+  const slices = [slice('a', [{ ip: '10.244.1.5' }]), slice('b', [{ ip: '10.244.1.6' }])];
+  const first = servicePorts(input(services, slices), memo);
+  const again = servicePorts(input(services, slices), memo);
+  assert.equal(again[0], first[0]);
+  assert.equal(again[1], first[1]);
+  slices[1] = slice('b', [{ ip: '10.244.1.7' }]);
+  const changed = servicePorts(input(services, slices), memo);
+  assert.equal(changed[0], first[0], 'a kept');
+  assert.notEqual(changed[1], first[1], 'b recomputed');
+  assert.deepEqual(changed[1].endpoints.map((e) => e.ip), ['10.244.1.7']);
+});
