@@ -82,6 +82,8 @@ export const COMMANDS: readonly CommandSpec[] = [
       'cluster-dns': { type: 'string', value: 'IP', help: 'nameserver written into pods\' resolv.conf (default: the clusterIP of kube-system/kube-dns)' },
       'netns-prefix': { type: 'string', value: 'PREFIX', help: 'prefix of pod network namespace names, ending in - (default: ml-)' },
       'kubelet-listen': { type: 'string', value: 'ADDR', help: 'container-log endpoint for the API server: a unix socket path or HOST:PORT (:PORT binds the node IP) (default: <data-dir>/kubelet.sock)' },
+      'no-node-dns': { type: 'boolean', help: 'do not run the node-local cluster DNS (meshlet dns) for this node\'s pods' },
+      'dns-upstream': { type: 'string', multiple: true, value: 'IP[:PORT]', help: 'upstream resolver for the node DNS (repeatable; default: the host\'s resolv.conf)' },
     },
     minPositionals: 0,
     maxPositionals: 0,

@@ -5,7 +5,7 @@
 // state dir. Safe to run twice and after a crash.
 import { existsSync, realpathSync, rmSync } from 'node:fs';
 import { labNamespacePrefix, labNamespacesIn, labStateDir, planLab } from './plan.ts';
-import { podProcesses } from './agents.ts';
+import { dnsProcesses, podProcesses } from './agents.ts';
 import { Progress } from './progress.ts';
 import type { ProcessRecord } from './state.ts';
 import { readLabState } from './state-file.ts';
@@ -45,7 +45,8 @@ export async function labDown(opts: LabDownOptions, progress = new Progress()): 
   const candidates: ProcessRecord[] = [];
   if (state && state.nodes > 0) {
     try {
-      candidates.push(...podProcesses(planLab(opts.name, state.nodes, stateDir)));
+      const plan = planLab(opts.name, state.nodes, stateDir);
+      candidates.push(...dnsProcesses(plan), ...podProcesses(plan));
     } catch (err) {
       errors.push(`pod processes: ${(err as Error).message}`);
     }
