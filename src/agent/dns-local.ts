@@ -1,5 +1,6 @@
 // The cluster DNS address made local to the node (NodeLocal DNSCache's design,
-// KEP-1024, without iptables): the address sits on a dummy link, so pods'
+// KEP-1024, without iptables): the address sits on a dummy link (or `lo` where
+// the kernel has no dummy driver), so pods'
 // queries to it are delivered to this node's `meshlet dns` with no DNAT, and
 // an nftables table of meshlet's own (inet meshlet-dns, raw priority, in
 // prerouting and output) marks the queries and the answers `notrack`, so
@@ -47,20 +48,35 @@ export function hostCidr(ip: string): string {
   return `${ip}/${familyOf(ip) === 4 ? 32 : 128}`;
 }
 
-/** Puts the DNS addresses on the dummy link (created and brought up if missing). Idempotent. */
-export async function ensureDnsAddresses(dnsIps: readonly string[], logger: Logger, link = DNS_LINK): Promise<void> {
+/** The loopback link: where the DNS addresses go when the kernel has no dummy links. */
+export const LOOPBACK_LINK = 'lo';
+
+/**
+ * Puts the DNS addresses on the dummy link (created and brought up if
+ * missing), or, on a kernel without the dummy driver, on the loopback link
+ * (a host address there is just as local). Idempotent. Returns the link used.
+ */
+export async function ensureDnsAddresses(dnsIps: readonly string[], logger: Logger, link = DNS_LINK): Promise<string> {
   const nl = Netlink.open();
   try {
+    let dev = link;
     if (!(await nl.getLink(link))) {
-      await nl.createDummy(link);
-      logger.info({ link }, 'created the cluster DNS link');
+      try {
+        await nl.createDummy(link);
+        logger.info({ link }, 'created the cluster DNS link');
+      } catch (err) {
+        if (!/ENOTSUP|EOPNOTSUPP/.test((err as Error).message)) throw err;
+        logger.warn({ link: LOOPBACK_LINK }, 'this kernel has no dummy links: the cluster DNS address goes on the loopback link');
+        dev = LOOPBACK_LINK;
+      }
     }
-    await nl.setLink(link, { up: true });
-    const have = new Set((await nl.listAddresses(link)).map((a) => a.cidr));
+    await nl.setLink(dev, { up: true });
+    const have = new Set((await nl.listAddresses(dev)).map((a) => a.cidr));
     for (const ip of dnsIps) {
       const cidr = hostCidr(ip);
-      if (!have.has(cidr)) await nl.addAddress(link, cidr);
+      if (!have.has(cidr)) await nl.addAddress(dev, cidr);
     }
+    return dev;
   } finally {
     nl.close();
   }
