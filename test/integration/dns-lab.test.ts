@@ -118,7 +118,7 @@ test('each node runs one detached DNS process on the cluster DNS address; pods g
     const addr = await execFileP('ip', ['-n', n.netns, '-o', 'addr', 'show']);
     assert.match(addr.stdout, new RegExp(`^\\d+: (mldns0|lo) +inet ${DNS.replace(/\./g, '\\.')}/32`, 'm'));
   }
-  for (const c of clients) assert.match(readFileSync(`/etc/netns/${c.netns}/resolv.conf`, 'utf8'), new RegExp(`nameserver ${DNS}[\\s\\S]*search default\\.svc\\.cluster\\.local svc\\.cluster\\.local cluster\\.local`));
+  for (const c of clients) assert.match(readFileSync(`/etc/netns/${c.netns}/resolv.conf`, 'utf8'), new RegExp(`search default\\.svc\\.cluster\\.local svc\\.cluster\\.local cluster\\.local\\nnameserver ${DNS.replace(/\./g, '\\.')}\\n`));
 });
 
 test('from a pod on each node: A of a ClusterIP Service, dig +search, getent, NXDOMAIN vs NODATA, a headless Service and its scaling', async () => {
