@@ -7,6 +7,7 @@
 // feed for everything else.
 import { createConnection, type Socket } from 'node:net';
 import type { Logger } from 'pino';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import type { KubeObject } from '../core/types.ts';
 import { ENDPOINTSLICES } from '../core/well-known.ts';
 import type { Informer } from '../client/informer.ts';
@@ -131,8 +132,25 @@ export interface DnsFeederOptions {
   /** Delay before reconnecting (doubling up to maxRetryMs). */
   retryMs?: number;
   maxRetryMs?: number;
-  /** Called on every ack (tests, metrics). */
+  /** Called on every ack (tests). */
   onAck?: (seq: number) => void;
+  metrics?: Registry;
+}
+
+/** The feeder's Prometheus metrics (in the agent's registry). */
+export class DnsFeederMetrics {
+  readonly connected: Gauge;
+  readonly messages: Counter<'type'>;
+  readonly skipped: Counter<'kind'>;
+  readonly refused: Counter;
+
+  constructor(registry?: Registry) {
+    const registers = registry ? [registry] : [];
+    this.connected = new Gauge({ name: 'meshlet_agent_dns_feed_connected', help: '1 while the feed to the node DNS is connected and has sent its snapshot', registers });
+    this.messages = new Counter({ name: 'meshlet_agent_dns_feed_messages_total', help: 'Feed messages sent to the node DNS, by type', labelNames: ['type'], registers });
+    this.skipped = new Counter({ name: 'meshlet_agent_dns_feed_skipped_objects_total', help: 'Cached objects not fed because the DNS would refuse them, by kind', labelNames: ['kind'], registers });
+    this.refused = new Counter({ name: 'meshlet_agent_dns_feed_errors_total', help: 'Errors the node DNS answered (each closes the feed; a snapshot follows)', registers });
+  }
 }
 
 /**
@@ -152,9 +170,11 @@ export class DnsFeeder {
   private readonly removals: (() => void)[] = [];
   snapshots = 0;
   lastAck = 0;
+  private readonly metrics: DnsFeederMetrics;
 
   constructor(private readonly o: DnsFeederOptions) {
     this.retry = o.retryMs ?? 100;
+    this.metrics = new DnsFeederMetrics(o.metrics);
   }
 
   async start(): Promise<void> {
@@ -173,12 +193,16 @@ export class DnsFeeder {
   private event(kind: FeedKind, type: 'upsert' | 'delete', obj: KubeObject): void {
     if (!this.sock || this.seq === 0) return; // the next snapshot carries it
     const { message, skipped } = deltaOf(this.seq + 1, kind, type, obj);
-    if (skipped) this.o.logger.warn({ kind, object: keyText(obj), reason: skipped }, 'object not fed to the DNS');
+    if (skipped) {
+      this.metrics.skipped.inc({ kind });
+      this.o.logger.warn({ kind, object: keyText(obj), reason: skipped }, 'object not fed to the DNS');
+    }
     this.send(message);
   }
 
   private send(m: FeedMessage): void {
     this.seq = m.seq;
+    this.metrics.messages.inc({ type: m.type });
     this.sock?.write(`${JSON.stringify(m)}\n`);
   }
 
@@ -191,9 +215,13 @@ export class DnsFeeder {
     sock.setEncoding('utf8');
     sock.on('connect', () => {
       const { snapshot, skipped } = snapshotOf(1, (Object.entries(this.o.informers) as [FeedKind, Informer][]).map(([kind, inf]) => ({ kind, list: () => inf.list() })));
-      for (const s of skipped) this.o.logger.warn(s, 'object not fed to the DNS');
+      for (const s of skipped) {
+        this.metrics.skipped.inc({ kind: s.kind });
+        this.o.logger.warn(s, 'object not fed to the DNS');
+      }
       this.send(snapshot);
       this.snapshots++;
+      this.metrics.connected.set(1);
       this.retry = this.o.retryMs ?? 100;
       this.o.logger.info({ services: snapshot.services.length, endpointSlices: snapshot.endpointSlices.length, pods: snapshot.pods.length }, 'DNS feed connected; snapshot sent');
     });
@@ -212,6 +240,7 @@ export class DnsFeeder {
           this.lastAck = r.seq;
           this.o.onAck?.(r.seq);
         } else if (r.type === 'error') {
+          this.metrics.refused.inc();
           this.o.logger.error({ seq: r.seq, error: r.message }, 'the DNS refused a feed message; reconnecting with a snapshot');
           sock.destroy();
         }
@@ -220,6 +249,7 @@ export class DnsFeeder {
     sock.on('error', (err) => this.o.logger.debug({ err }, 'DNS feed connection error'));
     sock.on('close', () => {
       if (this.sock === sock) this.sock = undefined;
+      this.metrics.connected.set(0);
       if (this.stopped) return;
       const delay = this.retry;
       this.retry = Math.min(this.retry * 2, this.o.maxRetryMs ?? 1000);

@@ -4,6 +4,7 @@
 // (dns-feed.ts). Stopping the agent stops only the feed: the DNS process keeps
 // answering from its last data until the next agent reconnects.
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import type { InformerFactory } from '../client/informer-factory.ts';
 import type { FeedKind } from '../dns/feed.ts';
 import type { Informer } from '../client/informer.ts';
@@ -16,6 +17,7 @@ export interface NodeDnsOptions {
   config: DnsProcessConfig;
   informers: InformerFactory;
   logger: Logger;
+  metrics?: Registry;
 }
 
 export interface NodeDns {
@@ -32,7 +34,7 @@ export async function startNodeDns(o: NodeDnsOptions): Promise<NodeDns> {
   const informers = Object.fromEntries(
     (Object.entries(FEED_RESOURCES) as [FeedKind, string][]).map(([kind, gr]) => [kind, o.informers.informer(gr)]),
   ) as Record<FeedKind, Informer>;
-  const feeder = new DnsFeeder({ socketPath: proc.pidFile.feedSocket, informers, logger });
+  const feeder = new DnsFeeder({ socketPath: proc.pidFile.feedSocket, informers, logger, ...(o.metrics ? { metrics: o.metrics } : {}) });
   await feeder.start();
   return {
     process: proc,

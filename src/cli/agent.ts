@@ -179,7 +179,11 @@ export async function runAgent(cmd: RunCommand): Promise<number | undefined> {
       // Cluster DNS for this node's pods (src/agent/dns-node.ts): the detached `meshlet dns`, started or
       // adopted, on the DNS address made local here, fed from this factory. It outlives the agent.
       if (!booleanOption(cmd.options, 'no-node-dns')) {
-        const dns = await startNodeDns({ agentDataDir: dataDir, config: { dnsIp, clusterCidrs: [net.clusterCidr], nodeIp: nodeIP, extraArgs: listOption(cmd.options, 'dns-upstream').flatMap((u) => ['--upstream', dnsUpstreamArg(u)]) }, informers, logger });
+        const upstreams = listOption(cmd.options, 'dns-upstream').flatMap((u) => ['--upstream', dnsUpstreamArg(u)]);
+        const dns = await startNodeDns({
+          agentDataDir: dataDir, informers, logger, metrics,
+          config: { dnsIp, clusterCidrs: [net.clusterCidr], nodeIp: nodeIP, extraArgs: upstreams },
+        });
         onStop('DNS feed', () => dns.stop());
         logger.info({ dnsIp, pid: dns.process.pid, adopted: dns.process.adopted }, 'cluster DNS ready');
       }

@@ -7,6 +7,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
+import { get } from 'node:http';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -117,6 +118,18 @@ test('each node runs one detached DNS process on the cluster DNS address; pods g
     // On mldns0 (a dummy link), or on lo where the kernel has no dummy driver.
     const addr = await execFileP('ip', ['-n', n.netns, '-o', 'addr', 'show']);
     assert.match(addr.stdout, new RegExp(`^\\d+: (mldns0|lo) +inet ${DNS.replace(/\./g, '\\.')}/32`, 'm'));
+  }
+  // Each agent reports its feed connected (its /metrics on the health socket).
+  for (const n of plan.nodes) {
+    const text = await new Promise<string>((resolve, reject) => {
+      get({ socketPath: n.healthSocket, path: '/metrics' }, (res) => {
+        let body = '';
+        res.on('data', (d: Buffer) => (body += d.toString()));
+        res.on('end', () => resolve(body));
+      }).on('error', reject);
+    });
+    assert.match(text, /^meshlet_agent_dns_feed_connected 1$/m, `${n.nodeName}: feed connected`);
+    assert.match(text, /^meshlet_agent_dns_feed_messages_total\{type="snapshot"\} [1-9]/m);
   }
   for (const c of clients) assert.match(readFileSync(`/etc/netns/${c.netns}/resolv.conf`, 'utf8'), new RegExp(`search default\\.svc\\.cluster\\.local svc\\.cluster\\.local cluster\\.local\\nnameserver ${DNS.replace(/\./g, '\\.')}\\n`));
 });
