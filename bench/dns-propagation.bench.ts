@@ -1,7 +1,7 @@
 // Cluster DNS propagation (root): from the Service create request until a pod
 // on EVERY node gets the Service's A record from its node's `meshlet dns`.
 // One poller per node, inside a pod's network namespace, sends a raw UDP query
-// for the next name to the cluster DNS address every millisecond and prints
+// for the next name to the cluster DNS address every 2 ms (or on each reply) and prints
 // the wall-clock time of the first NOERROR answer; the bench creates the
 // Service once both pollers are polling. Services one at a time, --services in
 // all; p50 and p99 in ms (the slower node counts).
@@ -17,7 +17,7 @@ const DNS = '10.96.0.10';
 // Reads a name per line; polls it until NOERROR with an answer; prints "<name> <epoch ms>".
 const POLLER = `
 import socket, struct, sys, time
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(0.001); s.connect(("${DNS}", 53))
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(0.002); s.connect(("${DNS}", 53))
 qid = 0
 for line in sys.stdin:
     name = line.strip()
@@ -30,7 +30,8 @@ for line in sys.stdin:
             r = s.recv(512)
         except socket.timeout:
             continue
-        if struct.unpack(">H", r[:2])[0] == qid and (r[3] & 15) == 0 and struct.unpack(">H", r[6:8])[0] > 0:
+        # Any reply to this name counts (a late one to an earlier query too): match the question, not the id.
+        if r[12:12 + len(q)] == q and (r[3] & 15) == 0 and struct.unpack(">H", r[6:8])[0] > 0:
             sys.stdout.write(name + " " + repr(time.time() * 1000) + "\\n"); sys.stdout.flush(); break
 `;
 
@@ -47,6 +48,7 @@ try {
     const i = lines.length;
     lines.push(() => undefined);
     createInterface({ input: p.stdout! }).on('line', (l) => lines[i](l));
+    process.stderr.write(`  poller on ${node.nodeName} started\n`);
   }
   const next = (i: number, prefix: string): Promise<string> => new Promise((resolve) => (lines[i] = (l) => l.startsWith(prefix) && resolve(l)));
 
@@ -62,10 +64,11 @@ try {
     await client.create('services', { apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: 'default' }, spec: { ports: [{ port: 80, protocol: 'TCP' }] } });
     const times = (await Promise.all(answered)).map((l) => Number(l.split(' ')[1]));
     latencies.push(Math.max(...times) - t0);
+    process.stderr.write(`  ${name}: ${latencies[latencies.length - 1]} ms\n`);
   }
   printResult({
     bench: 'dns-propagation',
-    what: `Service create → its A record answered by the node DNS on every node (${flags.nodes}-node lab, a pod per node polling every 1 ms)`,
+    what: `Service create → its A record answered by the node DNS on every node (${flags.nodes}-node lab, a pod per node polling every 2 ms)`,
     services: flags.services,
     p50_ms: percentile(latencies, 50),
     p99_ms: percentile(latencies, 99),
