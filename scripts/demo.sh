@@ -57,6 +57,11 @@ for web in $(kubectl_ get pods -n demo -l app=web -o jsonpath='{range .items[*]}
   meshlet lab exec --name demo demo/probe -- curl -s -o /dev/null -w "HTTP %{http_code} from $ip:8080\n" --max-time 5 "http://$ip:8080/"
 done
 
+step "cluster DNS from a pod: dig +search web (answered by meshlet dns on the pod's own node, no conntrack)"
+meshlet lab exec --name demo demo/probe -- cat /etc/resolv.conf
+meshlet lab exec --name demo demo/probe -- dig +search +noall +answer web
+meshlet lab exec --name demo demo/probe -- getent hosts "web.demo.svc.cluster.local"
+
 step "kubectl logs (proxied by the API server from the node agent)"
 kubectl_ logs -n demo -l app=web --tail=3 --prefix || true
 

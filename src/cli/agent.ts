@@ -7,6 +7,7 @@
 // store (Redis) address or credentials.
 import { mkdirSync, readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
+import { isIP } from 'node:net';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { createClient } from '../client/http-client.ts';
 import { InformerFactory } from '../client/informer-factory.ts';
@@ -17,14 +18,24 @@ import { startHealthServer, type HealthListen } from '../agent/health-server.ts'
 import { startKubeletServer, type KubeletListen, type KubeletServer } from '../agent/kubelet-server.ts';
 import { NodeNetwork } from '../agent/node-network.ts';
 import { clusterDnsFromApi } from '../agent/cluster-dns.ts';
+import { startNodeDns } from '../agent/dns-node.ts';
 import { PodIps } from '../agent/pod-ips.ts';
 import { DEFAULT_CLUSTER_CIDR } from '../core/cidr.ts';
 import { Kubelet } from '../kubelet/kubelet.ts';
 import { DEFAULT_NETNS_PREFIX, isValidNetnsPrefix } from '../kubelet/names.ts';
-import { UsageError, booleanOption, integerOption, parseHostPort, requiredString, stringOption, type RunCommand } from './args.ts';
+import { UsageError, booleanOption, integerOption, listOption, parseHostPort, requiredString, stringOption, type RunCommand } from './args.ts';
 import { parseCidr } from '../core/cidr.ts';
 import { proxyConfig, startProxy } from './agent-proxy.ts';
 import { createLogger, exitOnSignals } from './runtime.ts';
+
+/** --dns-upstream IP[:PORT], checked here so a typo is the agent's usage error, not a DNS process that will not start. */
+function dnsUpstreamArg(text: string): string {
+  const bare = text.replace(/^\[(.*)\]$/, '$1');
+  if (isIP(bare)) return text;
+  const hp = parseHostPort(text);
+  if (!isIP(hp.host)) throw new UsageError(`--dns-upstream "${text}": IP or IP:PORT`);
+  return text;
+}
 
 export const DEFAULT_AGENT_DATA_DIR = '/var/lib/meshlet/agent';
 
@@ -169,8 +180,21 @@ export async function runAgent(cmd: RunCommand): Promise<number | undefined> {
       const podIps = await PodIps.open({ dataDir, nodeName, subnets: network.subnets, holdsSubnet: () => network.holdsSubnet(), logger });
       onStop('pod IP table', () => podIps.idle());
 
+      const dnsIp = net.clusterDns ?? (await clusterDnsFromApi(client, logger));
+      // Cluster DNS for this node's pods (src/agent/dns-node.ts): the detached `meshlet dns`, started or
+      // adopted, on the DNS address made local here, fed from this factory. It outlives the agent.
+      if (!booleanOption(cmd.options, 'no-node-dns')) {
+        const upstreams = listOption(cmd.options, 'dns-upstream').flatMap((u) => ['--upstream', dnsUpstreamArg(u)]);
+        const dns = await startNodeDns({
+          agentDataDir: dataDir, informers, logger, metrics,
+          config: { dnsIp, clusterCidrs: [net.clusterCidr], nodeIp: nodeIP, extraArgs: upstreams },
+        });
+        onStop('DNS feed', () => dns.stop());
+        logger.info({ dnsIp, pid: dns.process.pid, adopted: dns.process.adopted }, 'cluster DNS ready');
+      }
+
       const kubelet = new Kubelet({
-        nodeName, nodeIp: nodeIP, dataDir, netnsPrefix: net.netnsPrefix, mtu: network.mtu, dnsIp: net.clusterDns ?? (await clusterDnsFromApi(client, logger)),
+        nodeName, nodeIp: nodeIP, dataDir, netnsPrefix: net.netnsPrefix, mtu: network.mtu, dnsIp,
         ipam: podIps.kubeletIpam(), client, informers, logger,
       });
       let kubeletServer: KubeletServer | undefined;

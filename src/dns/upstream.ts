@@ -83,7 +83,6 @@ function sameQuestion(resp: Buffer, question: Buffer): boolean {
 export class Upstreams implements Forwarder {
   private readonly states: ServerState[];
   private readonly inflight = new Map<string, Promise<Buffer | undefined>>();
-  private lastProbe = 0;
   private closed = false;
   private readonly now: () => number;
 
@@ -101,15 +100,18 @@ export class Upstreams implements Forwarder {
     return p;
   }
 
+  /**
+   * Upstreams in the order to try: those not marked down; when every one is
+   * down, all of them, the one down longest first (as CoreDNS's forward does:
+   * marking down reorders, it never refuses to try). A burst of timeouts (a
+   * flood, a busy upstream) thus costs the next query at most a timeout,
+   * never SERVFAIL for the whole down period.
+   */
   private candidates(): ServerState[] {
     const now = this.now();
     const up = this.states.filter((s) => s.downUntil <= now);
     if (up.length > 0) return up;
-    if (now - this.lastProbe >= 1000 && this.states.length > 0) {
-      this.lastProbe = now;
-      return [this.states.reduce((a, b) => (a.downUntil <= b.downUntil ? a : b))];
-    }
-    return [];
+    return [...this.states].sort((a, b) => a.downUntil - b.downUntil);
   }
 
   private async resolve(key: string, qtype: number, qclass: number): Promise<Buffer | undefined> {

@@ -23,6 +23,12 @@ export interface SandboxConfig {
    * Undefined: the caller runs inside the node's namespace (the agent under `ip netns exec`).
    */
   nodeNetns?: string;
+  /**
+   * Where `ip netns exec` looks for per-namespace /etc files (/etc/netns): the
+   * pod's resolv.conf and hosts are also written under <etcNetnsDir>/<netns>/,
+   * so tools entering the pod's namespace see what the pod sees. Default /etc/netns.
+   */
+  etcNetnsDir?: string;
 }
 
 export interface PodNetwork {

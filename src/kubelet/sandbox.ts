@@ -17,6 +17,9 @@ import { ip, ipCommands, listNetns } from './ip-exec.ts';
 import { CommandError } from '../core/command.ts';
 import { DEFAULT_NAMESPACE } from '../core/well-known.ts';
 
+/** Where `ip netns exec <netns>` finds the namespace's own /etc files. */
+export const DEFAULT_ETC_NETNS = '/etc/netns';
+
 /** What is kept on disk about a sandbox (<dataDir>/pods/<uid>/sandbox.json). */
 export interface SandboxRecord {
   uid: string;
@@ -111,6 +114,10 @@ export class SandboxManager {
     const files = sandboxFiles(this.dataDir, uid);
     await writeAtomic(files.resolvConf, plan.resolvConf);
     await writeAtomic(files.hosts, plan.hosts);
+    const etc = this.etcNetnsDir(plan.netns);
+    await mkdir(etc, { recursive: true });
+    await writeAtomic(join(etc, 'resolv.conf'), plan.resolvConf);
+    await writeAtomic(join(etc, 'hosts'), plan.hosts);
     try {
       await ipCommands(plan.commands);
     } catch (err) {
@@ -146,8 +153,15 @@ export class SandboxManager {
     await rm(join(podDir(this.dataDir, uid), 'sandbox.json'), { force: true });
   }
 
+  /** <etcNetnsDir>/<netns>: the pod's files for `ip netns exec` (see SandboxConfig.etcNetnsDir). */
+  etcNetnsDir(netns: string): string {
+    return join(this.cfg.etcNetnsDir ?? DEFAULT_ETC_NETNS, checkNetnsName(netns));
+  }
+
+  /** Deletes the pod's namespace and its /etc/netns directory. Idempotent. */
   async deleteNetns(netns: string): Promise<void> {
     checkNetnsName(netns);
+    await rm(this.etcNetnsDir(netns), { recursive: true, force: true });
     if (!existsSync(join('/run/netns', netns))) return;
     try {
       await ip(undefined, ['netns', 'del', netns]);

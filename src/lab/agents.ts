@@ -9,6 +9,7 @@ import { AGENT_LAUNCHER, agentCommand, labStateDir, planLab, type LabPlan } from
 import { withProcess, type ProcessRecord } from './state.ts';
 import { readLabState, writeLabState } from './state-file.ts';
 import { isAlive, spawnDetached } from './system.ts';
+import { dnsPaths } from '../agent/dns-process.ts';
 
 /** Starts node's agent again (its previous process must be gone); records and returns the new process. */
 export function restartAgent(name: string, root: string, nodeName: string): ProcessRecord {
@@ -76,6 +77,28 @@ export function podProcesses(plan: LabPlan): ProcessRecord[] {
             }
           }
         }
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * Each node's `meshlet dns` (detached, it outlives its agent), by the pid and
+ * start time its pid file or the agent's launch record hold.
+ */
+export function dnsProcesses(plan: LabPlan): ProcessRecord[] {
+  const out: ProcessRecord[] = [];
+  for (const node of plan.nodes) {
+    const paths = dnsPaths(node.dataDir);
+    for (const file of [paths.pidFile, paths.launchFile]) {
+      try {
+        const v = JSON.parse(readFileSync(file, 'utf8')) as { pid?: unknown; startTicks?: unknown };
+        if (typeof v.pid === 'number' && Number.isInteger(v.pid) && v.pid > 1 && typeof v.startTicks === 'number') {
+          out.push({ role: `dns (${node.nodeName})`, pid: v.pid, startTime: String(v.startTicks) });
+        }
+      } catch {
+        // no record
       }
     }
   }

@@ -3,13 +3,13 @@
 // kubelets' run records —, inside its namespaces (pods' too: ml-<lab>-p-…), or
 // running in its state dir), deletes every namespace with its exact prefix, removes the
 // state dir. Safe to run twice and after a crash.
-import { existsSync, realpathSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, realpathSync, rmSync } from 'node:fs';
 import { labNamespacePrefix, labNamespacesIn, labStateDir, planLab } from './plan.ts';
-import { podProcesses } from './agents.ts';
+import { dnsProcesses, podProcesses } from './agents.ts';
 import { Progress } from './progress.ts';
 import type { ProcessRecord } from './state.ts';
 import { readLabState } from './state-file.ts';
-import { deleteNetns, listNetns, netnsPids, processesOfStateDir, recordOf, stopProcesses } from './system.ts';
+import { assertNetnsName, deleteNetns, listNetns, netnsPids, processesOfStateDir, recordOf, stopProcesses } from './system.ts';
 import { join } from 'node:path';
 
 export interface LabDownOptions {
@@ -22,6 +22,26 @@ export interface LabDownResult {
   namespaces: string[];
   stateDirRemoved: boolean;
   errors: string[];
+}
+
+const ETC_NETNS = '/etc/netns';
+
+/** Entries of /etc/netns that belong to the lab (its exact namespace prefix). */
+function etcNetnsOf(prefix: string): string[] {
+  try {
+    return readdirSync(ETC_NETNS).filter((d) => d.startsWith(prefix) && assertable(d));
+  } catch {
+    return [];
+  }
+}
+
+function assertable(name: string): boolean {
+  try {
+    assertNetnsName(name);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export async function labDown(opts: LabDownOptions, progress = new Progress()): Promise<LabDownResult> {
@@ -45,7 +65,8 @@ export async function labDown(opts: LabDownOptions, progress = new Progress()): 
   const candidates: ProcessRecord[] = [];
   if (state && state.nodes > 0) {
     try {
-      candidates.push(...podProcesses(planLab(opts.name, state.nodes, stateDir)));
+      const plan = planLab(opts.name, state.nodes, stateDir);
+      candidates.push(...dnsProcesses(plan), ...podProcesses(plan));
     } catch (err) {
       errors.push(`pod processes: ${(err as Error).message}`);
     }
@@ -72,6 +93,8 @@ export async function labDown(opts: LabDownOptions, progress = new Progress()): 
     }
   }
   if (removed.length) progress.step(`deleted network namespaces ${removed.join(', ')}`);
+  // Pods' /etc/netns/<netns> files whose namespace is already gone (an agent that died before its kubelet removed them).
+  for (const dir of etcNetnsOf(prefix)) rmSync(join(ETC_NETNS, dir), { recursive: true, force: true });
 
   let stateDirRemoved = false;
   if (existsSync(stateDir)) {

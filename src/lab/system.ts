@@ -2,7 +2,8 @@
 // and /proc. Names passed here come from the plan or are filtered by the lab's prefix.
 import { spawn } from 'node:child_process';
 import { runCommand } from '../core/command.ts';
-import { openSync, closeSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { openSync, closeSync, readFileSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseStatStartTime, isSameProcess, type ProcessRecord } from './state.ts';
 
@@ -29,9 +30,11 @@ export async function listNetns(): Promise<string[]> {
   return out.split('\n').map((l) => l.trim().split(/\s+/)[0]).filter((n): n is string => !!n);
 }
 
+/** Deletes a namespace and its /etc/netns/<name> directory (the pods' resolv.conf and hosts the kubelet writes there). */
 export async function deleteNetns(name: string): Promise<void> {
   assertNetnsName(name);
   await ip(['netns', 'delete', name]);
+  rmSync(join('/etc/netns', name), { recursive: true, force: true });
 }
 
 export async function netnsPids(name: string): Promise<number[]> {

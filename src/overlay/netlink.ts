@@ -216,6 +216,12 @@ export class Netlink {
     });
   }
 
+  /** A dummy link (a local address holder, e.g. the cluster DNS address). */
+  async createDummy(name: string): Promise<void> {
+    validateIfName(name);
+    await this.newLink(`create dummy ${name}`, { ifname: name, linkinfo: flatten(ifla.formatInfo({ kind: 'dummy' })) });
+  }
+
   /** A veth pair; the peer is created straight into another namespace when peerNetnsFd/Pid is given. */
   async createVeth(name: string, peer: string, opts: { peerNetnsFd?: number; peerNetnsPid?: number; mtu?: number } = {}): Promise<void> {
     validateIfName(name);
