@@ -173,14 +173,15 @@ export async function runAgent(cmd: RunCommand): Promise<number | undefined> {
       onStop('node network', () => network.stop());
       await network.start();
       logger.info({ subnets: network.subnets, vtepMac: network.vtepMac, mtu: network.mtu, underlay: network.underlayDev }, 'pod network ready');
+      // The cluster DNS address: --cluster-dns, else the kube-dns Service's ClusterIP.
+      const dnsIp = net.clusterDns ?? (await clusterDnsFromApi(client, logger));
       // The service proxy (src/proxy): its own nftables tables, fed from the shared informer cache.
-      const proxyCfg = proxyConfig(cmd, net.clusterCidr, net.clusterDns);
+      const proxyCfg = proxyConfig(cmd, net.clusterCidr, dnsIp);
       if (proxyCfg) onStop('service proxy', await startProxy({ ...proxyCfg, informers, nodeName, logger, registry: metrics }));
 
       const podIps = await PodIps.open({ dataDir, nodeName, subnets: network.subnets, holdsSubnet: () => network.holdsSubnet(), logger });
       onStop('pod IP table', () => podIps.idle());
 
-      const dnsIp = net.clusterDns ?? (await clusterDnsFromApi(client, logger));
       // Cluster DNS for this node's pods (src/agent/dns-node.ts): the detached `meshlet dns`, started or
       // adopted, on the DNS address made local here, fed from this factory. It outlives the agent.
       if (!booleanOption(cmd.options, 'no-node-dns')) {
