@@ -62,6 +62,14 @@ meshlet lab exec --name demo demo/probe -- cat /etc/resolv.conf
 meshlet lab exec --name demo demo/probe -- dig +search +noall +answer web
 meshlet lab exec --name demo demo/probe -- getent hosts "web.demo.svc.cluster.local"
 
+step "service proxy: demo/probe reaches the web Service by name and ClusterIP (nftables dispatch, a random ready endpoint)"
+for _ in 1 2 3; do
+  meshlet lab exec --name demo demo/probe -- curl -s -o /dev/null -w "HTTP %{http_code} from web:80 (%{remote_ip})\n" --max-time 5 "http://web/"
+done
+
+step "kubectl exec (WebSocket through the API server to the node agent, into the pod's namespaces)"
+kubectl_ exec -n demo probe -- sh -c 'echo "hello from $(hostname)"; ip -4 -br addr show eth0'
+
 step "kubectl logs (proxied by the API server from the node agent)"
 kubectl_ logs -n demo -l app=web --tail=3 --prefix || true
 
