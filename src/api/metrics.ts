@@ -1,5 +1,6 @@
 // The API server's Prometheus metrics, on its own prom-client Registry.
-import { Registry, Counter, Histogram, Gauge, collectDefaultMetrics } from 'prom-client';
+import { Registry, Counter, Histogram, Gauge } from 'prom-client';
+import { registerProcessMetrics } from '../core/process-metrics.ts';
 
 export interface ApiMetrics {
   registry: Registry;
@@ -28,7 +29,7 @@ export function createApiMetrics(): ApiMetrics {
     help: 'Watch streams currently open.',
     registers: [registry],
   });
-  collectDefaultMetrics({ register: registry });
+  registerProcessMetrics(registry);
   return {
     registry,
     observeRequest(verb, resource, code, seconds) {

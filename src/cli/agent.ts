@@ -8,7 +8,8 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { isIP } from 'node:net';
-import { Registry, collectDefaultMetrics } from 'prom-client';
+import { Registry } from 'prom-client';
+import { registerProcessMetrics } from '../core/process-metrics.ts';
 import { createClient } from '../client/http-client.ts';
 import { InformerFactory } from '../client/informer-factory.ts';
 import { SLIM_TRANSFORMS, stripMetadata } from '../client/slim-objects.ts';
@@ -110,7 +111,7 @@ export async function runAgent(cmd: RunCommand): Promise<number | undefined> {
 
   const logger = createLogger('agent').child({ node: nodeName });
   const metrics = new Registry();
-  collectDefaultMetrics({ register: metrics });
+  registerProcessMetrics(metrics);
   const caFile = stringOption(cmd.options, 'ca-file');
   const caCert = caFile ? readFileSync(caFile, 'utf8') : undefined;
   const client = createClient({ server, token, caCert, userAgent: `meshlet-agent/${nodeName}` });

@@ -80,10 +80,17 @@ export class Prober {
   stop(): void {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  /** Whether the tick timer is armed: only while something is to be probed, so an idle agent never wakes for it. */
+  ticking(): boolean {
+    return this.timer !== undefined;
   }
 
   private schedule(): void {
-    if (this.stopped) return;
+    this.timer = undefined;
+    if (this.stopped || this.targets.size === 0) return;
     this.timer = setTimeout(() => {
       this.tick();
       this.schedule();
@@ -129,6 +136,8 @@ export class Prober {
       }
     }
     for (const key of [...this.targets.keys()]) if (key.startsWith(`${uid}/`) && !keep.has(key)) this.targets.delete(key);
+    // The first target arms the timer; the tick after the last one is gone disarms it.
+    if (!this.timer) this.schedule();
   }
 
   forget(uid: string): void {

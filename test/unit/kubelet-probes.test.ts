@@ -300,3 +300,30 @@ test('prober: an invalid probe fails with why; a liveness failure says kill, for
   prober.sync(pod, restarted, '10.0.0.2');
   assert.deepEqual(prober.kills(pod, restarted, T + 6000), {}, 'fresh state for the new run');
 });
+
+test('prober: its tick timer runs only while a container is to be probed', async () => {
+  const prober = new Prober({
+    logger: pino({ level: 'silent' }),
+    tickMs: 5,
+    onChange: () => {},
+    onFailure: () => {},
+    run: async () => ({ ok: true, output: '' }),
+  });
+  prober.start();
+  assert.equal(prober.ticking(), false, 'nothing to probe: no timer');
+  const pod = mkPod({ readinessProbe: { ...exec, periodSeconds: 1 } });
+  const noProbes = mkPod({});
+  prober.sync(noProbes, { a: runningObs() }, '10.0.0.2');
+  assert.equal(prober.ticking(), false, 'a container without probes arms nothing');
+  prober.sync(pod, { a: runningObs() }, '10.0.0.2');
+  assert.equal(prober.ticking(), true, 'a probed container arms the timer');
+  prober.forget('u1');
+  await new Promise((r) => setTimeout(r, 30));
+  assert.equal(prober.ticking(), false, 'the tick after the last target went disarms it');
+  prober.sync(pod, { a: runningObs() }, '10.0.0.2');
+  assert.equal(prober.ticking(), true, 'and a new target arms it again');
+  prober.stop();
+  assert.equal(prober.ticking(), false);
+  prober.sync(pod, { a: runningObs() }, '10.0.0.2');
+  assert.equal(prober.ticking(), false, 'a stopped prober stays stopped');
+});
