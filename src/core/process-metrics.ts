@@ -8,7 +8,7 @@ import { collectDefaultMetrics, type Registry } from 'prom-client';
  */
 export const EVENT_LOOP_MONITORING_PRECISION_MS = 100;
 
-/** The process metrics every meshlet daemon exposes (prom-client's defaults). */
-export function registerProcessMetrics(register: Registry): void {
-  collectDefaultMetrics({ register, eventLoopMonitoringPrecision: EVENT_LOOP_MONITORING_PRECISION_MS });
+/** The process metrics every meshlet daemon exposes (prom-client's defaults), optionally under a name prefix. */
+export function registerProcessMetrics(register: Registry, prefix?: string): void {
+  collectDefaultMetrics({ register, eventLoopMonitoringPrecision: EVENT_LOOP_MONITORING_PRECISION_MS, ...(prefix ? { prefix } : {}) });
 }

@@ -1,6 +1,7 @@
 // The DNS server's Prometheus metrics. The per-request counters are plain
 // numbers on the hot path, folded into prom-client only when scraped.
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { registerProcessMetrics } from '../core/process-metrics.ts';
 import { RCODE_NAMES, TYPE_NAMES } from './wire.ts';
 
 const COUNTED_TYPES = new Set(['A', 'AAAA', 'SRV', 'PTR', 'TXT', 'CNAME', 'SOA', 'NS', 'MX', 'ANY']);
@@ -17,7 +18,7 @@ export class DnsMetrics {
 
   constructor(opts: { defaultMetrics?: boolean; registry?: Registry } = {}) {
     this.registry = opts.registry ?? new Registry();
-    if (opts.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'meshlet_dns_' });
+    if (opts.defaultMetrics) registerProcessMetrics(this.registry, 'meshlet_dns_');
     const self = this;
     new Counter({
       name: 'meshlet_dns_requests_total',
