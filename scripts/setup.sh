@@ -8,7 +8,7 @@ say() { printf 'setup: %s\n' "$*"; }
 warn() { printf 'setup: warning: %s\n' "$*" >&2; }
 
 # 1. System packages (dpkg name per tool).
-packages=(iproute2 nftables redis-server dnsutils iputils-ping iperf3 procps openssl)
+packages=(iproute2 nftables redis-server dnsutils iputils-ping iperf3 procps openssl conntrack curl python3 python3-kubernetes dnsperf dnsmasq-base)
 missing=()
 if command -v dpkg >/dev/null 2>&1; then
   for p in "${packages[@]}"; do
