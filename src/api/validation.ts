@@ -9,7 +9,8 @@
 // checked; unknown fields inside a spec are not (see unknownTopLevelFields for
 // fieldValidation=Strict at the top level and in metadata).
 
-import { contains, ipFamily, isCidr, isIp, parseCidr } from '../core/cidr.ts';
+import { ipFamily, isCidr, isIp } from '../core/cidr.ts';
+import { validateNetworkPolicy } from '../policy/validation.ts';
 import { deepEqual } from '../core/deep-equal.ts';
 import { isDns1123Label, isDns1123Subdomain, isIanaSvcName, isLabelValue, isQualifiedName } from '../core/names.ts';
 import { labelSelectorRequirements, matchesLabels } from '../core/selectors.ts';
@@ -478,81 +479,8 @@ function validateNode(obj: KubeObject): StatusCause[] {
 
 // ------------------------------------------------------------ network policies
 
-function validatePolicyPorts(field: string, ports: unknown[]): StatusCause[] {
-  const out: StatusCause[] = [];
-  ports.forEach((p, i) => {
-    const port = asObj(p) ?? {};
-    const f = `${field}[${i}]`;
-    out.push(...checkProtocol(`${f}.protocol`, port.protocol));
-    if (port.port !== undefined) out.push(...checkPortOrName(`${f}.port`, port.port));
-    if (port.endPort !== undefined) {
-      if (typeof port.port !== 'number') out.push(cause.required(`${f}.port`, 'must be specified when endPort is specified'));
-      else if (!Number.isInteger(port.endPort) || (port.endPort as number) < port.port) {
-        out.push(cause.invalid(`${f}.endPort`, port.endPort, 'must be greater than or equal to `port`'));
-      } else out.push(...checkPortNumber(`${f}.endPort`, port.endPort));
-    }
-  });
-  return out;
-}
 
-function validatePeers(field: string, peers: unknown[]): StatusCause[] {
-  const out: StatusCause[] = [];
-  peers.forEach((p, i) => {
-    const peer = asObj(p) ?? {};
-    const f = `${field}[${i}]`;
-    const set = ['podSelector', 'namespaceSelector', 'ipBlock'].filter((k) => peer[k] !== undefined && peer[k] !== null);
-    if (set.length === 0) out.push(cause.required(f, 'must specify a peer'));
-    if (peer.ipBlock !== undefined && set.length > 1) out.push(cause.forbidden(f, 'may not specify more than 1 peer type when ipBlock is set'));
-    if (peer.podSelector) out.push(...checkSelector(`${f}.podSelector`, peer.podSelector));
-    if (peer.namespaceSelector) out.push(...checkSelector(`${f}.namespaceSelector`, peer.namespaceSelector));
-    const block = asObj(peer.ipBlock);
-    if (block) {
-      if (!block.cidr) {
-        out.push(cause.required(`${f}.ipBlock.cidr`));
-        return;
-      }
-      const cidrCauses = checkCidr(`${f}.ipBlock.cidr`, block.cidr);
-      out.push(...cidrCauses);
-      const outer = cidrCauses.length === 0 ? parseCidr(block.cidr as string, { allowHostBits: true }) : undefined;
-      asList(block.except).forEach((e, j) => {
-        const ef = `${f}.ipBlock.except[${j}]`;
-        const exCauses = checkCidr(ef, e);
-        out.push(...exCauses);
-        if (!outer || exCauses.length > 0) return;
-        const inner = parseCidr(e as string, { allowHostBits: true });
-        const inside = inner.prefix > outer.prefix && contains(outer, inner);
-        if (!inside) out.push(cause.invalid(ef, e, 'must be a strict subset of `cidr`'));
-      });
-    }
-  });
-  return out;
-}
 
-function validateNetworkPolicy(obj: KubeObject): StatusCause[] {
-  const out: StatusCause[] = [];
-  const spec = asObj(obj.spec);
-  if (!spec) return [cause.required('spec')];
-  if (spec.podSelector === undefined || spec.podSelector === null) out.push(cause.required('spec.podSelector'));
-  else out.push(...checkSelector('spec.podSelector', spec.podSelector));
-  const types = asList(spec.policyTypes);
-  const seen = new Set<unknown>();
-  types.forEach((t, i) => {
-    out.push(...checkEnum(`spec.policyTypes[${i}]`, t, ['Ingress', 'Egress']));
-    if (seen.has(t)) out.push(cause.duplicate(`spec.policyTypes[${i}]`, t));
-    seen.add(t);
-  });
-  asList(spec.ingress).forEach((r, i) => {
-    const rule = asObj(r) ?? {};
-    out.push(...validatePolicyPorts(`spec.ingress[${i}].ports`, asList(rule.ports)));
-    out.push(...validatePeers(`spec.ingress[${i}].from`, asList(rule.from)));
-  });
-  asList(spec.egress).forEach((r, i) => {
-    const rule = asObj(r) ?? {};
-    out.push(...validatePolicyPorts(`spec.egress[${i}].ports`, asList(rule.ports)));
-    out.push(...validatePeers(`spec.egress[${i}].to`, asList(rule.to)));
-  });
-  return out;
-}
 
 // ------------------------------------------------------------ the rest
 
