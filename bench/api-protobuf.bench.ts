@@ -18,7 +18,7 @@ import { startApiServer } from '../src/api/server.ts';
 import type { JsonObject } from '../src/core/types.ts';
 import { startRedis } from '../src/store/redis-process.ts';
 import { RedisStore } from '../src/store/redis-store.ts';
-import { machineInfo, median, parseFlags, percentile, printResult } from './stats.ts';
+import { forEachConcurrently, machineInfo, median, parseFlags, percentile, printResult } from './stats.ts';
 
 const flags = parseFlags(process.argv.slice(2), { pods: 10000, concurrency: 16, runs: 3 });
 type Format = 'json' | 'protobuf';
@@ -62,19 +62,12 @@ function post(agent: Agent, port: number, token: string, format: Format, body: B
 
 async function createAll(agent: Agent, port: number, token: string, format: Format, bodies: Buffer[]): Promise<{ seconds: number; lat: number[] }> {
   const lat: number[] = [];
-  let next = 0;
   const t0 = performance.now();
-  await Promise.all(
-    Array.from({ length: flags.concurrency }, async () => {
-      for (;;) {
-        const i = next++;
-        if (i >= bodies.length) return;
-        const ts = performance.now();
-        await post(agent, port, token, format, bodies[i]);
-        lat.push(performance.now() - ts);
-      }
-    }),
-  );
+  await forEachConcurrently(bodies.length, flags.concurrency, async (i) => {
+    const ts = performance.now();
+    await post(agent, port, token, format, bodies[i]);
+    lat.push(performance.now() - ts);
+  });
   return { seconds: (performance.now() - t0) / 1000, lat };
 }
 

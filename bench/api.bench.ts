@@ -15,7 +15,7 @@ import { createClient } from '../src/client/http-client.ts';
 import type { KubeObject } from '../src/core/types.ts';
 import { redisConnectionOptions, startRedis } from '../src/store/redis-process.ts';
 import { RedisStore } from '../src/store/redis-store.ts';
-import { machineInfo, median, parseFlags, percentile, printResult } from './stats.ts';
+import { forEachConcurrently, machineInfo, median, parseFlags, percentile, printResult } from './stats.ts';
 
 const flags = parseFlags(process.argv.slice(2), { pods: 10000, concurrency: 16, runs: 3 });
 
@@ -73,22 +73,15 @@ async function main(): Promise<void> {
         if (++received === flags.pods) allSeen();
       });
       const createLat: number[] = [];
-      let next = 0;
       const t0 = performance.now();
-      await Promise.all(
-        Array.from({ length: flags.concurrency }, async () => {
-          for (;;) {
-            const i = next++;
-            if (i >= flags.pods) return;
-            const obj = pod(i, run);
-            const ts = performance.now();
-            sent.set(obj.metadata.name ?? '', ts);
-            await client.create('pods', obj);
-            createLat.push(performance.now() - ts);
-            if (i > 0 && i % 2000 === 0) process.stderr.write(`  run ${run + 1}: ${i} pods created\n`);
-          }
-        }),
-      );
+      await forEachConcurrently(flags.pods, flags.concurrency, async (i) => {
+        const obj = pod(i, run);
+        const ts = performance.now();
+        sent.set(obj.metadata.name ?? '', ts);
+        await client.create('pods', obj);
+        createLat.push(performance.now() - ts);
+        if (i > 0 && i % 2000 === 0) process.stderr.write(`  run ${run + 1}: ${i} pods created\n`);
+      });
       const elapsed = (performance.now() - t0) / 1000;
       await seenAll;
       watch.close();

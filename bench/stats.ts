@@ -56,3 +56,13 @@ const round = (v: unknown): unknown =>
 export function printResult(result: Record<string, unknown>): void {
   process.stdout.write(JSON.stringify(round(result)) + '\n');
 }
+
+/** Runs task(0..count-1) on `concurrency` workers, each taking the next index; resolves when all are done. */
+export async function forEachConcurrently(count: number, concurrency: number, task: (i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      for (let i = next++; i < count; i = next++) await task(i);
+    }),
+  );
+}
