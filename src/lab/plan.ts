@@ -160,6 +160,8 @@ export interface LabNetworkOptions {
   /** Seconds; short in tests that let a node's lease expire. */
   subnetLeaseTtl?: number;
   vni?: number;
+  /** Upstream resolvers (IP or IP:PORT) for every node's cluster DNS (agent --dns-upstream); default: the host's resolv.conf. */
+  dnsUpstreams?: string[];
 }
 
 /** The lab's redis (started by `lab up` in the state dir): the store and the subnet pool, for the server only. */
@@ -192,6 +194,7 @@ export function agentCommand(plan: LabPlan, node: NodePlan, nodeBinary: string, 
     '--kubelet-listen', node.kubeletSocket,
     ...(net.clusterCidr ? ['--cluster-cidr', net.clusterCidr] : []),
     ...(net.vni !== undefined ? ['--vni', String(net.vni)] : []),
+    ...(net.dnsUpstreams ?? []).flatMap((u) => ['--dns-upstream', u]),
   ];
 }
 

@@ -56,6 +56,7 @@ export function parseLabState(text: string): LabState {
       const v = net[k];
       if (typeof v === 'number' && Number.isInteger(v) && v > 0) network[k] = v;
     }
+    if (Array.isArray(net.dnsUpstreams) && net.dnsUpstreams.every((u) => typeof u === 'string')) network.dnsUpstreams = net.dnsUpstreams as string[];
   }
   return {
     version: 1,
