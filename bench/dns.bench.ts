@@ -1,11 +1,18 @@
 // Cluster DNS: dnsperf against `meshlet dns` (1 and 2 worker processes) and, in
-// the same run, against dnsmasq serving the same records, all on 127.0.0.1 high
-// ports. Cluster names (10,000 Services), outside names from the cache, outside
-// names through a pod's search path (ndots:5: four queries per lookup) with and
-// without the autopath short-cut; memory with 10,000 Services and 50,000
-// endpoints against CoreDNS's formula; feed-to-answer propagation.
+// the same run, against dnsmasq serving the same records. Cluster names (10,000
+// Services), outside names from the cache, outside names through a pod's search
+// path (ndots:5: four queries per lookup) with and without the autopath
+// short-cut; memory with 10,000 Services and 50,000 endpoints against CoreDNS's
+// formula; feed-to-answer propagation.
 //
-//   flock /tmp/meshlet-integration.lock node --import tsx bench/dns.bench.ts [--seconds 5] [--runs 3] [--services 10000] [--endpoints 5]
+// With --netns 1 (root; the default when run as root) the servers run in a
+// "node" network namespace the bench makes and dnsperf in a "pod" namespace
+// joined to it by a veth pair (mlt-dns-bn-*/mlt-dns-bp-*, removed at the end),
+// as a pod reaches its node's DNS; with --netns 0 everything is on 127.0.0.1.
+// --only and --targets (comma lists) pick scenarios (cluster, outside, search,
+// autopath) and servers (meshlet-1, meshlet-2, dnsmasq), to keep each locked run short.
+//
+//   flock /tmp/meshlet-integration.lock node --import tsx bench/dns.bench.ts [--seconds 10] [--runs 3] [--services 10000] [--endpoints 5] [--only cluster,outside] [--targets meshlet-1,dnsmasq]
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -18,7 +25,24 @@ import { FeedClient, StubUpstream, startDnsProcess, type DnsProcess } from '../t
 import { runProcess } from '../test/helpers/run.ts';
 import { machineInfo, median, parseFlags, percentile, printResult } from './stats.ts';
 
-const flags = parseFlags(process.argv.slice(2), { seconds: 5, runs: 3, services: 10000, endpoints: 5, outside: 1000, clients: 4, propagations: 200 });
+/** The comma-list flags (--only, --targets, and --inner, the pod namespace when re-run inside the node one). */
+const listFlags: Record<string, string[]> = {};
+const numeric: string[] = [];
+{
+  const argv = process.argv.slice(2);
+  for (let i = 0; i < argv.length; i++) {
+    if (['--only', '--targets', '--inner'].includes(argv[i])) listFlags[argv[i].slice(2)] = (argv[++i] ?? '').split(',').filter(Boolean);
+    else numeric.push(argv[i]);
+  }
+}
+const isRoot = process.getuid?.() === 0;
+const flags = parseFlags(numeric, { seconds: 10, runs: 3, services: 10000, endpoints: 5, outside: 1000, clients: 4, propagations: 200, netns: isRoot ? 1 : 0 });
+const podNetns = listFlags.inner?.[0];
+/** Addresses in the bench's namespaces: the servers, the pod (a known pod: autopath), a second pod address that is no pod. */
+const NET = { server: '10.254.53.1', pod: '10.254.53.2', stranger: '10.254.53.3' };
+const serverHost = podNetns ? NET.server : '127.0.0.1';
+const podSource = podNetns ? NET.pod : '127.0.0.1';
+const strangerSource = podNetns ? NET.stranger : '127.0.0.2';
 const Z = 'cluster.local';
 const svcIP = (i: number): string => `10.96.${(i >> 8) & 255}.${i & 255}`;
 const epIP = (i: number): string => `10.${244 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`;
@@ -26,7 +50,7 @@ const epIP = (i: number): string => `10.${244 + (i >> 16)}.${(i >> 8) & 255}.${i
 function clusterData(): FeedSnapshot {
   const services: FeedService[] = [];
   const endpointSlices: FeedEndpointSlice[] = [];
-  const pods: FeedPod[] = [{ namespace: 'default', name: 'bench-client', ips: ['127.0.0.1'] }];
+  const pods: FeedPod[] = [{ namespace: 'default', name: 'bench-client', ips: [podSource] }];
   let ep = 0;
   for (let i = 0; i < flags.services; i++) {
     services.push({ namespace: 'default', name: `svc-${i}`, clusterIPs: [svcIP(i + 10)], ports: [{ name: 'http', port: 80, protocol: 'TCP' }] });
@@ -48,10 +72,14 @@ interface PerfResult {
   completed: number;
 }
 
-async function dnsperf(port: number, file: string, opts: { source?: string; seconds: number; host?: string }): Promise<PerfResult> {
-  const args = ['-s', opts.host ?? '127.0.0.1', '-p', String(port), '-d', file, '-c', String(flags.clients), '-l', String(opts.seconds), '-t', '2', '-q', '200'];
-  if (opts.source) args.push('-a', opts.source);
-  const r = await runProcess('dnsperf', args, { timeoutMs: (opts.seconds + 30) * 1000 });
+/** dnsperf, from the pod namespace when there is one. */
+function runDnsperf(args: string[], timeoutMs: number): ReturnType<typeof runProcess> {
+  return podNetns ? runProcess('ip', ['netns', 'exec', podNetns, 'dnsperf', ...args], { timeoutMs }) : runProcess('dnsperf', args, { timeoutMs });
+}
+
+async function dnsperf(port: number, file: string, opts: { source?: string; seconds: number }): Promise<PerfResult> {
+  const args = ['-s', serverHost, '-p', String(port), '-d', file, '-c', String(flags.clients), '-l', String(opts.seconds), '-t', '2', '-q', '200', '-a', opts.source ?? podSource];
+  const r = await runDnsperf(args, (opts.seconds + 30) * 1000);
   const num = (re: RegExp): number => Number(re.exec(r.stdout)?.[1] ?? NaN);
   const res = {
     qps: num(/Queries per second:\s+([\d.]+)/),
@@ -65,9 +93,8 @@ async function dnsperf(port: number, file: string, opts: { source?: string; seco
 
 /** Runs the query file once through (warming caches), at a modest rate. */
 async function warm(port: number, file: string, source?: string): Promise<void> {
-  const args = ['-s', '127.0.0.1', '-p', String(port), '-d', file, '-n', '1', '-c', '1', '-q', '20', '-t', '3'];
-  if (source) args.push('-a', source);
-  await runProcess('dnsperf', args, { timeoutMs: 120_000 });
+  const args = ['-s', serverHost, '-p', String(port), '-d', file, '-n', '1', '-c', '1', '-q', '20', '-t', '3', '-a', source ?? podSource];
+  await runDnsperf(args, 120_000);
 }
 
 function rssKiB(pid: number): number {
@@ -87,7 +114,7 @@ const treeRssMiB = (pid: number): number => [pid, ...childPids(pid)].reduce((a, 
 
 async function startDnsmasq(dir: string, port: number, upstreamPort: number): Promise<ChildProcess> {
   const child = spawn('dnsmasq', [
-    '--keep-in-foreground', '--no-resolv', '--no-hosts', `--addn-hosts=${join(dir, 'hosts')}`, '--listen-address=127.0.0.1', '--bind-interfaces',
+    '--keep-in-foreground', '--no-resolv', '--no-hosts', `--addn-hosts=${join(dir, 'hosts')}`, `--listen-address=${serverHost}`, '--bind-interfaces',
     `--port=${port}`, `--server=127.0.0.1#${upstreamPort}`, '--local=/cluster.local/', '--cache-size=20000', '--user=root', `--pid-file=${join(dir, 'dnsmasq.pid')}`, '--log-facility=/dev/null',
   ], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
@@ -118,7 +145,7 @@ function queryOnce(port: number, name: string, timeoutMs = 500): Promise<boolean
         resolve(false);
       }
     });
-    s.send(dnsPacket.encode({ type: 'query', id: 7, flags: dnsPacket.RECURSION_DESIRED, questions: [{ type: 'A', name }] }), port, '127.0.0.1');
+    s.send(dnsPacket.encode({ type: 'query', id: 7, flags: dnsPacket.RECURSION_DESIRED, questions: [{ type: 'A', name }] }), port, serverHost);
   });
 }
 
@@ -160,13 +187,14 @@ async function main(): Promise<void> {
     writeFileSync(join(dir, 'hosts'), data.services.map((s) => `${s.clusterIPs?.[0]} ${s.name}.${s.namespace}.svc.${Z}`).join('\n') + '\n');
 
     // Memory: an idle process, then with the cluster data, then with every name's answer prebuilt.
-    const base = await startDnsProcess(join(dir, 'idle'), ['--listen', '127.0.0.1:0', '--upstream', `127.0.0.1:${upstream.port}`]);
+    const dnsArgs = ['--listen', `${serverHost}:0`, '--upstream', `127.0.0.1:${upstream.port}`, '--allow-recursion', `${podSource}/32`, '--allow-recursion', `${strangerSource}/32`];
+    const base = await startDnsProcess(join(dir, 'idle'), dnsArgs);
     procs.push(base);
     const idleMiB = treeRssMiB(base.child.pid!);
     await base.stop();
 
     const start = async (name: string, workers: number): Promise<{ dns: DnsProcess; feed: FeedClient; loadMs: number }> => {
-      const d = await startDnsProcess(join(dir, name), ['--listen', '127.0.0.1:0', '--upstream', `127.0.0.1:${upstream.port}`, '--workers', String(workers)]);
+      const d = await startDnsProcess(join(dir, name), [...dnsArgs, '--workers', String(workers)]);
       procs.push(d);
       const feed = await FeedClient.connect(d.pid.feedSocket);
       const t0 = performance.now();
@@ -175,35 +203,38 @@ async function main(): Promise<void> {
       while (!(await queryOnce(d.port, `svc-${flags.services - 1}.default.svc.${Z}`, 1000))) { /* loading */ }
       return { dns: d, feed, loadMs: performance.now() - t0 };
     };
+    const wanted = (t: string): boolean => !listFlags.targets || listFlags.targets.includes(t);
     const one = await start('w1', 1);
     const loadedMiB = treeRssMiB(one.dns.child.pid!);
-    const two = await start('w2', 2);
+    const two = wanted('meshlet-2') ? await start('w2', 2) : undefined;
     const dnsmasqPort = 20000 + Math.floor(Math.random() * 20000);
-    dnsmasq = await startDnsmasq(dir, dnsmasqPort, upstream.port);
+    if (wanted('dnsmasq')) dnsmasq = await startDnsmasq(dir, dnsmasqPort, upstream.port);
 
     const targets = [
       { name: 'meshlet-1', port: one.dns.port },
-      { name: 'meshlet-2', port: two.dns.port },
-      { name: 'dnsmasq', port: dnsmasqPort },
+      ...(two ? [{ name: 'meshlet-2', port: two.dns.port }] : []),
+      ...(dnsmasq ? [{ name: 'dnsmasq', port: dnsmasqPort }] : []),
+    ].filter((t) => wanted(t.name));
+    const allScenarios: { key: string; name: string; file: string; source?: string; queriesPerLookup: number; only?: string[] }[] = [
+      { key: 'cluster', name: 'cluster names', file: files.cluster, queriesPerLookup: 1 },
+      { key: 'outside', name: 'outside names (cache)', file: files.outside, queriesPerLookup: 1 },
+      // From a source that is no pod: no autopath, the client walks the search list (4 queries per lookup).
+      { key: 'search', name: 'outside names via search path, no autopath', file: files.search, source: strangerSource, queriesPerLookup: 4 },
+      { key: 'autopath', name: 'outside names via search path, autopath', file: files.autopath, queriesPerLookup: 1, only: ['meshlet-1', 'meshlet-2'] },
     ];
+    const scenarios = allScenarios.filter((x) => !listFlags.only || listFlags.only.includes(x.key));
     // Warm every cache: cluster answers prebuilt, outside names cached, autopath answers cached.
     // Each worker process has its own caches, and the kernel spreads queries over them: warm several times.
+    const needs = (k: string): boolean => scenarios.some((x) => x.key === k);
     for (const t of [...targets, ...targets.filter((x) => x.name === 'meshlet-2'), ...targets.filter((x) => x.name === 'meshlet-2')]) {
-      await warm(t.port, files.cluster);
-      await warm(t.port, files.outside);
-      await warm(t.port, files.search, '127.0.0.2');
-      if (t.name !== 'dnsmasq') await warm(t.port, files.autopath);
+      if (needs('cluster')) await warm(t.port, files.cluster);
+      if (needs('outside')) await warm(t.port, files.outside);
+      if (needs('search') || needs('autopath')) await warm(t.port, files.search, strangerSource);
+      if (needs('autopath') && t.name !== 'dnsmasq') await warm(t.port, files.autopath);
     }
     const warmedMiB = treeRssMiB(one.dns.child.pid!);
     const upstreamQueriesBefore = upstream.queries.length;
 
-    const scenarios: { name: string; file: string; source?: string; queriesPerLookup: number; only?: string[] }[] = [
-      { name: 'cluster names', file: files.cluster, queriesPerLookup: 1 },
-      { name: 'outside names (cache)', file: files.outside, queriesPerLookup: 1 },
-      // From a source that is no pod: no autopath, the client walks the search list (4 queries per lookup).
-      { name: 'outside names via search path, no autopath', file: files.search, source: '127.0.0.2', queriesPerLookup: 4 },
-      { name: 'outside names via search path, autopath', file: files.autopath, queriesPerLookup: 1, only: ['meshlet-1', 'meshlet-2'] },
-    ];
     const results: Record<string, Record<string, { qps: number[]; lat: number[]; lost: number[] }>> = {};
     for (const s of scenarios) {
       results[s.name] = {};
@@ -220,8 +251,8 @@ async function main(): Promise<void> {
       }
     }
     const upstreamDuringRuns = upstream.queries.length - upstreamQueriesBefore;
-    const prop1 = await propagation(one.dns, one.feed, 'w1', flags.propagations);
-    const prop2 = await propagation(two.dns, two.feed, 'w2', flags.propagations);
+    const prop1 = flags.propagations > 0 ? await propagation(one.dns, one.feed, 'w1', flags.propagations) : undefined;
+    const prop2 = two && flags.propagations > 0 ? await propagation(two.dns, two.feed, 'w2', flags.propagations) : undefined;
 
     const summary: Record<string, Record<string, { qps: number; lookupsPerSec: number; avgLatencyMs: number; lost: number }>> = {};
     for (const s of scenarios) {
@@ -231,11 +262,13 @@ async function main(): Promise<void> {
         summary[s.name][t] = { qps, lookupsPerSec: qps / s.queriesPerLookup, avgLatencyMs: median(v.lat), lost: median(v.lost) };
       }
     }
-    const dm = (s: string): number => summary[s].dnsmasq?.lookupsPerSec ?? summary['outside names via search path, no autopath'].dnsmasq.lookupsPerSec;
-    const ratios = Object.fromEntries(scenarios.map((s) => [s.name, {
-      'meshlet-1/dnsmasq': summary[s.name]['meshlet-1'].lookupsPerSec / dm(s.name),
-      'meshlet-2/dnsmasq': summary[s.name]['meshlet-2'].lookupsPerSec / dm(s.name),
-    }]));
+    // dnsmasq has no autopath: the autopath scenario is compared with dnsmasq walking the search path.
+    const dm = (s: string): number | undefined => summary[s]?.dnsmasq?.lookupsPerSec ?? summary['outside names via search path, no autopath']?.dnsmasq?.lookupsPerSec;
+    const ratios = Object.fromEntries(scenarios.map((s) => {
+      const d = dm(s.name);
+      const r = (t: string): number | undefined => (d && summary[s.name][t] ? summary[s.name][t].lookupsPerSec / d : undefined);
+      return [s.name, { 'meshlet-1/dnsmasq': r('meshlet-1'), 'meshlet-2/dnsmasq': r('meshlet-2') }];
+    }));
     const pods = data.pods.length;
     printResult({
       bench: 'dns',
@@ -248,7 +281,7 @@ async function main(): Promise<void> {
       memory: {
         services: flags.services, endpoints: flags.services * flags.endpoints, pods,
         idleMiB, loadedMiB, warmedMiB,
-        twoWorkersMiB: treeRssMiB(two.dns.child.pid!),
+        twoWorkersMiB: two ? treeRssMiB(two.dns.child.pid!) : undefined,
         corednsFormulaMiB: (pods + flags.services) / 1000 + 54,
         snapshotLoadMs: one.loadMs,
         snapshotBytes: line.length,
@@ -266,7 +299,35 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err: unknown) => {
+/** Root: the node and pod namespaces, a veth between them, and this bench re-run inside the node one. */
+async function inNamespaces(): Promise<number> {
+  const tag = Math.random().toString(16).slice(2, 8);
+  const node = `mlt-dns-bn-${tag}`;
+  const pod = `mlt-dns-bp-${tag}`;
+  const ip = async (args: string[]): Promise<void> => {
+    const r = await runProcess('ip', args, { timeoutMs: 10_000 });
+    if (r.code !== 0) throw new Error(`ip ${args.join(' ')}: ${r.stderr}`);
+  };
+  try {
+    await ip(['netns', 'add', node]);
+    await ip(['netns', 'add', pod]);
+    await ip(['-n', node, 'link', 'set', 'lo', 'up']);
+    await ip(['-n', pod, 'link', 'set', 'lo', 'up']);
+    await ip(['-n', node, 'link', 'add', `mltdnsb${tag}`, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', pod]);
+    await ip(['-n', node, 'addr', 'add', `${NET.server}/24`, 'dev', `mltdnsb${tag}`]);
+    await ip(['-n', node, 'link', 'set', `mltdnsb${tag}`, 'up']);
+    await ip(['-n', pod, 'addr', 'add', `${NET.pod}/24`, 'dev', 'eth0']);
+    await ip(['-n', pod, 'addr', 'add', `${NET.stranger}/24`, 'dev', 'eth0']);
+    await ip(['-n', pod, 'link', 'set', 'eth0', 'up']);
+    const child = spawn('ip', ['netns', 'exec', node, process.execPath, ...process.execArgv, process.argv[1], ...process.argv.slice(2), '--inner', pod], { stdio: 'inherit' });
+    return await new Promise<number>((r) => child.once('exit', (code) => r(code ?? 1)));
+  } finally {
+    await runProcess('ip', ['netns', 'del', pod], { timeoutMs: 10_000 }).catch(() => undefined);
+    await runProcess('ip', ['netns', 'del', node], { timeoutMs: 10_000 }).catch(() => undefined);
+  }
+}
+
+(flags.netns && !podNetns ? inNamespaces().then((code) => process.exit(code)) : main()).catch((err: unknown) => {
   process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
   process.exit(1);
 });
