@@ -4,6 +4,7 @@ import {
   labNameProblem, nodeCountProblem, planLab, namespaceBatch, underlayBatch, nodeBatch, labNamespacesIn,
   labIdentities, agentCommand, serverCommand, labKubeconfig, parseExecTarget,
 } from '../../src/lab/plan.ts';
+import { newLabState, parseLabState } from '../../src/lab/state.ts';
 
 test('lab names are DNS-1123 labels of at most 12 characters', () => {
   for (const ok of ['meshlet', 'a', 'lab-2', '123456789012', 'mlt0a9z']) assert.equal(labNameProblem(ok), undefined, ok);
@@ -95,4 +96,15 @@ test('exec targets', () => {
   assert.equal(parseExecTarget('node-1'), undefined);
   assert.equal(parseExecTarget('node/'), undefined);
   assert.equal(parseExecTarget('a/b/c'), undefined);
+});
+
+test('a lab\'s DNS upstreams reach every agent as --dns-upstream, and survive in the lab state', () => {
+  const plan = planLab('x', 2, '/s/x');
+  const cmd = agentCommand(plan, plan.nodes[1], '/usr/bin/node', '/repo/bin/meshlet.js', { dnsUpstreams: ['172.31.0.11:5300', '192.0.2.53'] });
+  const at = cmd.indexOf('--dns-upstream');
+  assert.deepEqual(cmd.slice(at), ['--dns-upstream', '172.31.0.11:5300', '--dns-upstream', '192.0.2.53']);
+  assert.ok(!agentCommand(plan, plan.nodes[1], '/usr/bin/node', '/repo/bin/meshlet.js').includes('--dns-upstream'), 'none by default');
+  const s = { ...newLabState('x', 2, ['ml-x-ul'], new Date('2026-01-01T00:00:00Z')), network: { dnsUpstreams: ['172.31.0.11:5300'] } };
+  assert.deepEqual(parseLabState(JSON.stringify(s)).network, { dnsUpstreams: ['172.31.0.11:5300'] });
+  assert.deepEqual(parseLabState(JSON.stringify({ ...s, network: { dnsUpstreams: [53] } })).network, {}, 'not a list of strings: dropped');
 });
