@@ -92,7 +92,8 @@ export function heldNodePorts(svc: KubeObject | undefined): number[] {
  * dropTypeDependentFields): a port left without a nodePort keeps the one the
  * old port of the same name had (unless another port now uses it), and the
  * healthCheckNodePort is kept; a Service that no longer needs node ports drops
- * the values it still carries from the old object, so that they are freed.
+ * the values it still carries from the old object, so that they are freed
+ * (and allocateLoadBalancerNodePorts once it is no longer a LoadBalancer).
  */
 export function nodePortsToCarry(old: KubeObject, next: KubeObject): KubeObject {
   const was = specOf(old);
@@ -114,6 +115,7 @@ export function nodePortsToCarry(old: KubeObject, next: KubeObject): KubeObject 
   } else if (!needsHealthCheckNodePort(spec) && spec.healthCheckNodePort === was.healthCheckNodePort) {
     delete spec.healthCheckNodePort;
   }
+  if (typeOf(spec) !== 'LoadBalancer' && spec.allocateLoadBalancerNodePorts === was.allocateLoadBalancerNodePorts) delete spec.allocateLoadBalancerNodePorts;
   return { ...next, spec: spec as KubeObject['spec'] };
 }
 

@@ -117,10 +117,6 @@ export class Registry {
   /** What the kinds' write hooks use (allocators). */
   private readonly hooks: HookContext;
 
-  get clusterIps(): ClusterIpAllocator {
-    return this.hooks.clusterIps;
-  }
-
   /** At start: every kind's repair of its allocations (reservations whose object is gone). Returns how many were freed. */
   async repairAllocations(): Promise<number> {
     let freed = 0;

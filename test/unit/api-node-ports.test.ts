@@ -63,6 +63,12 @@ describe('node ports on update', () => {
     assert.equal((next.spec as { healthCheckNodePort?: number }).healthCheckNodePort, undefined);
     assert.deepEqual(ports(old), [30080, 30443], 'the old object is not changed');
   });
+  it('a LoadBalancer turned NodePort drops the allocateLoadBalancerNodePorts it carried over', () => {
+    const lb = svc({ type: 'LoadBalancer', allocateLoadBalancerNodePorts: true, ports: [{ name: 'http', port: 80, nodePort: 30080 }] });
+    const next = nodePortsToCarry(lb, svc({ type: 'NodePort', allocateLoadBalancerNodePorts: true, ports: [{ name: 'http', port: 80 }] }));
+    assert.equal((next.spec as { allocateLoadBalancerNodePorts?: boolean }).allocateLoadBalancerNodePorts, undefined);
+    assert.deepEqual(ports(next), [30080]);
+  });
   it('switching to externalTrafficPolicy Cluster drops the old health-check port', () => {
     const next = nodePortsToCarry(old, svc({ type: 'NodePort', externalTrafficPolicy: 'Cluster', healthCheckNodePort: 30999, ports: [{ name: 'http', port: 80 }] }));
     assert.equal((next.spec as { healthCheckNodePort?: number }).healthCheckNodePort, undefined);
