@@ -9,7 +9,10 @@ import type { KubeObject, StatusCause } from '../../core/types.ts';
 import type { Store } from '../../store/types.ts';
 import type { ClusterIpAllocator } from '../cluster-ip.ts';
 import type { NodePortAllocator } from '../node-ports.ts';
+import type { PreparedWrite } from '../reservations.ts';
 import type { Printer } from './printer.ts';
+
+export type { PreparedWrite } from '../reservations.ts';
 
 /** How a strategic-merge list at a path merges: by a key of its object elements, or as a set of primitives. Absent: atomic. */
 export type ListStrategy = { mergeKey: string } | { set: true };
@@ -33,12 +36,6 @@ export interface NameRule {
  */
 export type AdmissionHook = (obj: KubeObject, old: KubeObject | undefined) => KubeObject;
 
-/** Allocations prepared for one write: `commit` after the store took it, `undo` after it failed. */
-export interface PreparedWrite {
-  object: KubeObject;
-  commit(): Promise<void>;
-  undo(): Promise<void>;
-}
 
 /** What the write hooks may use: the store and the server's allocators. */
 export interface HookContext {
