@@ -1,7 +1,7 @@
 // Service ClusterIP allocation. Each allocated address is a permanent
-// reservation in the store's lease space (`svcip/<ip>` held by `<ns>/<name>`),
-// so several API servers never hand out one address twice. A repair pass
-// (at start) releases reservations whose Service is gone, as kube-apiserver's
+// reservation (reservations.ts: `svcip/<ip>` held by `<ns>/<name>`), so
+// several API servers never hand out one address twice. A repair pass (at
+// start) releases reservations whose Service is gone, as kube-apiserver's
 // ClusterIP repair loop does.
 //
 // Addresses not asked for come from the upper band of the range first and
@@ -12,6 +12,7 @@ import { DEFAULT_SERVICE_CIDR, allocationBands, clusterDnsAddress, type Band } f
 import type { KubeObject } from '../core/types.ts';
 import { addressAt, contains, hostRange, parseCidr, type Cidr } from '../core/cidr.ts';
 import type { LeaseStore, Store } from '../store/types.ts';
+import { Reservations, holderOf, liveHolders, type PreparedWrite } from './reservations.ts';
 
 const KEY_PREFIX = 'svcip/';
 const RANDOM_TRIES = 16;
@@ -60,26 +61,24 @@ export class ClusterIpAllocator {
   /** The cluster DNS address: only ever given to a Service that asks for it. */
   readonly dnsAddress: string;
   private readonly bands: { lower: Band; upper: Band };
+  private readonly reservations: Reservations;
 
   constructor(
-    private readonly leases: LeaseStore,
+    leases: LeaseStore,
     serviceCidr: string = DEFAULT_SERVICE_CIDR,
     private readonly random: () => number = Math.random,
   ) {
     this.cidr = parseCidr(serviceCidr);
     this.dnsAddress = clusterDnsAddress(this.cidr);
     this.bands = allocationBands(this.cidr);
-  }
-
-  private holderOf(svc: KubeObject): string {
-    return `${svc.metadata.namespace ?? ''}/${svc.metadata.name ?? ''}`;
+    this.reservations = new Reservations(leases, KEY_PREFIX);
   }
 
   /** Returns the Service with spec.clusterIP(s) set, reserving the address; unchanged when it needs none. */
   async allocate(svc: KubeObject): Promise<KubeObject> {
     const req = clusterIpRequest(svc);
     if (!req.allocate) return svc;
-    const holder = this.holderOf(svc);
+    const holder = holderOf(svc);
     const ip = req.requested ? await this.reserveRequested(req.requested, holder) : await this.reserveAny(holder);
     return { ...svc, spec: { ...(svc.spec as object), clusterIP: ip, clusterIPs: [ip] } };
   }
@@ -90,7 +89,7 @@ export class ClusterIpAllocator {
         causes: [{ reason: 'FieldValueInvalid', field: 'spec.clusterIP', message: `provided IP is not in the valid range ${formatRange(this.cidr)}` }],
       });
     }
-    if (!(await this.leases.reserve(KEY_PREFIX + ip, holder))) {
+    if (!(await this.reservations.reserve(ip, holder))) {
       throw new KubeError('Invalid', `Service "${holder}" is invalid: spec.clusterIP: Invalid value: "${ip}": provided IP is already allocated`, {
         causes: [{ reason: 'FieldValueInvalid', field: 'spec.clusterIP', message: 'provided IP is already allocated' }],
       });
@@ -104,17 +103,17 @@ export class ClusterIpAllocator {
     if (upper.count > 0n) {
       for (let i = 0; i < RANDOM_TRIES; i++) {
         const ip = addressAt(this.cidr, upper.first + this.randomBelow(upper.count));
-        if (ip !== this.dnsAddress && (await this.leases.reserve(KEY_PREFIX + ip, holder))) return ip;
+        if (ip !== this.dnsAddress && (await this.reservations.reserve(ip, holder))) return ip;
       }
     }
     // A crowded band: walk it once from a random start; then the lower band.
-    const taken = new Set((await this.leases.list(KEY_PREFIX)).keys());
+    const taken = await this.reservations.taken();
     for (const band of [upper, lower]) {
       const start = this.randomBelow(band.count);
       for (let k = 0n; k < band.count; k++) {
         const ip = addressAt(this.cidr, band.first + ((start + k) % band.count));
-        if (ip === this.dnsAddress || taken.has(KEY_PREFIX + ip)) continue;
-        if (await this.leases.reserve(KEY_PREFIX + ip, holder)) return ip;
+        if (ip === this.dnsAddress || taken.has(ip)) continue;
+        if (await this.reservations.reserve(ip, holder)) return ip;
       }
     }
     throw new KubeError('InternalError', `failed to allocate a serviceIP: range is full (${formatRange(this.cidr)})`);
@@ -131,7 +130,7 @@ export class ClusterIpAllocator {
   }
 
   private async releaseIp(ip: string, svc: KubeObject): Promise<void> {
-    await this.leases.release(KEY_PREFIX + ip, this.holderOf(svc));
+    await this.reservations.release(ip, holderOf(svc));
   }
 
   /**
@@ -147,13 +146,19 @@ export class ClusterIpAllocator {
     await this.releaseIp(ip, svc);
   }
 
+  /** For a create: the Service with its address; `undo` frees it after a failed write. */
+  async prepareCreate(store: Store, svc: KubeObject): Promise<PreparedWrite> {
+    const object = await this.allocate(svc);
+    return { object, commit: async () => {}, undo: () => this.releaseUnlessStored(store, object) };
+  }
+
   /**
    * For an update: allocates what `next` needs (see clusterIpChange) and
    * returns it with `commit` (after the store write: frees the address the
    * Service no longer holds) and `undo` (after a failed write: frees what was
    * allocated here).
    */
-  async prepareUpdate(store: Store, old: KubeObject, next: KubeObject): Promise<{ object: KubeObject; commit(): Promise<void>; undo(): Promise<void> }> {
+  async prepareUpdate(store: Store, old: KubeObject, next: KubeObject): Promise<PreparedWrite> {
     const change = clusterIpChange(old, next);
     const object = change.allocate ? await this.allocate(next) : next;
     return {
@@ -170,13 +175,11 @@ export class ClusterIpAllocator {
   /** Releases reservations whose Service no longer exists or holds another address. Returns how many. */
   async repair(store: Store): Promise<number> {
     const services = await store.list('services');
-    const live = new Set(services.items.map((s) => `${KEY_PREFIX}${specOf(s).clusterIP ?? ''}|${this.holderOf(s)}`));
-    let released = 0;
-    for (const [key, holder] of await this.leases.list(KEY_PREFIX)) {
-      if (live.has(`${key}|${holder}`)) continue;
-      if (await this.leases.release(key, holder)) released++;
-    }
-    return released;
+    const live = services.items.flatMap((s): [string, string][] => {
+      const ip = heldClusterIp(s);
+      return ip ? [[ip, holderOf(s)]] : [];
+    });
+    return this.reservations.repair(liveHolders(live));
   }
 }
 

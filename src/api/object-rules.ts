@@ -1,5 +1,7 @@
 // The pure object rules of the registry: what create, update, status updates,
-// scale and deletion do to an object. No I/O; registry.ts applies the results.
+// scale and deletion do to an object, for every kind, with the kind's own
+// parts asked of its strategy (src/api/kinds/). No I/O; registry.ts applies
+// the results.
 import { randomBytes } from 'node:crypto';
 import { deepEqual } from '../core/deep-equal.ts';
 import { KubeError } from '../core/errors.ts';
@@ -7,7 +9,7 @@ import { kubeTime } from '../core/time.ts';
 import { apiVersionOf, type ResourceInfo } from '../core/resources.ts';
 import { formatLabelSelector } from '../core/selectors.ts';
 import type { Json, KubeObject, LabelSelector } from '../core/types.ts';
-import { SYSTEM_NAMESPACES } from '../core/well-known.ts';
+import { strategyFor } from './kinds/index.ts';
 import { queryFlag } from './query-params.ts';
 
 export type Rec = Record<string, unknown>;
@@ -24,16 +26,13 @@ export function randomSuffix(): string {
   return [...bytes].map((b) => NAME_CHARS[b % NAME_CHARS.length]).join('');
 }
 
-/** Namespaces nobody may delete. */
-export const PROTECTED_NAMESPACES: ReadonlySet<string> = new Set(SYSTEM_NAMESPACES);
-
 export function hasStatusSubresource(info: ResourceInfo): boolean {
   return info.subresources.includes('status');
 }
 
 /** Kinds whose create ignores a status in the body (their status is the controllers' / kubelet's). */
 function createResetsStatus(info: ResourceInfo): boolean {
-  return hasStatusSubresource(info) && info.resource !== 'nodes';
+  return hasStatusSubresource(info) && !strategyFor(info).createKeepsStatus;
 }
 
 /** Checks a decoded body against the URL: an object, matching apiVersion/kind (filled in when absent), namespace, name. */
@@ -113,8 +112,9 @@ function preserveServerMetadata(old: KubeObject, next: KubeObject): void {
 
 /**
  * What an update of the main resource stores: server metadata kept, status kept
- * for kinds with a status subresource (and a namespace's spec.finalizers, which
- * change only through /finalize), generation bumped when the spec changed.
+ * for kinds with a status subresource, the kind's own update rules applied (a
+ * namespace keeps spec.finalizers, a Service its allocated values), generation
+ * bumped when the spec changed.
  */
 export function prepareForUpdate(info: ResourceInfo, old: KubeObject, input: KubeObject): KubeObject {
   const next = structuredClone(input);
@@ -125,34 +125,9 @@ export function prepareForUpdate(info: ResourceInfo, old: KubeObject, input: Kub
     if (old.status === undefined) delete next.status;
     else next.status = structuredClone(old.status);
   }
-  if (info.resource === 'namespaces') {
-    const spec = { ...(asRecord(next.spec) ?? {}) };
-    const oldFinalizers = asRecord(old.spec)?.finalizers;
-    if (oldFinalizers === undefined) delete spec.finalizers;
-    else spec.finalizers = structuredClone(oldFinalizers);
-    next.spec = spec;
-  }
-  if (info.resource === 'services') carryOverClusterIp(old, next);
+  strategyFor(info).prepareUpdate?.(old, next);
   if (!deepEqual(old.spec, next.spec)) next.metadata.generation = (old.metadata.generation ?? 0) + 1;
   return next;
-}
-
-/**
- * An update that leaves spec.clusterIP(s) out keeps the allocated address, as
- * Kubernetes does; one that makes the Service ExternalName drops the address it
- * had (upstream's dropTypeDependentFields), so that it is released.
- */
-function carryOverClusterIp(old: KubeObject, next: KubeObject): void {
-  const was = asRecord(old.spec);
-  const spec = asRecord(next.spec);
-  if (!was || !spec) return;
-  if (spec.type === 'ExternalName') {
-    if (spec.clusterIP === undefined || spec.clusterIP === was.clusterIP) delete spec.clusterIP;
-    if (spec.clusterIPs === undefined || deepEqual(spec.clusterIPs, was.clusterIPs)) delete spec.clusterIPs;
-    return;
-  }
-  if ((spec.clusterIP === undefined || spec.clusterIP === '') && was.clusterIP !== undefined) spec.clusterIP = structuredClone(was.clusterIP);
-  if (spec.clusterIPs === undefined && was.clusterIPs !== undefined) spec.clusterIPs = structuredClone(was.clusterIPs);
 }
 
 /**
@@ -164,10 +139,7 @@ export function prepareForStatusUpdate(info: ResourceInfo, old: KubeObject, inpu
   const next = structuredClone(old);
   if (input.status === undefined) delete next.status;
   else next.status = structuredClone(input.status);
-  if (info.resource === 'namespaces') {
-    const finalizers = asRecord(input.spec)?.finalizers;
-    if (finalizers !== undefined) next.spec = { ...(asRecord(old.spec) ?? {}), finalizers: structuredClone(finalizers) };
-  }
+  strategyFor(info).prepareStatusUpdate?.(old, input, next);
   return next;
 }
 
@@ -179,17 +151,13 @@ export function prepareForFinalize(old: KubeObject, input: KubeObject): KubeObje
   return next;
 }
 
-function namespaceFinalizers(obj: KubeObject): unknown[] {
-  const f = asRecord(obj.spec)?.finalizers;
-  return Array.isArray(f) ? f : [];
-}
-
 /** An object marked for deletion whose finalizers are all gone (and grace is over) is deleted by the update that clears them. */
 export function shouldDeleteDuringUpdate(info: ResourceInfo, obj: KubeObject): boolean {
   const m = obj.metadata;
   if (!m.deletionTimestamp) return false;
   if ((m.finalizers ?? []).length > 0) return false;
-  if (info.resource === 'namespaces') return namespaceFinalizers(obj).length === 0;
+  const heldBy = strategyFor(info).deletion?.heldBy;
+  if (heldBy) return !heldBy(obj);
   return (m.deletionGracePeriodSeconds ?? 0) === 0;
 }
 
@@ -204,28 +172,18 @@ export type DeletionDecision =
   | { action: 'mark'; object: KubeObject }
   | { action: 'unchanged' };
 
-function podGracePeriod(obj: KubeObject, requested: number | undefined): number {
-  const spec = asRecord(obj.spec) ?? {};
-  const phase = asRecord(obj.status)?.phase;
-  // Not on a node, or finished: nothing to wait for.
-  if (!spec.nodeName || phase === 'Succeeded' || phase === 'Failed') return 0;
-  if (requested !== undefined) return requested;
-  if (obj.metadata.deletionGracePeriodSeconds !== undefined) return obj.metadata.deletionGracePeriodSeconds;
-  const fromSpec = spec.terminationGracePeriodSeconds;
-  return typeof fromSpec === 'number' ? fromSpec : 30;
-}
-
 /**
  * What DELETE does to an object: remove it now, or mark it (deletionTimestamp)
- * while finalizers or a pod's grace period hold it. Namespaces always go
- * through Terminating until spec.finalizers is empty.
+ * while finalizers, the kind's own finalizers (a namespace's spec.finalizers:
+ * it goes through Terminating) or a grace period (pods) hold it.
  */
 export function decideDeletion(info: ResourceInfo, obj: KubeObject, opts: DeleteOptions, now: Date): DeletionDecision {
   const finalizers = [...(obj.metadata.finalizers ?? [])];
   const policyFinalizer = opts.propagationPolicy === 'Foreground' ? 'foregroundDeletion' : opts.propagationPolicy === 'Orphan' ? 'orphan' : undefined;
-  const grace = info.resource === 'pods' ? podGracePeriod(obj, opts.gracePeriodSeconds) : 0;
-  const nsHeld = info.resource === 'namespaces' && namespaceFinalizers(obj).length > 0;
-  if (finalizers.length === 0 && grace === 0 && !nsHeld && !policyFinalizer) return { action: 'delete' };
+  const rules = strategyFor(info).deletion;
+  const grace = rules?.gracePeriod?.(obj, opts.gracePeriodSeconds) ?? 0;
+  const held = rules?.heldBy?.(obj) ?? false;
+  if (finalizers.length === 0 && grace === 0 && !held && !policyFinalizer) return { action: 'delete' };
   if (policyFinalizer && !finalizers.includes(policyFinalizer)) finalizers.push(policyFinalizer);
   const next = structuredClone(obj);
   const m = next.metadata;
@@ -233,7 +191,7 @@ export function decideDeletion(info: ResourceInfo, obj: KubeObject, opts: Delete
   if (!m.deletionTimestamp || Date.parse(m.deletionTimestamp) > until.getTime()) m.deletionTimestamp = kubeTime(until);
   m.deletionGracePeriodSeconds = Math.min(grace, m.deletionGracePeriodSeconds ?? grace);
   if (finalizers.length > 0) m.finalizers = finalizers;
-  if (info.resource === 'namespaces') next.status = { ...(asRecord(next.status) ?? {}), phase: 'Terminating' };
+  rules?.onMark?.(next);
   if (deepEqual(next, obj)) return { action: 'unchanged' };
   return { action: 'mark', object: next };
 }

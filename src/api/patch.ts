@@ -6,10 +6,10 @@
 // None of them mutates its inputs.
 //
 // Strategic merge patch: lists are replaced wholesale (atomic) unless the
-// table LIST_STRATEGIES below declares a patch merge key for their path
-// (lists of objects merged element by element on that key) or marks them as
-// a merged set of primitives. The table mirrors the `patchStrategy` /
-// `patchMergeKey` tags of the k8s.io/api Go types for the kinds meshlet serves.
+// kind's strategy (src/api/kinds/, `listStrategies`) declares a patch merge key
+// for their path (lists of objects merged element by element on that key) or
+// marks them as a merged set of primitives, mirroring the `patchStrategy` /
+// `patchMergeKey` tags of the k8s.io/api Go types.
 // Directives: `$patch: replace|delete|merge` on objects and list elements,
 // `$retainKeys`, `$deleteFromPrimitiveList/<field>`, `$setElementOrder/<field>`;
 // `null` deletes a field. No `$` key ever survives into a result.
@@ -28,6 +28,8 @@ import { KubeError } from '../core/errors.ts';
 import { kubeTime } from '../core/time.ts';
 import type { ResourceInfo } from '../core/resources.ts';
 import type { Json, JsonObject, KubeObject } from '../core/types.ts';
+import { strategyFor } from './kinds/index.ts';
+import { SET, byKey, type ListStrategies, type ListStrategy } from './kinds/strategy.ts';
 
 // ------------------------------------------------------------ helpers
 
@@ -182,73 +184,21 @@ export function applyJsonPatch(target: Json, ops: Json): Json {
   return doc;
 }
 
-// ------------------------------------------------------------ strategic merge patch: the table
+// ------------------------------------------------------------ strategic merge patch: the list keys
 
-/** How a list at a path merges: by a key of its object elements, or as a set of primitives. Absent: atomic. */
-export type ListStrategy = { mergeKey: string } | { set: true };
-
-const byKey = (mergeKey: string): ListStrategy => ({ mergeKey });
-const SET: ListStrategy = { set: true };
-
-const CONTAINER_LISTS: Record<string, ListStrategy> = {
-  ports: byKey('containerPort'),
-  env: byKey('name'),
-  volumeMounts: byKey('mountPath'),
-  volumeDevices: byKey('devicePath'),
-};
-
-const POD_SPEC_LISTS: Record<string, ListStrategy> = {
-  ...prefixed('containers', { '': byKey('name'), ...CONTAINER_LISTS }),
-  ...prefixed('initContainers', { '': byKey('name'), ...CONTAINER_LISTS }),
-  ...prefixed('ephemeralContainers', { '': byKey('name'), ...CONTAINER_LISTS }),
-  volumes: byKey('name'),
-  imagePullSecrets: byKey('name'),
-  hostAliases: byKey('ip'),
-  topologySpreadConstraints: byKey('topologyKey'),
-  resourceClaims: byKey('name'),
-  schedulingGates: byKey('name'),
-};
-
-const POD_STATUS_LISTS: Record<string, ListStrategy> = {
-  conditions: byKey('type'),
-  podIPs: byKey('ip'),
-  hostIPs: byKey('ip'),
-  resourceClaimStatuses: byKey('name'),
-};
-
-const CONDITIONS: Record<string, ListStrategy> = { 'status.conditions': byKey('type') };
-
-const METADATA_LISTS: Record<string, ListStrategy> = {
+const METADATA_LISTS: ListStrategies = {
   'metadata.finalizers': SET,
   'metadata.ownerReferences': byKey('uid'),
 };
 
-/** "a" + {"": s, "b": t} → {"a": s, "a.b": t} */
-function prefixed(prefix: string, table: Record<string, ListStrategy>): Record<string, ListStrategy> {
-  return Object.fromEntries(Object.entries(table).map(([path, s]) => [path ? `${prefix}.${path}` : prefix, s]));
+/** How the list at path merges: metadata's lists are every kind's; the rest are the kind strategy's. */
+function listStrategy(kind: ListStrategies, path: readonly string[]): ListStrategy | undefined {
+  const p = path.join('.');
+  return METADATA_LISTS[p] ?? kind[p];
 }
 
-/**
- * Per kind: dotted field path (list elements add no segment) → list strategy.
- * Lists not named here (tolerations, taints, endpoints, subsets, every
- * NetworkPolicy list, ...) are atomic.
- */
-export const LIST_STRATEGIES: Readonly<Record<string, Readonly<Record<string, ListStrategy>>>> = {
-  Pod: { ...prefixed('spec', POD_SPEC_LISTS), ...prefixed('status', POD_STATUS_LISTS) },
-  Deployment: { ...prefixed('spec.template.spec', POD_SPEC_LISTS), ...CONDITIONS },
-  ReplicaSet: { ...prefixed('spec.template.spec', POD_SPEC_LISTS), ...CONDITIONS },
-  Service: { 'spec.ports': byKey('port'), ...CONDITIONS },
-  Node: {
-    'spec.podCIDRs': SET,
-    'status.addresses': byKey('type'),
-    ...CONDITIONS,
-  },
-  Namespace: { ...CONDITIONS },
-};
-
-function listStrategy(kind: string, path: readonly string[]): ListStrategy | undefined {
-  const p = path.join('.');
-  return METADATA_LISTS[p] ?? LIST_STRATEGIES[kind]?.[p];
+function listStrategiesOf(info: ResourceInfo): ListStrategies {
+  return strategyFor(info).listStrategies ?? {};
 }
 
 // ------------------------------------------------------------ strategic merge patch: the merge
@@ -268,7 +218,7 @@ function patchDirective(obj: JsonObject, path: readonly string[]): 'replace' | '
   throw badPatch(`unknown $patch directive ${JSON.stringify(d)} at "${path.join('.')}"`);
 }
 
-function mergeMap(kind: string, original: JsonObject, patch: JsonObject, path: readonly string[]): JsonObject {
+function mergeMap(kind: ListStrategies, original: JsonObject, patch: JsonObject, path: readonly string[]): JsonObject {
   const directive = patchDirective(patch, path);
   if (directive === 'replace') {
     const { $patch: _, ...rest } = patch;
@@ -320,7 +270,7 @@ function mergeMap(kind: string, original: JsonObject, patch: JsonObject, path: r
   return result;
 }
 
-function mergeValue(kind: string, original: Json | undefined, patch: Json, path: readonly string[]): Json | typeof DELETE {
+function mergeValue(kind: ListStrategies, original: Json | undefined, patch: Json, path: readonly string[]): Json | typeof DELETE {
   if (isObject(patch)) {
     if (patchDirective(patch, path) === 'delete') return DELETE;
     return mergeMap(kind, isObject(original) ? original : {}, patch, path);
@@ -332,7 +282,7 @@ function mergeValue(kind: string, original: Json | undefined, patch: Json, path:
 }
 
 /** An element of a patch list cleaned as if merged into nothing (directives and nulls removed). */
-function cleanElement(kind: string, elem: Json, path: readonly string[]): Json {
+function cleanElement(kind: ListStrategies, elem: Json, path: readonly string[]): Json {
   if (isObject(elem)) return mergeMap(kind, {}, elem, path);
   if (Array.isArray(elem)) return elem.map((e) => cleanElement(kind, e, path));
   return elem;
@@ -342,7 +292,7 @@ function isReplaceMarker(elem: Json): boolean {
   return isObject(elem) && elem.$patch === 'replace';
 }
 
-function mergeList(kind: string, original: Json[], patch: Json[], path: readonly string[]): Json[] {
+function mergeList(kind: ListStrategies, original: Json[], patch: Json[], path: readonly string[]): Json[] {
   const strategy = listStrategy(kind, path);
   if (!strategy) return patch.map((e) => cleanElement(kind, e, path));
 
@@ -414,13 +364,13 @@ export function applyStrategicMergePatch(target: JsonObject, patch: JsonObject, 
   if (!isObject(patch)) throw badPatch('the patch must be a JSON object');
   if (patchDirective(patch, []) === 'delete') throw badPatch('$patch: delete is not allowed on the whole object');
   // mergeMap copies what it changes but shares untouched subtrees with target: clone the result.
-  return clone(mergeMap(info.kind, target, patch, []));
+  return clone(mergeMap(listStrategiesOf(info), target, patch, []));
 }
 
 // ------------------------------------------------------------ server-side apply
 
 /** The FieldsV1 set of an applied configuration: f:<field>, k:{<merge key>} for keyed list elements, v:<value> for set elements. */
-function fieldsV1(kind: string, value: Json, path: readonly string[]): JsonObject {
+function fieldsV1(kind: ListStrategies, value: Json, path: readonly string[]): JsonObject {
   const out: JsonObject = {};
   if (isObject(value)) {
     for (const [key, v] of Object.entries(value)) {
@@ -466,10 +416,10 @@ export function applyServerSideApply(
   config.metadata = meta;
 
   const merged = existing
-    ? mergeMap(info.kind, clone(existing as unknown as JsonObject), config, [])
-    : mergeMap(info.kind, {}, config, []);
+    ? mergeMap(listStrategiesOf(info), clone(existing as unknown as JsonObject), config, [])
+    : mergeMap(listStrategiesOf(info), {}, config, []);
 
-  const fields = fieldsV1(info.kind, config, []);
+  const fields = fieldsV1(listStrategiesOf(info), config, []);
   delete fields['f:apiVersion'];
   delete fields['f:kind'];
   const entry: ManagedFieldsEntry = {

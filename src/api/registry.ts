@@ -4,13 +4,12 @@
 // themselves are pure functions in object-rules.ts; this file does the I/O.
 import { randomUUID } from 'node:crypto';
 import { KubeError, alreadyExists, conflict, invalid, isKubeError, notFound } from '../core/errors.ts';
-import { apiVersionOf, type ResourceInfo } from '../core/resources.ts';
+import { RESOURCES, apiVersionOf, type ResourceInfo } from '../core/resources.ts';
 import {
   matchesFields,
   matchesLabels,
   parseFieldSelector,
   parseLabelSelector,
-  supportedFieldSelectors,
   type FieldRequirement,
   type Requirement,
 } from '../core/selectors.ts';
@@ -19,10 +18,12 @@ import type { Store } from '../store/types.ts';
 import { applyJsonPatch, applyMergePatch, applyServerSideApply, applyStrategicMergePatch } from './patch.ts';
 import { applyDefaults, unknownTopLevelFields, validateObject } from './validation.ts';
 import { ClusterIpAllocator } from './cluster-ip.ts';
+import { NodePortAllocator } from './node-ports.ts';
+import { admitObject, selectableFieldValue, strategyFor, supportedFieldSelectors } from './kinds/index.ts';
+import type { HookContext, PreparedWrite } from './kinds/strategy.ts';
 import { decodeContinue, expiredContinue, pageOf, parseLimit, type Page } from './list-pages.ts';
 import { mediaType, successStatus } from './http-io.ts';
 import {
-  PROTECTED_NAMESPACES,
   asRecord,
   bindPod,
   checkBody,
@@ -55,6 +56,8 @@ export type Admit = (old: KubeObject | undefined, next: KubeObject) => void;
 export interface Filter {
   labels: Requirement[];
   fields: FieldRequirement[];
+  /** How the resource's field selectors read an object. */
+  fieldValue: (obj: KubeObject, field: string) => string;
   /** Set when the request names one object (a watch on an item). */
   name?: string;
 }
@@ -74,13 +77,14 @@ export function parseFilter(info: ResourceInfo, query: URLSearchParams, name?: s
   return {
     labels: parseLabelSelector(query.get('labelSelector') ?? ''),
     fields: parseFieldSelector(query.get('fieldSelector') ?? '', supportedFieldSelectors(info)),
+    fieldValue: (obj, field) => selectableFieldValue(info, obj, field),
     name,
   };
 }
 
 export function matchesFilter(filter: Filter, obj: KubeObject): boolean {
   if (filter.name !== undefined && obj.metadata.name !== filter.name) return false;
-  return matchesLabels(filter.labels, obj.metadata.labels) && matchesFields(filter.fields, obj);
+  return matchesLabels(filter.labels, obj.metadata.labels) && matchesFields(filter.fields, obj, filter.fieldValue);
 }
 
 function strictFieldCheck(info: ResourceInfo, obj: KubeObject, query: URLSearchParams): void {
@@ -99,19 +103,31 @@ function requireBody(body: Json | undefined): Json {
 export class Registry {
   constructor(
     readonly store: Store,
-    opts: { now?: () => Date; clusterIps?: ClusterIpAllocator } = {},
+    opts: { now?: () => Date; clusterIps?: ClusterIpAllocator; nodePorts?: NodePortAllocator } = {},
   ) {
     this.now = opts.now ?? (() => new Date());
-    this.clusterIps = opts.clusterIps ?? new ClusterIpAllocator(store.leases);
+    this.hooks = {
+      store,
+      clusterIps: opts.clusterIps ?? new ClusterIpAllocator(store.leases),
+      nodePorts: opts.nodePorts ?? new NodePortAllocator(store.leases),
+    };
   }
 
   private readonly now: () => Date;
-  readonly clusterIps: ClusterIpAllocator;
+  /** What the kinds' write hooks use (allocators). */
+  private readonly hooks: HookContext;
 
-  /** Deletes from the store and frees what the object held (a Service's ClusterIP). */
+  /** At start: every kind's repair of its allocations (reservations whose object is gone). Returns how many were freed. */
+  async repairAllocations(): Promise<number> {
+    let freed = 0;
+    for (const info of RESOURCES) freed += (await strategyFor(info).writeHooks?.repair?.(this.hooks)) ?? 0;
+    return freed;
+  }
+
+  /** Deletes from the store and frees what the object held (a Service's ClusterIP and node ports). */
   private async storeDelete(route: ResourceRoute, resourceVersion: string | undefined): Promise<KubeObject> {
     const deleted = await this.store.delete(route.gr, route.namespace ?? '', route.name ?? '', { resourceVersion });
-    if (route.gr === 'services') await this.clusterIps.release(deleted);
+    await strategyFor(route.info).writeHooks?.afterDelete(deleted, this.hooks);
     return deleted;
   }
 
@@ -177,15 +193,18 @@ export class Registry {
     if (info.namespaced) await this.ensureNamespaceWritable(namespace ?? '');
     for (let attempt = 0; ; attempt++) {
       const prepared = prepareForCreate(info, input, { namespace, now: this.now(), uid: randomUUID() });
-      let obj = applyDefaults(info, prepared);
+      let obj = admitObject(info, applyDefaults(info, prepared), undefined);
       this.validate(info, obj);
       admit?.(undefined, obj);
-      if (gr === 'services') obj = await this.clusterIps.allocate(obj);
-      obj = upstreamShape(obj);
+      const hooks = strategyFor(info).writeHooks;
+      const allocated = hooks ? await hooks.beforeCreate(obj, this.hooks) : undefined;
+      obj = upstreamShape(allocated?.object ?? obj);
       try {
-        return await this.store.create(gr, obj);
+        const created = await this.store.create(gr, obj);
+        await allocated?.commit();
+        return created;
       } catch (err) {
-        if (gr === 'services') await this.clusterIps.releaseUnlessStored(this.store, obj);
+        await allocated?.undo();
         if (!isKubeError(err, 'AlreadyExists')) throw err;
         // A generated name may collide: try another suffix.
         if (input.metadata.name || attempt >= MAX_RETRIES) throw alreadyExists(info.resource, info.group, obj.metadata.name ?? '');
@@ -230,9 +249,10 @@ export class Registry {
       }
       let next = upstreamShape(mutate(old));
       next.metadata.resourceVersion = old.metadata.resourceVersion;
-      // A Service turned ExternalName → ClusterIP gets an address, and one turned ExternalName frees its own.
-      const ips = gr === 'services' && !shouldDeleteDuringUpdate(info, next) ? await this.clusterIps.prepareUpdate(this.store, old, next) : undefined;
-      if (ips) next = ips.object;
+      // The kind's allocations (a Service turned NodePort gets node ports, one turned ExternalName frees its address).
+      const hooks = strategyFor(info).writeHooks;
+      const allocated: PreparedWrite | undefined = hooks && !shouldDeleteDuringUpdate(info, next) ? await hooks.beforeUpdate(old, next, this.hooks) : undefined;
+      if (allocated) next = allocated.object;
       let saved: KubeObject;
       try {
         if (shouldDeleteDuringUpdate(info, next)) {
@@ -240,7 +260,7 @@ export class Registry {
         }
         saved = await this.store.update(gr, next);
       } catch (err) {
-        await ips?.undo();
+        await allocated?.undo();
         if (userResourceVersion || !isKubeError(err, 'Conflict') || attempt >= MAX_RETRIES) {
           if (isKubeError(err, 'Conflict')) {
             throw conflict(info.resource, info.group, name, 'the object has been modified; please apply your changes to the latest version and try again');
@@ -249,7 +269,7 @@ export class Registry {
         }
         continue;
       }
-      await ips?.commit();
+      await allocated?.commit();
       return saved;
     }
   }
@@ -266,7 +286,7 @@ export class Registry {
         next = prepareForFinalize(old, candidate);
         break;
       case undefined:
-        next = applyDefaults(info, prepareForUpdate(info, old, candidate));
+        next = admitObject(info, applyDefaults(info, prepareForUpdate(info, old, candidate)), old);
         break;
       default:
         throw new KubeError('MethodNotAllowed', `updates are not supported on ${info.resource}/${route.subresource}`);
@@ -286,7 +306,7 @@ export class Registry {
     const candidate = checkBody(requireBody(body), { apiVersion: apiVersionOf(info), kind: info.kind }, route.namespace, name);
     if (!route.subresource) strictFieldCheck(info, candidate, query);
     const exists = await this.store.get(route.gr, route.namespace ?? '', name);
-    if (!exists && !route.subresource && CREATE_ON_UPDATE.has(info.resource)) {
+    if (!exists && !route.subresource && strategyFor(info).createOnUpdate) {
       candidate.metadata.name = name;
       return { code: 201, body: await this.createObject(info, route.gr, candidate, route.namespace, admit) };
     }
@@ -425,9 +445,8 @@ export class Registry {
   private async deleteOne(route: ResourceRoute, opts: DeleteOptions): Promise<KubeObject> {
     const { info, gr } = route;
     const name = route.name ?? '';
-    if (info.resource === 'namespaces' && PROTECTED_NAMESPACES.has(name)) {
-      throw new KubeError('Forbidden', `namespaces "${name}" is forbidden: this namespace may not be deleted`, { name, kind: 'namespaces' });
-    }
+    const forbidden = strategyFor(info).deletion?.forbidden?.(name);
+    if (forbidden) throw new KubeError('Forbidden', forbidden, { name, kind: info.resource });
     const pre = opts.preconditions ?? {};
     for (let attempt = 0; ; attempt++) {
       const old = await this.getObject(route);
@@ -461,13 +480,14 @@ export class Registry {
     const filter = parseFilter(route.info, query);
     const snapshot = await this.store.list(route.gr, route.namespace);
     const items: KubeObject[] = [];
+    const forbidden = strategyFor(route.info).deletion?.forbidden;
     for (const obj of snapshot.items.filter((o) => matchesFilter(filter, o))) {
+      // Objects that may never be deleted (protected namespaces) are skipped, not a failure of the whole collection.
+      if (forbidden?.(obj.metadata.name ?? '')) continue;
       try {
         items.push(await this.deleteOne({ ...route, namespace: obj.metadata.namespace || undefined, name: obj.metadata.name, verb: 'delete' }, opts));
       } catch (err) {
         if (isKubeError(err, 'NotFound')) continue;
-        // Protected namespaces are skipped, not a failure of the whole collection.
-        if (isKubeError(err, 'Forbidden') && route.info.resource === 'namespaces') continue;
         throw err;
       }
     }
@@ -477,6 +497,3 @@ export class Registry {
     };
   }
 }
-
-/** Kinds a PUT may create (as Kubernetes allows create-on-update for them). */
-const CREATE_ON_UPDATE: ReadonlySet<string> = new Set(['endpoints', 'leases', 'events']);

@@ -42,6 +42,7 @@ import { createApiMetrics, type ApiMetrics } from './metrics.ts';
 import { openApiV2Document, openApiV2ETag, openApiV3Document, openApiV3Root } from './openapi.ts';
 import { OPENAPI_V2_PROTOBUF_MEDIA_TYPE, encodeOpenApiV2 } from './openapi-v2-protobuf.ts';
 import { ClusterIpAllocator } from './cluster-ip.ts';
+import { DEFAULT_NODE_PORT_RANGE, NodePortAllocator } from './node-ports.ts';
 import { DEFAULT_SERVICE_CIDR } from '../core/service-cidr.ts';
 import { Registry, parseFilter, type Admit, type Reply } from './registry.ts';
 import { servePodLogs } from './pod-logs.ts';
@@ -72,6 +73,8 @@ export interface ApiServerOptions {
   watchBookmarkIntervalMs?: number;
   /** Where Service ClusterIPs come from. Default 10.96.0.0/16. */
   serviceCidr?: string;
+  /** Where Service node ports come from, "FIRST-LAST". Default 30000-32767. */
+  serviceNodePortRange?: string;
 }
 
 export interface ApiServer {
@@ -102,8 +105,10 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   const logger = opts.logger ?? pino({ level: 'info' }).child({ component: 'apiserver' });
   await ensureDefaultNamespaces(opts.store);
   const clusterIps = new ClusterIpAllocator(opts.store.leases, opts.serviceCidr ?? DEFAULT_SERVICE_CIDR);
-  const repaired = await clusterIps.repair(opts.store);
-  if (repaired > 0) logger.info({ released: repaired }, 'released ClusterIPs held by no Service');
+  const nodePorts = new NodePortAllocator(opts.store.leases, opts.serviceNodePortRange ?? DEFAULT_NODE_PORT_RANGE);
+  const registry = new Registry(opts.store, { clusterIps, nodePorts });
+  const repaired = await registry.repairAllocations();
+  if (repaired > 0) logger.info({ released: repaired }, 'released ClusterIPs and node ports held by no Service');
   try {
     if (await ensureKubeDns(opts.store, clusterIps)) logger.info({ clusterIP: clusterIps.dnsAddress }, 'created Service kube-system/kube-dns');
   } catch (err) {
@@ -112,7 +117,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   }
   const ctx: Context = {
     store: opts.store,
-    registry: new Registry(opts.store, { clusterIps }),
+    registry,
     tokens: opts.tokens,
     maxBodyBytes: opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
     logger,

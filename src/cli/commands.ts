@@ -51,6 +51,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       history: { type: 'string', value: 'N', help: 'watch events kept in the store (default: the store\'s)' },
       'store-fsync': { type: 'string', value: 'always|everysec', help: 'when the private redis-server fsyncs its append-only file: before each reply (always) or once a second (default: everysec; --redis auto only)' },
       'service-cidr': { type: 'string', value: 'CIDR', help: 'where Service ClusterIPs come from (default: 10.96.0.0/16)' },
+      'service-node-port-range': { type: 'string', value: 'FIRST-LAST', help: 'where Service node ports come from (default: 30000-32767)' },
       'no-controllers': { type: 'boolean', help: 'do not run the controllers' },
       'address-file': { type: 'string', value: 'PATH', help: 'write the bound addresses here as JSON once serving' },
       'no-tls': { type: 'boolean', help: 'plain http only on the TCP port (kubectl then sends no token)' },

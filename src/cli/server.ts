@@ -16,6 +16,7 @@ import type { ApiClient } from '../client/types.ts';
 import { RedisStore } from '../store/redis-store.ts';
 import { STORE_FSYNC_MODES, superviseRedis, type StoreFsync } from '../store/redis-process.ts';
 import { DEFAULT_CLUSTER_CIDR, parseCidr } from '../core/cidr.ts';
+import { parsePortRange } from '../api/node-ports.ts';
 import { UsageError, booleanOption, integerOption, parseHostPort, stringOption, type RunCommand } from './args.ts';
 import { createLogger, exitOnSignals } from './runtime.ts';
 import { httpUrl } from './server-url.ts';
@@ -83,6 +84,14 @@ export async function runServer(cmd: RunCommand): Promise<number | undefined> {
       parseCidr(serviceCidr);
     } catch (err) {
       throw new UsageError(`--service-cidr: ${(err as Error).message}`);
+    }
+  }
+  const nodePortRange = stringOption(cmd.options, 'service-node-port-range');
+  if (nodePortRange !== undefined) {
+    try {
+      parsePortRange(nodePortRange);
+    } catch (err) {
+      throw new UsageError(`--service-node-port-range: ${(err as Error).message}`);
     }
   }
   const podNetwork = podNetworkPool(cmd);
@@ -168,6 +177,7 @@ export async function runServer(cmd: RunCommand): Promise<number | undefined> {
       tokens,
       logger,
       ...(serviceCidr ? { serviceCidr } : {}),
+      ...(nodePortRange ? { serviceNodePortRange: nodePortRange } : {}),
       ...(cert ? { tls: { cert: cert.cert, key: cert.key } } : {}),
     });
     onStop('API server', () => api.close());

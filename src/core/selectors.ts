@@ -4,9 +4,7 @@
 
 import { KubeError } from './errors.ts';
 import { isLabelValue, isQualifiedName } from './names.ts';
-import { groupResource, type ResourceInfo } from './resources.ts';
 import type { KubeObject, LabelSelector } from './types.ts';
-import { REPLICASETS } from './well-known.ts';
 
 export interface Requirement {
   key: string;
@@ -251,60 +249,8 @@ export function formatLabelSelector(sel: LabelSelector): string {
 
 // ---------------------------------------------------------------- fields
 
-const COMMON_FIELDS = ['metadata.name', 'metadata.namespace'];
-
-/** Extra field selectors per group-resource, as the Kubernetes registries declare them. */
-const FIELD_SELECTORS: Readonly<Record<string, readonly string[]>> = {
-  pods: [
-    'spec.nodeName',
-    'spec.restartPolicy',
-    'spec.schedulerName',
-    'spec.serviceAccountName',
-    'spec.hostNetwork',
-    'status.phase',
-    'status.podIP',
-    'status.nominatedNodeName',
-  ],
-  nodes: ['spec.unschedulable'],
-  namespaces: ['status.phase'],
-  services: ['spec.clusterIP', 'spec.type'],
-  events: [
-    'involvedObject.kind',
-    'involvedObject.namespace',
-    'involvedObject.name',
-    'involvedObject.uid',
-    'involvedObject.apiVersion',
-    'involvedObject.resourceVersion',
-    'involvedObject.fieldPath',
-    'reason',
-    'reportingComponent',
-    'source',
-    'type',
-  ],
-  [REPLICASETS]: ['status.replicas'],
-};
-
-/** Field paths whose selector name differs from where the value lives. */
-const FIELD_ALIASES: Readonly<Record<string, string>> = { source: 'source.component' };
-
-export function supportedFieldSelectors(info: ResourceInfo): string[] {
-  return [...COMMON_FIELDS, ...(FIELD_SELECTORS[groupResource(info)] ?? [])];
-}
-
-/** The string value of a dotted field path; '' when absent (or an object/list). */
-export function fieldValue(obj: KubeObject, field: string): string {
-  let cur: unknown = obj;
-  for (const part of (FIELD_ALIASES[field] ?? field).split('.')) {
-    if (cur === null || typeof cur !== 'object' || Array.isArray(cur)) return '';
-    cur = (cur as Record<string, unknown>)[part];
-  }
-  if (typeof cur === 'string') return cur;
-  if (typeof cur === 'number' || typeof cur === 'boolean') return String(cur);
-  // Unset booleans read as false, as Kubernetes' field label conversion does.
-  if (cur === undefined && field === 'spec.unschedulable') return 'false';
-  if (cur === undefined && field === 'spec.hostNetwork') return 'false';
-  return '';
-}
+// Which fields a resource's selectors support, and how each reads its value,
+// is the resource's (src/api/kinds/); here only the syntax and the matching.
 
 /** Splits on an unescaped separator; backslash escapes the next character. */
 function splitEscaped(text: string, sep: string): string[] {
@@ -360,6 +306,7 @@ export function parseFieldSelector(text: string, supported: readonly string[]): 
   return reqs;
 }
 
-export function matchesFields(reqs: readonly FieldRequirement[], obj: KubeObject): boolean {
-  return reqs.every((req) => (fieldValue(obj, req.field) === req.value) === (req.operator === '='));
+/** Do the object's field values (as `valueOf` reads them for its resource) meet every requirement? */
+export function matchesFields(reqs: readonly FieldRequirement[], obj: KubeObject, valueOf: (obj: KubeObject, field: string) => string): boolean {
+  return reqs.every((req) => (valueOf(obj, req.field) === req.value) === (req.operator === '='));
 }

@@ -28,6 +28,8 @@ export interface TestApiServerOptions {
   logLevel?: string;
   /** The server's --service-cidr (default 10.96.0.0/16). */
   serviceCidr?: string;
+  /** The server's --service-node-port-range (default 30000-32767). */
+  serviceNodePortRange?: string;
 }
 
 export interface TestApiServer {
@@ -83,6 +85,7 @@ export async function startTestApiServer(opts: TestApiServerOptions = {}): Promi
       maxBodyBytes: opts.maxBodyBytes,
       watchBookmarkIntervalMs: opts.watchBookmarkIntervalMs,
       serviceCidr: opts.serviceCidr,
+      serviceNodePortRange: opts.serviceNodePortRange,
       logger: pino({ level: opts.logLevel ?? 'silent' }),
     });
     const url = `http://127.0.0.1:${server.address!.port}`;

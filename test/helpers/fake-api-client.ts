@@ -5,7 +5,8 @@
 // It counts lists and watches per informer key, so tests can check sharing.
 import { KubeError } from '../../src/core/errors.ts';
 import { resourceByGroupResource } from '../../src/core/resources.ts';
-import { matchesFields, matchesLabels, parseFieldSelector, parseLabelSelector, supportedFieldSelectors } from '../../src/core/selectors.ts';
+import { matchesFields, matchesLabels, parseFieldSelector, parseLabelSelector } from '../../src/core/selectors.ts';
+import { selectableFieldValue, supportedFieldSelectors } from '../../src/api/kinds/index.ts';
 import type { KubeObject, WatchEvent } from '../../src/core/types.ts';
 import { informerKey, objectKey } from '../../src/client/informer.ts';
 import type { ApiClient, ClientWatch, ListOptions, WatchOpts } from '../../src/client/types.ts';
@@ -139,7 +140,7 @@ export class FakeApiClient implements ApiClient {
     if (sel.namespace && obj.metadata.namespace !== sel.namespace) return false;
     if (sel.labelSelector && !matchesLabels(parseLabelSelector(sel.labelSelector), obj.metadata.labels)) return false;
     const info = resourceByGroupResource(gr);
-    if (sel.fieldSelector && info && !matchesFields(parseFieldSelector(sel.fieldSelector, supportedFieldSelectors(info)), obj)) return false;
+    if (sel.fieldSelector && info && !matchesFields(parseFieldSelector(sel.fieldSelector, supportedFieldSelectors(info)), obj, (o, f) => selectableFieldValue(info, o, f))) return false;
     return true;
   }
 

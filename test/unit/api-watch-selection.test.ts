@@ -1,11 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SelectionTracker } from '../../src/api/watch-stream.ts';
-import { parseLabelSelector } from '../../src/core/selectors.ts';
+import { parseFilter } from '../../src/api/registry.ts';
+import { resourceByGroupResource } from '../../src/core/resources.ts';
 import type { KubeObject } from '../../src/core/types.ts';
 
 const obj = (name: string, labels: Record<string, string>): KubeObject => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: 'ns', labels } });
-const filter = { labels: parseLabelSelector('app=web'), fields: [] };
+const configmaps = resourceByGroupResource('configmaps')!;
+const filter = parseFilter(configmaps, new URLSearchParams({ labelSelector: 'app=web' }));
 const kind = (e: { type: string } | undefined) => e?.type;
 
 test('objects entering and leaving a selector become ADDED and DELETED', () => {
@@ -29,7 +31,7 @@ test('initial objects are held; unknown history keeps MODIFIED', () => {
 });
 
 test('a watch on one name sees only that object', () => {
-  const t = new SelectionTracker({ labels: [], fields: [], name: 'only' });
+  const t = new SelectionTracker(parseFilter(configmaps, new URLSearchParams(), 'only'));
   assert.equal(kind(t.next('ADDED', obj('only', {}), true)), 'ADDED');
   assert.equal(kind(t.next('ADDED', obj('other', {}), true)), undefined);
 });

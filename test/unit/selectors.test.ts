@@ -1,16 +1,15 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  fieldValue,
   formatLabelSelector,
   labelSelectorRequirements,
   matchesFields,
   matchesLabels,
   parseFieldSelector,
   parseLabelSelector,
-  supportedFieldSelectors,
 } from '../../src/core/selectors.ts';
 import { KubeError } from '../../src/core/errors.ts';
+import { selectableFieldValue, supportedFieldSelectors } from '../../src/api/kinds/index.ts';
 import { resourceByGroupResource } from '../../src/core/resources.ts';
 import type { KubeObject } from '../../src/core/types.ts';
 
@@ -190,9 +189,14 @@ describe('field selectors', () => {
   });
 
   it('reads values and matches', () => {
+    const nodes = resourceByGroupResource('nodes')!;
+    const events = resourceByGroupResource('events')!;
+    const fieldValue = (o: KubeObject, field: string): string =>
+      selectableFieldValue(o.kind === 'Node' ? nodes : o.kind === 'Event' ? events : pods, o, field);
     assert.equal(fieldValue(pod, 'metadata.name'), 'web-1');
     assert.equal(fieldValue(pod, 'status.podIP'), '');
-    assert.equal(fieldValue(pod, 'spec.containers'), '');
+    assert.equal(fieldValue(pod, 'spec.containers'), '', 'not a supported field');
+    assert.equal(fieldValue(pod, 'spec.hostNetwork'), 'false', 'an unset boolean reads false');
     const node: KubeObject = { apiVersion: 'v1', kind: 'Node', metadata: { name: 'n' }, spec: {} };
     assert.equal(fieldValue(node, 'spec.unschedulable'), 'false');
     assert.equal(fieldValue({ ...node, spec: { unschedulable: true } }, 'spec.unschedulable'), 'true');
@@ -200,12 +204,12 @@ describe('field selectors', () => {
     const ev: KubeObject = { apiVersion: 'v1', kind: 'Event', metadata: { name: 'e' }, source: { component: 'kubelet' } };
     assert.equal(fieldValue(ev, 'source'), 'kubelet');
 
-    const f = (text: string): boolean => matchesFields(parseFieldSelector(text, supportedFieldSelectors(pods)), pod);
+    const f = (text: string): boolean => matchesFields(parseFieldSelector(text, supportedFieldSelectors(pods)), pod, fieldValue);
     assert.equal(f('metadata.name=web-1'), true);
     assert.equal(f('metadata.name=web-2'), false);
     assert.equal(f('spec.nodeName!=node-b,status.phase=Running'), true);
     assert.equal(f('spec.nodeName='), false);
     assert.equal(f('status.podIP='), true, 'an absent field equals the empty string');
-    assert.equal(matchesFields([], pod), true);
+    assert.equal(matchesFields([], pod, fieldValue), true);
   });
 });

@@ -203,9 +203,17 @@ describe('validateObject: services', () => {
     assert.deepEqual(summary(validateObject(services, service({ ports: [{ port: 80, targetPort: 'Not_A_Name' }] }))), [
       'FieldValueInvalid@spec.ports[0].targetPort',
     ]);
-    assert.deepEqual(summary(validateObject(services, service({ type: 'NodePort', ports: [{ port: 80, nodePort: 80 }] }))), [
+    // The node port range is the allocator's (test/unit/api-node-ports.test.ts); validation checks the shape.
+    assert.deepEqual(summary(validateObject(services, service({ type: 'NodePort', ports: [{ port: 80, nodePort: 70000 }] }))), [
       'FieldValueInvalid@spec.ports[0].nodePort',
     ]);
+    assert.deepEqual(summary(validateObject(services, service({ type: 'ClusterIP', ports: [{ port: 80, nodePort: 30080 }] }))), [
+      'FieldValueForbidden@spec.ports[0].nodePort',
+    ]);
+    assert.deepEqual(summary(validateObject(services, service({ type: 'NodePort', ports: [{ port: 80, nodePort: 30080 }], healthCheckNodePort: 30081 }))), [
+      'FieldValueInvalid@spec.healthCheckNodePort',
+    ], 'a healthCheckNodePort needs externalTrafficPolicy Local');
+    assert.deepEqual(validateObject(services, service({ type: 'LoadBalancer', externalTrafficPolicy: 'Local', ports: [{ port: 80 }], healthCheckNodePort: 30081 })), []);
     assert.deepEqual(validateObject(services, service({ type: 'NodePort', ports: [{ port: 80, nodePort: 30080 }] })), []);
     assert.deepEqual(summary(validateObject(services, service({ ports: [{ port: 80, protocol: 'HTTP' }] }))), [
       'FieldValueNotSupported@spec.ports[0].protocol',
