@@ -28,6 +28,20 @@ const EXTRA_KINDS: readonly { apiVersion: string; kind: string }[] = [
   { apiVersion: 'v1', kind: 'Binding' },
   { apiVersion: 'autoscaling/v1', kind: 'Scale' },
   { apiVersion: 'policy/v1', kind: 'Eviction' },
+  // The workload, disruption and autoscaling kinds of issue 11, ahead of their strategy modules
+  // (a kind moves to src/core/resources.ts when its module lands; the closure is the same).
+  ...[
+    ['apps/v1', 'DaemonSet'],
+    ['apps/v1', 'StatefulSet'],
+    ['apps/v1', 'ControllerRevision'],
+    ['batch/v1', 'Job'],
+    ['batch/v1', 'CronJob'],
+    ['policy/v1', 'PodDisruptionBudget'],
+    ['autoscaling/v2', 'HorizontalPodAutoscaler'],
+  ].flatMap(([apiVersion, kind]) => [
+    { apiVersion, kind },
+    { apiVersion, kind: `${kind}List` },
+  ]),
 ];
 /** meta/v1 kinds any group-version may carry (apiVersion of the request's group, package meta/v1). */
 const META_KINDS = ['Status', 'DeleteOptions', 'WatchEvent', 'List'] as const;
