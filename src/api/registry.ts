@@ -19,6 +19,7 @@ import type { Store } from '../store/types.ts';
 import { applyJsonPatch, applyMergePatch, applyServerSideApply, applyStrategicMergePatch } from './patch.ts';
 import { applyDefaults, unknownTopLevelFields, validateObject } from './validation.ts';
 import { ClusterIpAllocator } from './cluster-ip.ts';
+import { withDefaultTolerations, type DefaultTolerationSeconds } from './default-tolerations.ts';
 import { decodeContinue, expiredContinue, pageOf, parseLimit, type Page } from './list-pages.ts';
 import { mediaType, successStatus } from './http-io.ts';
 import {
@@ -99,13 +100,15 @@ function requireBody(body: Json | undefined): Json {
 export class Registry {
   constructor(
     readonly store: Store,
-    opts: { now?: () => Date; clusterIps?: ClusterIpAllocator } = {},
+    opts: { now?: () => Date; clusterIps?: ClusterIpAllocator; defaultTolerations?: DefaultTolerationSeconds } = {},
   ) {
     this.now = opts.now ?? (() => new Date());
+    this.defaultTolerations = opts.defaultTolerations;
     this.clusterIps = opts.clusterIps ?? new ClusterIpAllocator(store.leases);
   }
 
   private readonly now: () => Date;
+  private readonly defaultTolerations: DefaultTolerationSeconds | undefined;
   readonly clusterIps: ClusterIpAllocator;
 
   /** Deletes from the store and frees what the object held (a Service's ClusterIP). */
@@ -178,6 +181,7 @@ export class Registry {
     for (let attempt = 0; ; attempt++) {
       const prepared = prepareForCreate(info, input, { namespace, now: this.now(), uid: randomUUID() });
       let obj = applyDefaults(info, prepared);
+      if (gr === 'pods') obj = withDefaultTolerations(obj, this.defaultTolerations); // admission: DefaultTolerationSeconds
       this.validate(info, obj);
       admit?.(undefined, obj);
       if (gr === 'services') obj = await this.clusterIps.allocate(obj);

@@ -43,6 +43,7 @@ import { openApiV2Document, openApiV2ETag, openApiV3Document, openApiV3Root } fr
 import { OPENAPI_V2_PROTOBUF_MEDIA_TYPE, encodeOpenApiV2 } from './openapi-v2-protobuf.ts';
 import { ClusterIpAllocator } from './cluster-ip.ts';
 import { DEFAULT_SERVICE_CIDR } from '../core/service-cidr.ts';
+import type { DefaultTolerationSeconds } from './default-tolerations.ts';
 import { Registry, parseFilter, type Admit, type Reply } from './registry.ts';
 import { servePodLogs } from './pod-logs.ts';
 import { queryFlag } from './query-params.ts';
@@ -72,6 +73,8 @@ export interface ApiServerOptions {
   watchBookmarkIntervalMs?: number;
   /** Where Service ClusterIPs come from. Default 10.96.0.0/16. */
   serviceCidr?: string;
+  /** Seconds new pods tolerate the not-ready and unreachable NoExecute taints (default 300 each). */
+  defaultTolerations?: DefaultTolerationSeconds;
 }
 
 export interface ApiServer {
@@ -112,7 +115,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   }
   const ctx: Context = {
     store: opts.store,
-    registry: new Registry(opts.store, { clusterIps }),
+    registry: new Registry(opts.store, { clusterIps, defaultTolerations: opts.defaultTolerations }),
     tokens: opts.tokens,
     maxBodyBytes: opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
     logger,

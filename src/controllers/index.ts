@@ -12,6 +12,8 @@ import { endpointsController } from './endpoints.ts';
 import { garbageCollector } from './garbage-collector.ts';
 import { namespaceController } from './namespace.ts';
 import { nodeLifecycleController } from './node-lifecycle.ts';
+import { taintEvictionController } from './taint-eviction.ts';
+import type { EvictionRateOptions } from './zone-disruption.ts';
 import { nodeIpamController, type NodeIpamOptions } from './node-ipam.ts';
 import type { Controller, ControllerDeps } from './runtime.ts';
 import { KUBE_SYSTEM } from '../core/well-known.ts';
@@ -28,6 +30,8 @@ export interface ControllerManagerOptions {
   retryPeriodMs?: number;
   /** Node heartbeat grace (default 40 s). */
   nodeGraceMs?: number;
+  /** Zone-aware rates at which lost nodes get their NoExecute taint (default: upstream's). */
+  eviction?: EvictionRateOptions;
   /** The node-IPAM controller's subnet pool (the server's Redis); without it no node gets a subnet. */
   nodeIpam?: NodeIpamOptions;
   /**
@@ -42,7 +46,7 @@ export interface ControllerManagerOptions {
 export async function runControllers(
   client: ApiClient,
   logger: Logger,
-  opts: { nodeGraceMs?: number; nodeIpam?: NodeIpamOptions; informers?: InformerFactory } = {},
+  opts: { nodeGraceMs?: number; eviction?: EvictionRateOptions; nodeIpam?: NodeIpamOptions; informers?: InformerFactory } = {},
 ): Promise<() => Promise<void>> {
   const informers = opts.informers ? opts.informers.scope() : new SharedInformers(client, logger);
   const deps: ControllerDeps = { client, informers, logger };
@@ -52,7 +56,8 @@ export async function runControllers(
     endpointsController(deps),
     garbageCollector(deps),
     namespaceController(deps),
-    nodeLifecycleController(deps, { graceMs: opts.nodeGraceMs }),
+    nodeLifecycleController(deps, { graceMs: opts.nodeGraceMs, eviction: opts.eviction }),
+    taintEvictionController(deps),
     ...(opts.nodeIpam ? [nodeIpamController(deps, { graceMs: opts.nodeGraceMs, ...opts.nodeIpam })] : []),
   ];
   informers.start();
@@ -80,7 +85,7 @@ export async function startControllers(client: ApiClient, opts: ControllerManage
     retryPeriodMs: opts.retryPeriodMs,
     logger: log,
     onStartedLeading: () => {
-      const started = runControllers(client, log, { nodeGraceMs: opts.nodeGraceMs, nodeIpam: opts.nodeIpam, informers: opts.informers }).catch((err: unknown) => {
+      const started = runControllers(client, log, { nodeGraceMs: opts.nodeGraceMs, eviction: opts.eviction, nodeIpam: opts.nodeIpam, informers: opts.informers }).catch((err: unknown) => {
         log.error({ err }, 'controllers failed to start');
         return undefined;
       });
