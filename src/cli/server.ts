@@ -199,6 +199,7 @@ export async function runServer(cmd: RunCommand): Promise<number | undefined> {
         logger: logger.child({ component: 'controllers' }),
         informers,
         eviction: nodeLoss.eviction,
+        registry: api.metrics,
         nodeIpam: { ipam, ...(podNetwork.leaseTtlMs ? { ttlMs: podNetwork.leaseTtlMs } : {}) },
       });
       onStop('controllers', () => controllers.stop());

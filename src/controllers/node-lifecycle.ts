@@ -16,6 +16,7 @@ import { isKubeError } from '../core/errors.ts';
 import { conditionOf, type Condition } from './objects.ts';
 import { enqueueMapped, enqueueSelf, newController, type Controller, type ControllerDeps } from './runtime.ts';
 import { LEASES, NODE_LEASE_NAMESPACE, NOT_READY_TAINT, UNREACHABLE_TAINT } from '../core/well-known.ts';
+import { NodeLossMetrics } from './node-loss-metrics.ts';
 import { DEFAULT_EVICTION_RATES, TokenBucket, disruptionView, zoneOf, type EvictionRateOptions, type ZoneState } from './zone-disruption.ts';
 
 export const NODE_GRACE_MS = 40_000;
@@ -146,6 +147,7 @@ export function nodeLifecycleController(deps: ControllerDeps, opts: NodeLifecycl
   const leaseInf = deps.informers.informer(LEASES);
   const podInf = deps.informers.informer('pods');
   const log = deps.logger.child({ controller: 'node-lifecycle' });
+  const metrics = deps.registry ? NodeLossMetrics.for(deps.registry) : undefined;
   const graceMs = opts.graceMs ?? NODE_GRACE_MS;
   const rates = opts.eviction ?? DEFAULT_EVICTION_RATES;
   const clock = opts.now ?? Date.now;
@@ -166,6 +168,7 @@ export function nodeLifecycleController(deps: ControllerDeps, opts: NodeLifecycl
       nodeInf.list().map((n) => ({ zone: zoneOf(n), ready: effectiveReady(n, leaseOf(n.metadata.name ?? ''), nowMs, graceMs) })),
       rates,
     );
+    metrics?.zones(view.zones.values());
     for (const z of view.zones.values()) {
       if (zoneStates.get(z.zone) !== z.state) {
         (z.state === 'Normal' ? log.info.bind(log) : log.warn.bind(log))({ zone: z.zone || '(none)', state: z.state, notReady: z.notReady, size: z.size, rate: z.rate }, 'zone state');
@@ -201,6 +204,7 @@ export function nodeLifecycleController(deps: ControllerDeps, opts: NodeLifecycl
     }
     if (effectiveReady(node, lease, nowMs, graceMs) === 'Unknown') {
       const podResults = await applyActions(deps.client, markPodsNotReady(podInf.byIndex(NODE_INDEX, key), nowMs), { logger: log, component: 'node-controller' });
+      metrics?.podsMarkedNotReady.inc(podResults.filter((r) => r.action.op === 'update' && r.error === undefined).length);
       // A pod changed meanwhile (Conflict) or is gone: its next event brings it back here.
       throwFirstError(podResults.filter((r) => !isIgnorable(r.error)));
     }

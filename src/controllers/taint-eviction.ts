@@ -16,6 +16,7 @@ import { NODE_INDEX } from '../client/indexers.ts';
 import { kubeTime } from '../core/time.ts';
 import { applyActions, throwFirstError, type Action } from './actions.ts';
 import { conditionOf, isBeingDeleted, mergeCondition, type Condition } from './objects.ts';
+import { NodeLossMetrics } from './node-loss-metrics.ts';
 import { newController, type Controller, type ControllerDeps } from './runtime.ts';
 
 /** A node taint as stored (NoExecute ones carry the time they were added). */
@@ -89,6 +90,7 @@ export function taintEvictionController(deps: ControllerDeps, opts: { now?: () =
   const podInf = deps.informers.informer('pods');
   const nodeInf = deps.informers.informer('nodes');
   const log = deps.logger.child({ controller: 'taint-eviction' });
+  const metrics = deps.registry ? NodeLossMetrics.for(deps.registry) : undefined;
   /** First sight of a pod (by key) under NoExecute taints, for taints without timeAdded. */
   const seen = new Map<string, { uid: string; node: string; ms: number }>();
 
@@ -118,6 +120,7 @@ export function taintEvictionController(deps: ControllerDeps, opts: { now?: () =
     // The condition is best effort; the deletion is what counts.
     throwFirstError(results.filter((r) => r.action.op === 'delete'));
     seen.delete(key);
+    metrics?.evictions.inc();
   };
 
   const controller = newController('taint-eviction', deps, sync, { workers: 4 });
