@@ -199,7 +199,8 @@ export function nodeLifecycleController(deps: ControllerDeps, opts: NodeLifecycl
     const results = await applyActions(deps.client, actions, { logger: log, component: 'node-controller' });
     if (waiting) {
       const wait = bucket.waitMs(nowMs);
-      log.info({ node: key, zone: zone || '(none)', rate, waitMs: Number.isFinite(wait) ? wait : null }, 'NoExecute taint waits for the zone\'s eviction rate');
+      // The zone state's own (warn) log says why; this repeats every sweep while the zone is stopped.
+      log.debug({ node: key, zone: zone || '(none)', rate, waitMs: Number.isFinite(wait) ? wait : null }, 'NoExecute taint waits for the zone\'s eviction rate');
       if (Number.isFinite(wait)) controller.queue.addAfter(key, wait);
     }
     if (effectiveReady(node, lease, nowMs, graceMs) === 'Unknown') {

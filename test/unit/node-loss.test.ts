@@ -8,6 +8,7 @@ import { boundAtMs, evictionActions, evictionDecision, type NodeTaint } from '..
 import { DEFAULT_EVICTION_RATES, TokenBucket, disruptionView, zoneOf, zoneState } from '../../src/controllers/zone-disruption.ts';
 import { effectiveReady, markPodsNotReady, podNotReady, reconcileNode } from '../../src/controllers/node-lifecycle.ts';
 import type { Action } from '../../src/controllers/actions.ts';
+import { nodeLossOptions } from '../../src/cli/server-node-loss.ts';
 import type { Toleration } from '../../src/scheduler/api-types.ts';
 import type { KubeObject } from '../../src/core/types.ts';
 
@@ -182,4 +183,16 @@ test('a lost node\'s pods: Ready and ContainersReady turn False (once), with a N
   assert.deepEqual(actions.map((a) => a.op), ['update', 'event']);
   assert.equal((actions[0] as Extract<Action, { op: 'update' }>).subresource, 'status');
   assert.equal((actions[1] as Extract<Action, { op: 'event' }>).reason, 'NodeNotReady');
+});
+
+test('server options: upstream defaults; seconds, rates and the threshold as given; bad values refused with the option named', () => {
+  assert.deepEqual(nodeLossOptions({}), {
+    defaultTolerations: { notReady: 300, unreachable: 300 },
+    eviction: { nodeEvictionRate: 0.1, secondaryNodeEvictionRate: 0.01, unhealthyZoneThreshold: 0.55, largeClusterSizeThreshold: 50 },
+  });
+  const o = nodeLossOptions({ 'default-unreachable-toleration-seconds': '30', 'node-eviction-rate': '2.5', 'unhealthy-zone-threshold': '0.7', 'large-cluster-size-threshold': '10' });
+  assert.deepEqual([o.defaultTolerations.unreachable, o.defaultTolerations.notReady, o.eviction.nodeEvictionRate, o.eviction.unhealthyZoneThreshold, o.eviction.largeClusterSizeThreshold], [30, 300, 2.5, 0.7, 10]);
+  assert.throws(() => nodeLossOptions({ 'default-not-ready-toleration-seconds': '-1' }), /--default-not-ready-toleration-seconds must be an integer/);
+  assert.throws(() => nodeLossOptions({ 'node-eviction-rate': 'fast' }), /--node-eviction-rate must be a number/);
+  assert.throws(() => nodeLossOptions({ 'unhealthy-zone-threshold': '1.5' }), /--unhealthy-zone-threshold must be a number from 0 to 1/);
 });
