@@ -19,8 +19,9 @@ import { applyJsonPatch, applyMergePatch, applyServerSideApply, applyStrategicMe
 import { applyDefaults, unknownTopLevelFields, validateObject } from './validation.ts';
 import { ClusterIpAllocator } from './cluster-ip.ts';
 import { NodePortAllocator } from './node-ports.ts';
-import { admitObject, selectableFieldValue, strategyFor, supportedFieldSelectors } from './kinds/index.ts';
-import type { HookContext, PreparedWrite } from './kinds/strategy.ts';
+import { DEFAULT_ADMISSION, admitObject, selectableFieldValue, strategyFor, supportedFieldSelectors } from './kinds/index.ts';
+import type { AdmissionSettings, HookContext, PreparedWrite } from './kinds/strategy.ts';
+import type { DefaultTolerationSeconds } from './default-tolerations.ts';
 import { decodeContinue, expiredContinue, pageOf, parseLimit, type Page } from './list-pages.ts';
 import { mediaType, successStatus } from './http-io.ts';
 import {
@@ -103,9 +104,10 @@ function requireBody(body: Json | undefined): Json {
 export class Registry {
   constructor(
     readonly store: Store,
-    opts: { now?: () => Date; clusterIps?: ClusterIpAllocator; nodePorts?: NodePortAllocator } = {},
+    opts: { now?: () => Date; clusterIps?: ClusterIpAllocator; nodePorts?: NodePortAllocator; defaultTolerations?: DefaultTolerationSeconds } = {},
   ) {
     this.now = opts.now ?? (() => new Date());
+    this.admission = opts.defaultTolerations ? { ...DEFAULT_ADMISSION, defaultTolerations: opts.defaultTolerations } : DEFAULT_ADMISSION;
     this.hooks = {
       store,
       clusterIps: opts.clusterIps ?? new ClusterIpAllocator(store.leases),
@@ -114,6 +116,8 @@ export class Registry {
   }
 
   private readonly now: () => Date;
+  /** The server's admission settings (default tolerations). */
+  private readonly admission: AdmissionSettings;
   /** What the kinds' write hooks use (allocators). */
   private readonly hooks: HookContext;
 
@@ -193,7 +197,7 @@ export class Registry {
     if (info.namespaced) await this.ensureNamespaceWritable(namespace ?? '');
     for (let attempt = 0; ; attempt++) {
       const prepared = prepareForCreate(info, input, { namespace, now: this.now(), uid: randomUUID() });
-      let obj = admitObject(info, applyDefaults(info, prepared), undefined);
+      let obj = admitObject(info, applyDefaults(info, prepared), undefined, this.admission);
       this.validate(info, obj);
       admit?.(undefined, obj);
       const hooks = strategyFor(info).writeHooks;

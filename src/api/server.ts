@@ -44,6 +44,7 @@ import { OPENAPI_V2_PROTOBUF_MEDIA_TYPE, encodeOpenApiV2 } from './openapi-v2-pr
 import { ClusterIpAllocator } from './cluster-ip.ts';
 import { DEFAULT_NODE_PORT_RANGE, NodePortAllocator } from './node-ports.ts';
 import { DEFAULT_SERVICE_CIDR } from '../core/service-cidr.ts';
+import type { DefaultTolerationSeconds } from './default-tolerations.ts';
 import { Registry, parseFilter, type Admit, type Reply } from './registry.ts';
 import { servePodLogs } from './pod-logs.ts';
 import { queryFlag } from './query-params.ts';
@@ -75,6 +76,8 @@ export interface ApiServerOptions {
   serviceCidr?: string;
   /** Where Service node ports come from, "FIRST-LAST". Default 30000-32767. */
   serviceNodePortRange?: string;
+  /** Seconds new pods tolerate the not-ready and unreachable NoExecute taints (default 300 each). */
+  defaultTolerations?: DefaultTolerationSeconds;
 }
 
 export interface ApiServer {
@@ -106,7 +109,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   await ensureDefaultNamespaces(opts.store);
   const clusterIps = new ClusterIpAllocator(opts.store.leases, opts.serviceCidr ?? DEFAULT_SERVICE_CIDR);
   const nodePorts = new NodePortAllocator(opts.store.leases, opts.serviceNodePortRange ?? DEFAULT_NODE_PORT_RANGE);
-  const registry = new Registry(opts.store, { clusterIps, nodePorts });
+  const registry = new Registry(opts.store, { clusterIps, nodePorts, defaultTolerations: opts.defaultTolerations });
   const repaired = await registry.repairAllocations();
   if (repaired > 0) logger.info({ released: repaired }, 'released ClusterIPs and node ports held by no Service');
   try {

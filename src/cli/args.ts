@@ -140,6 +140,16 @@ export function integerOption(options: OptionValues, name: string, min: number, 
   return Number(v);
 }
 
+/** A decimal number (0.1, 5, 0.55) from min to max. */
+export function numberOption(options: OptionValues, name: string, min: number, max: number, fallback: number): number {
+  const v = stringOption(options, name);
+  if (v === undefined) return fallback;
+  if (!/^\d+(\.\d+)?$/.test(v) || Number(v) < min || Number(v) > max) {
+    throw new UsageError(`--${name} must be a number from ${min} to ${max}, got "${v}"`);
+  }
+  return Number(v);
+}
+
 export interface HostPort {
   host: string;
   port: number;

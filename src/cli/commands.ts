@@ -59,6 +59,13 @@ export const COMMANDS: readonly CommandSpec[] = [
       'cluster-cidr': { ...clusterCidr, help: 'pod network the node-IPAM controller cuts into node subnets (default: 10.244.0.0/16)' },
       'node-subnet-size': nodeSubnetSize,
       'subnet-lease-ttl': subnetLeaseTtl,
+      // Node loss (src/cli/server-node-loss.ts): default tolerations at pod admission, zone-aware eviction rates.
+      'default-not-ready-toleration-seconds': { type: 'string', value: 'SECONDS', help: 'how long new pods tolerate a not-ready node before they are evicted (default: 300)' },
+      'default-unreachable-toleration-seconds': { type: 'string', value: 'SECONDS', help: 'how long new pods tolerate an unreachable node before they are evicted (default: 300)' },
+      'node-eviction-rate': { type: 'string', value: 'PER_SECOND', help: 'lost nodes tainted for eviction per second in a healthy zone (default: 0.1)' },
+      'secondary-node-eviction-rate': { type: 'string', value: 'PER_SECOND', help: 'the same in a partially disrupted zone larger than --large-cluster-size-threshold (default: 0.01; smaller zones stop)' },
+      'unhealthy-zone-threshold': { type: 'string', value: 'FRACTION', help: 'share of not-Ready nodes (more than 2) that makes a zone partially disrupted (default: 0.55)' },
+      'large-cluster-size-threshold': { type: 'string', value: 'N', help: 'zones with more nodes keep evicting at the secondary rate when partially disrupted (default: 50)' },
     },
     minPositionals: 0,
     maxPositionals: 0,

@@ -20,6 +20,7 @@ import { parsePortRange } from '../api/node-ports.ts';
 import { UsageError, booleanOption, integerOption, parseHostPort, stringOption, type RunCommand } from './args.ts';
 import { createLogger, exitOnSignals } from './runtime.ts';
 import { httpUrl } from './server-url.ts';
+import { nodeLossOptions } from './server-node-loss.ts';
 
 export const DEFAULT_SERVER_DATA_DIR = '/var/lib/meshlet/server';
 export const DEFAULT_LISTEN = '127.0.0.1:6443';
@@ -95,6 +96,7 @@ export async function runServer(cmd: RunCommand): Promise<number | undefined> {
     }
   }
   const podNetwork = podNetworkPool(cmd);
+  const nodeLoss = nodeLossOptions(cmd.options);
   const withControllers = !booleanOption(cmd.options, 'no-controllers');
   const withScheduler = !booleanOption(cmd.options, 'no-scheduler');
   const addressFile = stringOption(cmd.options, 'address-file');
@@ -176,6 +178,7 @@ export async function runServer(cmd: RunCommand): Promise<number | undefined> {
       ...(socketPath ? { socketPath } : {}),
       tokens,
       logger,
+      defaultTolerations: nodeLoss.defaultTolerations,
       ...(serviceCidr ? { serviceCidr } : {}),
       ...(nodePortRange ? { serviceNodePortRange: nodePortRange } : {}),
       ...(cert ? { tls: { cert: cert.cert, key: cert.key } } : {}),
@@ -205,6 +208,8 @@ export async function runServer(cmd: RunCommand): Promise<number | undefined> {
       const controllers = await startControllers(client, {
         logger: logger.child({ component: 'controllers' }),
         informers,
+        eviction: nodeLoss.eviction,
+        registry: api.metrics,
         nodeIpam: { ipam, ...(podNetwork.leaseTtlMs ? { ttlMs: podNetwork.leaseTtlMs } : {}) },
       });
       onStop('controllers', () => controllers.stop());

@@ -3,6 +3,7 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import type { ApiClient } from '../client/types.ts';
 import { InformerFactory, SharedInformers } from '../client/informer-factory.ts';
 import { runLeaderElection } from '../client/leader-election.ts';
@@ -12,6 +13,8 @@ import { endpointsController } from './endpoints.ts';
 import { garbageCollector } from './garbage-collector.ts';
 import { namespaceController } from './namespace.ts';
 import { nodeLifecycleController } from './node-lifecycle.ts';
+import { taintEvictionController } from './taint-eviction.ts';
+import type { EvictionRateOptions } from './zone-disruption.ts';
 import { nodeIpamController, type NodeIpamOptions } from './node-ipam.ts';
 import type { Controller, ControllerDeps } from './runtime.ts';
 import { KUBE_SYSTEM } from '../core/well-known.ts';
@@ -28,6 +31,10 @@ export interface ControllerManagerOptions {
   retryPeriodMs?: number;
   /** Node heartbeat grace (default 40 s). */
   nodeGraceMs?: number;
+  /** Zone-aware rates at which lost nodes get their NoExecute taint (default: upstream's). */
+  eviction?: EvictionRateOptions;
+  /** Controllers' Prometheus metrics go here (the server's registry). */
+  registry?: Registry;
   /** The node-IPAM controller's subnet pool (the server's Redis); without it no node gets a subnet. */
   nodeIpam?: NodeIpamOptions;
   /**
@@ -42,17 +49,18 @@ export interface ControllerManagerOptions {
 export async function runControllers(
   client: ApiClient,
   logger: Logger,
-  opts: { nodeGraceMs?: number; nodeIpam?: NodeIpamOptions; informers?: InformerFactory } = {},
+  opts: { nodeGraceMs?: number; eviction?: EvictionRateOptions; registry?: Registry; nodeIpam?: NodeIpamOptions; informers?: InformerFactory } = {},
 ): Promise<() => Promise<void>> {
   const informers = opts.informers ? opts.informers.scope() : new SharedInformers(client, logger);
-  const deps: ControllerDeps = { client, informers, logger };
+  const deps: ControllerDeps = { client, informers, logger, registry: opts.registry };
   const controllers: Controller[] = [
     deploymentController(deps),
     replicaSetController(deps),
     endpointsController(deps),
     garbageCollector(deps),
     namespaceController(deps),
-    nodeLifecycleController(deps, { graceMs: opts.nodeGraceMs }),
+    nodeLifecycleController(deps, { graceMs: opts.nodeGraceMs, eviction: opts.eviction }),
+    taintEvictionController(deps),
     ...(opts.nodeIpam ? [nodeIpamController(deps, { graceMs: opts.nodeGraceMs, ...opts.nodeIpam })] : []),
   ];
   informers.start();
@@ -80,7 +88,7 @@ export async function startControllers(client: ApiClient, opts: ControllerManage
     retryPeriodMs: opts.retryPeriodMs,
     logger: log,
     onStartedLeading: () => {
-      const started = runControllers(client, log, { nodeGraceMs: opts.nodeGraceMs, nodeIpam: opts.nodeIpam, informers: opts.informers }).catch((err: unknown) => {
+      const started = runControllers(client, log, { nodeGraceMs: opts.nodeGraceMs, eviction: opts.eviction, registry: opts.registry, nodeIpam: opts.nodeIpam, informers: opts.informers }).catch((err: unknown) => {
         log.error({ err }, 'controllers failed to start');
         return undefined;
       });

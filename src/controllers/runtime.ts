@@ -1,6 +1,7 @@
 // The imperative shell every controller shares: informer events → keys → a
 // work queue whose worker syncs one key at a time.
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import type { ApiClient } from '../client/types.ts';
 import { objectKey, type Informer } from '../client/informer.ts';
 import type { SharedInformers } from '../client/informer-factory.ts';
@@ -12,6 +13,8 @@ export interface ControllerDeps {
   /** This leadership term's handles on the process's informers (released when the term ends). */
   informers: SharedInformers;
   logger: Logger;
+  /** Where controllers register their Prometheus metrics (the server's /metrics), if anywhere. */
+  registry?: Registry;
 }
 
 export interface Controller {

@@ -274,6 +274,7 @@ export class Kubelet {
   /** A pod with state here that the API no longer has (or that was re-created under a new uid). */
   private async syncGone(rec: PodRecord): Promise<void> {
     const { observed } = await this.observe(rec.uid, []);
+    this.log.info({ pod: `${rec.namespace}/${rec.name}`, uid: rec.uid, running: Object.values(observed.containers).filter((o) => o?.current?.running).length }, 'cleaning up a pod the API no longer has here (deleted, or now another uid or node)');
     for (const action of reconcilePod(undefined, observed, Date.now(), { backoff: this.deps.backoff })) {
       await this.execute(action, undefined, rec);
     }
@@ -412,6 +413,8 @@ export class Kubelet {
       case 'removePodState':
         await this.runtime.removeConsoles(rec.uid);
         await this.sandboxes.remove(rec.uid);
+        // Idempotent: also frees an IP allocated before a crash left no sandbox to tear down.
+        await this.deps.ipam.release(ipamKey(rec.namespace, rec.name, rec.uid));
         this.onDisk.delete(rec.uid);
         this.waiting.delete(rec.uid);
         this.prober.forget(rec.uid);

@@ -198,6 +198,13 @@ export function agentCommand(plan: LabPlan, node: NodePlan, nodeBinary: string, 
   ];
 }
 
+/**
+ * How long a lab's pods tolerate a lost node (not-ready or unreachable) before
+ * they are evicted and replaced: short, so node loss heals in about a minute
+ * and a half (40 s grace + this), not six minutes (the server's default is 300 s).
+ */
+export const LAB_TOLERATION_SECONDS = 30;
+
 export function serverCommand(plan: LabPlan, meshletBin: string, net: LabNetworkOptions = {}): string[] {
   return [
     meshletBin, 'server',
@@ -207,6 +214,8 @@ export function serverCommand(plan: LabPlan, meshletBin: string, net: LabNetwork
     '--socket', plan.apiSocket,
     '--token-file', plan.tokenFile,
     '--address-file', plan.addressFile,
+    '--default-not-ready-toleration-seconds', String(LAB_TOLERATION_SECONDS),
+    '--default-unreachable-toleration-seconds', String(LAB_TOLERATION_SECONDS),
     ...(net.clusterCidr ? ['--cluster-cidr', net.clusterCidr] : []),
     ...(net.nodeSubnetSize !== undefined ? ['--node-subnet-size', String(net.nodeSubnetSize)] : []),
     ...(net.subnetLeaseTtl !== undefined ? ['--subnet-lease-ttl', String(net.subnetLeaseTtl)] : []),

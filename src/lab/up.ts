@@ -12,7 +12,7 @@ import type { KubeObject } from '../core/types.ts';
 import { KUBELET_ENDPOINT_ANNOTATION, NODE_USER_PREFIX, VTEP_MAC_ANNOTATION } from '../core/well-known.ts';
 import { MESHLET_BIN } from './paths.ts';
 import {
-  AGENT_LAUNCHER, agentCommand, labIdentities, labKubeconfig, labNamespacePrefix, labNamespacesIn, labStateDir, namespaceBatch,
+  AGENT_LAUNCHER, LAB_TOLERATION_SECONDS, agentCommand, labIdentities, labKubeconfig, labNamespacePrefix, labNamespacesIn, labStateDir, namespaceBatch,
   nodeBatch, planLab, serverCommand, underlayBatch, type LabNetworkOptions, type LabPlan,
 } from './plan.ts';
 import { Progress } from './progress.ts';
@@ -100,6 +100,7 @@ export async function labUp(opts: LabUpOptions, progress = new Progress()): Prom
     save();
     writeFileSync(plan.kubeconfig, stringify(labKubeconfig(plan, port, adminToken, readFileSync(caFile, 'utf8'))), { mode: 0o600 });
     progress.step(`started meshlet server (pid ${server.pid}) on https://127.0.0.1:${port} and ${plan.apiSocket}`);
+    progress.step(`pods tolerate a lost node for ${LAB_TOLERATION_SECONDS} s, then are evicted and replaced (--default-*-toleration-seconds; the server's default is 300 s)`);
 
     const agents: { rec: ProcessRecord; log: string }[] = [];
     for (const node of plan.nodes) {

@@ -130,7 +130,12 @@ for line in sys.stdin:
 function pod(name: string, spec: Record<string, unknown>, extra: Record<string, unknown> = {}): Record<string, unknown> {
   return { apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'default', ...extra }, spec: { terminationGracePeriodSeconds: 2, ...spec } };
 }
-const echoPod = (name: string, node: string) => pod(name, { nodeName: node, containers: [{ name: 'echo', image: 'python', command: ['python3', '-c', ECHO] }] });
+// The echo pods tolerate an unreachable node forever: the tests below silence agents for longer than the lab's 30 s toleration and expect the pods to stay.
+const echoPod = (name: string, node: string) => pod(name, {
+  nodeName: node,
+  tolerations: [{ key: 'node.kubernetes.io/unreachable', operator: 'Exists', effect: 'NoExecute' }],
+  containers: [{ name: 'echo', image: 'python', command: ['python3', '-c', ECHO] }],
+});
 const sleeper = (name: string, spec: Record<string, unknown> = {}) => pod(name, { containers: [{ name: 'main', image: 'busybox', command: ['sleep', '3600'] }], ...spec });
 
 const echoNames = ['e1a', 'e1b', 'e2a', 'e2b', 'e3a', 'e3b'];

@@ -14,7 +14,11 @@ import { nodeStrategy } from './node.ts';
 import { podStrategy } from './pod.ts';
 import { DEFAULT_PRINTER, type Printer } from './printer.ts';
 import { serviceStrategy } from './service.ts';
-import { pathValue, type FieldGetter, type KindStrategy } from './strategy.ts';
+import { pathValue, type AdmissionSettings, type FieldGetter, type KindStrategy } from './strategy.ts';
+import { DEFAULT_TOLERATION_SECONDS } from '../default-tolerations.ts';
+
+/** The admission settings of a server started without flags (upstream's defaults). */
+export const DEFAULT_ADMISSION: AdmissionSettings = Object.freeze({ defaultTolerations: DEFAULT_TOLERATION_SECONDS });
 import { deploymentStrategy, replicaSetStrategy } from './workloads.ts';
 
 export type { KindStrategy } from './strategy.ts';
@@ -79,7 +83,13 @@ export function selectableFieldValue(info: ResourceInfo, obj: KubeObject, field:
   return fieldGetters(info)[field]?.(obj) ?? '';
 }
 
-/** The kind's mutating admission steps applied in order (after defaults, before validation). */
-export function admitObject(info: ResourceInfo, obj: KubeObject, old: KubeObject | undefined): KubeObject {
-  return (strategyFor(info).admission ?? []).reduce((o, hook) => hook(o, old), obj);
+/**
+ * The kind's mutating admission steps applied in order (after defaults, before
+ * validation); on create (no old object) also its create-only steps.
+ */
+export function admitObject(info: ResourceInfo, obj: KubeObject, old: KubeObject | undefined, settings: AdmissionSettings = DEFAULT_ADMISSION): KubeObject {
+  const strategy = strategyFor(info);
+  const admitted = (strategy.admission ?? []).reduce((o, hook) => hook(o, old), obj);
+  if (old !== undefined) return admitted;
+  return (strategy.createAdmission ?? []).reduce((o, hook) => hook(o, settings), admitted);
 }

@@ -6,7 +6,8 @@ import type { KubeObject, StatusCause } from '../../core/types.ts';
 import { asObj, cause, checkIp, child, setDefault, type Obj } from './checks.ts';
 import { defaultPodSpec, POD_SPEC_LISTS, RESTART_POLICIES, validatePodSpec } from './pod-spec.ts';
 import { NONE, ageCell, col, humanDuration, list, num, printer, record, text } from './printer.ts';
-import { byKey, pathSelectors, pathValue, prefixed, type AdmissionHook, type KindStrategy } from './strategy.ts';
+import { byKey, pathSelectors, pathValue, prefixed, type AdmissionHook, type CreateAdmissionHook, type KindStrategy } from './strategy.ts';
+import { withDefaultTolerations } from '../default-tolerations.ts';
 
 /** Pod spec fields an update may change; everything else in spec is immutable. */
 const POD_MUTABLE_SPEC_FIELDS = ['activeDeadlineSeconds', 'tolerations', 'nodeName', 'schedulingGates', 'terminationGracePeriodSeconds'];
@@ -119,6 +120,9 @@ function podGracePeriod(obj: KubeObject, requested: number | undefined): number 
  */
 export const POD_ADMISSION: readonly AdmissionHook[] = [];
 
+/** Pod admission on create only: upstream's DefaultTolerationSeconds. */
+export const POD_CREATE_ADMISSION: readonly CreateAdmissionHook[] = [(pod, settings) => withDefaultTolerations(pod, settings.defaultTolerations)];
+
 export const podStrategy: KindStrategy = {
   groupResource: 'pods',
   topLevelFields: ['spec', 'status'],
@@ -128,6 +132,7 @@ export const podStrategy: KindStrategy = {
     setDefault(child(o, 'status'), 'phase', 'Pending');
   },
   admission: POD_ADMISSION,
+  createAdmission: POD_CREATE_ADMISSION,
   listStrategies: {
     ...prefixed('spec', POD_SPEC_LISTS),
     ...prefixed('status', { conditions: byKey('type'), podIPs: byKey('ip'), hostIPs: byKey('ip'), resourceClaimStatuses: byKey('name') }),

@@ -11,6 +11,7 @@ import type { ClusterIpAllocator } from '../cluster-ip.ts';
 import type { NodePortAllocator } from '../node-ports.ts';
 import type { PreparedWrite } from '../reservations.ts';
 import type { Printer } from './printer.ts';
+import type { DefaultTolerationSeconds } from '../default-tolerations.ts';
 
 export type { PreparedWrite } from '../reservations.ts';
 
@@ -35,6 +36,14 @@ export interface NameRule {
  * store; pure.
  */
 export type AdmissionHook = (obj: KubeObject, old: KubeObject | undefined) => KubeObject;
+
+/** The server's settings that admission steps read (upstream's admission plugin flags). */
+export interface AdmissionSettings {
+  defaultTolerations: DefaultTolerationSeconds;
+}
+
+/** A mutating admission step that runs on create only, with the server's settings; pure. */
+export type CreateAdmissionHook = (obj: KubeObject, settings: AdmissionSettings) => KubeObject;
 
 
 /** What the write hooks may use: the store and the server's allocators. */
@@ -78,6 +87,8 @@ export interface KindStrategy {
   defaults?(obj: KubeObject): void;
   /** Mutating admission on create and update, in order. */
   readonly admission?: readonly AdmissionHook[];
+  /** Mutating admission on create only (after `admission`), in order. */
+  readonly createAdmission?: readonly CreateAdmissionHook[];
   /** Strategic-merge list keys (patchMergeKey / patchStrategy of the Go types). Absent lists are atomic. */
   readonly listStrategies?: ListStrategies;
   /** The `kubectl get` columns after Name; absent: Name and Age. */
