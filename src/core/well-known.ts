@@ -45,6 +45,8 @@ export const ENDPOINTSLICE_CONTROLLER = 'endpointslice-controller.k8s.io';
 /** Marks Endpoints objects the endpoints controller wrote (so it never deletes hand-made ones). */
 export const ENDPOINTS_MANAGED_BY_LABEL = 'endpoints.kubernetes.io/managed-by';
 export const ENDPOINTS_CONTROLLER = 'endpoint-controller';
+/** Endpoints the EndpointSlice mirroring controller must not mirror (default/kubernetes' carry it, as upstream's). */
+export const ENDPOINTSLICE_SKIP_MIRROR_LABEL = 'endpointslice.kubernetes.io/skip-mirror';
 
 // ------------------------------------------------------------ annotations
 
@@ -79,6 +81,12 @@ export const NODE_USER_PREFIX = 'system:node:';
 export const KUBE_DNS_SERVICE = 'kube-dns';
 /** The cluster's DNS zone unless configured otherwise. */
 export const DEFAULT_CLUSTER_DOMAIN = 'cluster.local';
+
+// ------------------------------------------------------------ the API server's Service
+
+/** default/kubernetes: the API server at the Service CIDR's first address, port 443. */
+export const KUBERNETES_SERVICE = 'kubernetes';
+export const KUBERNETES_SERVICE_PORT_NAME = 'https';
 
 // ------------------------------------------------------------ node networking
 
