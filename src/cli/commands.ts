@@ -52,6 +52,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       'store-fsync': { type: 'string', value: 'always|everysec', help: 'when the private redis-server fsyncs its append-only file: before each reply (always) or once a second (default: everysec; --redis auto only)' },
       'service-cidr': { type: 'string', value: 'CIDR', help: 'where Service ClusterIPs come from (default: 10.96.0.0/16)' },
       'advertise-address': { type: 'string', value: 'IP[:PORT]', help: 'where pods reach this API server: the endpoint of default/kubernetes (default: the --listen address unless loopback or any; port: the listen port)' },
+      'lb-pool': { type: 'string', multiple: true, value: 'CIDR|A-B', help: 'IPv4 addresses for LoadBalancer Services (repeatable or comma-separated; without one they stay pending)' },
       'netns-listen': { type: 'string', value: 'NETNS=IP:PORT', help: 'also accept API connections on IP:PORT inside network namespace NETNS, relayed to the TCP port (the lab\'s underlay)' },
       'no-controllers': { type: 'boolean', help: 'do not run the controllers' },
       'address-file': { type: 'string', value: 'PATH', help: 'write the bound addresses here as JSON once serving' },

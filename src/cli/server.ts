@@ -16,7 +16,7 @@ import type { ApiClient } from '../client/types.ts';
 import { RedisStore } from '../store/redis-store.ts';
 import { STORE_FSYNC_MODES, superviseRedis, type StoreFsync } from '../store/redis-process.ts';
 import { DEFAULT_CLUSTER_CIDR, parseCidr } from '../core/cidr.ts';
-import { UsageError, booleanOption, integerOption, parseHostPort, stringOption, type RunCommand } from './args.ts';
+import { UsageError, booleanOption, integerOption, listOption, parseHostPort, stringOption, type RunCommand } from './args.ts';
 import { createLogger, exitOnSignals } from './runtime.ts';
 import { httpUrl } from './server-url.ts';
 import { ensureKubernetesEndpoints, ensureKubernetesService, type AdvertisedAddress } from '../api/bootstrap.ts';
@@ -26,6 +26,7 @@ import { DEFAULT_SERVICE_CIDR, firstServiceAddress } from '../core/service-cidr.
 import { DEFAULT_CLUSTER_DOMAIN, DEFAULT_NAMESPACE, KUBERNETES_SERVICE } from '../core/well-known.ts';
 import { listenInNetns, relayConnections } from './netns-listener.ts';
 import { isIP } from 'node:net';
+import { parseLbPool, type LbPool } from '../controllers/service-lb-pool.ts';
 
 export const DEFAULT_SERVER_DATA_DIR = '/var/lib/meshlet/server';
 export const DEFAULT_LISTEN = '127.0.0.1:6443';
@@ -67,6 +68,15 @@ export function podNetworkPool(cmd: RunCommand): { clusterCidr: string; nodeSubn
     nodeSubnetSize: integerOption(cmd.options, 'node-subnet-size', 1, 128, 24),
     ...(ttl !== undefined ? { leaseTtlMs: integerOption(cmd.options, 'subnet-lease-ttl', 2, 10 * 365 * 86400, 86400) * 1000 } : {}),
   };
+}
+
+/** --lb-pool (repeatable, comma-separated CIDRs or A-B ranges): the LoadBalancer address pool. */
+export function loadBalancerPool(cmd: RunCommand): LbPool | undefined {
+  try {
+    return parseLbPool(listOption(cmd.options, 'lb-pool'));
+  } catch (err) {
+    throw new UsageError(`--lb-pool: ${(err as Error).message}`);
+  }
 }
 
 /** --netns-listen NETNS=HOST:PORT: also accept API connections there (relayed to the TCP listener). */
@@ -133,6 +143,7 @@ export async function runServer(cmd: RunCommand): Promise<number | undefined> {
   }
   const podNetwork = podNetworkPool(cmd);
   const extraListen = netnsListen(cmd);
+  const lbPool = loadBalancerPool(cmd);
   const advertisedGiven = advertisedAddress(cmd, listen);
   const withControllers = !booleanOption(cmd.options, 'no-controllers');
   const withScheduler = !booleanOption(cmd.options, 'no-scheduler');
@@ -252,6 +263,7 @@ export async function runServer(cmd: RunCommand): Promise<number | undefined> {
         logger: logger.child({ component: 'controllers' }),
         informers,
         nodeIpam: { ipam, ...(podNetwork.leaseTtlMs ? { ttlMs: podNetwork.leaseTtlMs } : {}) },
+        ...(lbPool ? { lbPool } : {}),
       });
       onStop('controllers', () => controllers.stop());
       logger.info('controllers started');

@@ -59,6 +59,8 @@ export const VTEP_MAC_ANNOTATION = 'meshlet.io/vtep-mac';
 export const VTEP_IP_ANNOTATION = 'meshlet.io/vtep-ip';
 /** Where the API server reaches a node's kubelet endpoint (container logs). */
 export const KUBELET_ENDPOINT_ANNOTATION = 'meshlet.io/kubelet-endpoint';
+/** The node that answers ARP for a LoadBalancer Service's address; written by the server only (src/controllers/service-lb.ts). */
+export const LB_ANNOUNCER_ANNOTATION = 'meshlet.io/lb-announcer';
 /** A pod's network namespace, when it is not the one its uid gives (read by `lab exec`). */
 export const POD_NETNS_ANNOTATION = 'meshlet.io/netns';
 
