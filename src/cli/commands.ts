@@ -86,6 +86,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       'netns-prefix': { type: 'string', value: 'PREFIX', help: 'prefix of pod network namespace names, ending in - (default: ml-)' },
       'service-cidr': { type: 'string', value: 'CIDR[,CIDR]', help: 'Service CIDR(s), as given to the server: the proxy rejects traffic into them that no Service port takes (default: 10.96.0.0/16)' },
       'no-proxy': { type: 'boolean', help: 'do not run the service proxy (no meshlet-proxy nftables tables)' },
+      'no-lb-announcer': { type: 'boolean', help: 'never answer ARP for LoadBalancer addresses the server chose this node for' },
       'kubelet-listen': { type: 'string', value: 'ADDR', help: 'container-log endpoint for the API server: a unix socket path or HOST:PORT (:PORT binds the node IP) (default: <data-dir>/kubelet.sock)' },
       'no-node-dns': { type: 'boolean', help: 'do not run the node-local cluster DNS (meshlet dns) for this node\'s pods' },
       'dns-upstream': { type: 'string', multiple: true, value: 'IP[:PORT]', help: 'upstream resolver for the node DNS (repeatable; default: the host\'s resolv.conf)' },

@@ -18,6 +18,8 @@ export const NODE_IFACE = 'eth0';
  */
 export const API_UNDERLAY_IP = `${UNDERLAY_PREFIX}.2`;
 export const API_UNDERLAY_PORT = 6443;
+/** The lab's LoadBalancer pool (--lb-pool): the top of the underlay subnet, .241–.254, reachable on-link from the underlay. */
+export const LAB_LB_POOL = `${UNDERLAY_PREFIX}.240/28`;
 
 /** A lab name is a DNS-1123 label of at most 12 characters; returns the problem, or undefined when valid. */
 export function labNameProblem(name: string): string | undefined {
@@ -213,6 +215,7 @@ export function serverCommand(plan: LabPlan, meshletBin: string, net: LabNetwork
     '--address-file', plan.addressFile,
     '--netns-listen', `${plan.underlayNetns}=${API_UNDERLAY_IP}:${API_UNDERLAY_PORT}`,
     '--advertise-address', `${API_UNDERLAY_IP}:${API_UNDERLAY_PORT}`,
+    '--lb-pool', LAB_LB_POOL,
     ...(net.clusterCidr ? ['--cluster-cidr', net.clusterCidr] : []),
     ...(net.nodeSubnetSize !== undefined ? ['--node-subnet-size', String(net.nodeSubnetSize)] : []),
     ...(net.subnetLeaseTtl !== undefined ? ['--subnet-lease-ttl', String(net.subnetLeaseTtl)] : []),

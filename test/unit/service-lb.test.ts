@@ -1,12 +1,15 @@
 // The LoadBalancer pool and planner (src/controllers/service-lb*.ts), pure:
 // pool parsing, allocation without collisions, requested addresses, release
-// on type change, pending without a pool, the announcer choice and its re-pick.
+// on type change, pending without a pool, the announcer choice and its re-pick;
+// the agent's side: which addresses a node announces.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { firstFree, inPool, parseLbPool } from '../../src/controllers/service-lb-pool.ts';
 import { lbActions, planLoadBalancers, rendezvous, type LbInputs } from '../../src/controllers/service-lb.ts';
 import type { KubeObject } from '../../src/core/types.ts';
 import { LB_ANNOUNCER_ANNOTATION } from '../../src/core/well-known.ts';
+import { announcedAddresses } from '../../src/agent/lb-announcer-plan.ts';
+import type { SlimService } from '../../src/client/slim-objects.ts';
 
 function svc(name: string, created: string, opts: { type?: string; ip?: string; want?: string; announcer?: string; cls?: string } = {}): KubeObject {
   return {
@@ -88,4 +91,22 @@ test('actions: status and annotation patches only when they differ', () => {
   assert.deepEqual(moved.map((a) => a.op === 'patch' && [a.subresource, a.patch]), [[undefined, { metadata: { annotations: { [LB_ANNOUNCER_ANNOTATION]: 'n2' } } }]]);
   const fresh = lbActions(svc('b', '1'), { namespace: 'default', name: 'b', ip: '172.31.0.201' }, pool);
   assert.deepEqual(fresh.map((a) => a.op === 'patch' && [a.subresource, a.patch]), [['status', { status: { loadBalancer: { ingress: [{ ip: '172.31.0.201', ipMode: 'VIP' }] } } }]]);
+});
+
+test('agent: the addresses a node announces are the IPv4 ingress addresses of the LoadBalancer Services naming it', () => {
+  const slim = (name: string, type: string, announcer: string | undefined, ips: string[]): SlimService => ({
+    apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: 'default', ...(announcer ? { annotations: { [LB_ANNOUNCER_ANNOTATION]: announcer } } : {}) },
+    spec: { type }, status: { loadBalancer: { ingress: ips.map((ip) => ({ ip })) } },
+  });
+  const all = [
+    slim('a', 'LoadBalancer', 'n1', ['172.31.0.241']),
+    slim('b', 'LoadBalancer', 'n2', ['172.31.0.242']),
+    slim('c', 'LoadBalancer', 'n1', ['172.31.0.243', 'fd00::1']),
+    slim('d', 'ClusterIP', 'n1', ['172.31.0.244']),
+    slim('e', 'LoadBalancer', undefined, ['172.31.0.245']),
+    slim('f', 'LoadBalancer', 'n1', ['172.31.0.241']),
+  ];
+  assert.deepEqual(announcedAddresses(all, 'n1'), ['172.31.0.241', '172.31.0.243']);
+  assert.deepEqual(announcedAddresses(all, 'n2'), ['172.31.0.242']);
+  assert.deepEqual(announcedAddresses(all, 'n3'), []);
 });
