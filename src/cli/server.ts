@@ -25,6 +25,7 @@ import { isKubeError } from '../core/errors.ts';
 import { DEFAULT_SERVICE_CIDR, firstServiceAddress } from '../core/service-cidr.ts';
 import { DEFAULT_CLUSTER_DOMAIN, DEFAULT_NAMESPACE, KUBERNETES_SERVICE } from '../core/well-known.ts';
 import { listenInNetns, relayConnections } from './netns-listener.ts';
+import { isValidNetnsName } from '../kubelet/names.ts';
 import { isIP } from 'node:net';
 import { parseLbPool, type LbPool } from '../controllers/service-lb-pool.ts';
 
@@ -87,7 +88,9 @@ export function netnsListen(cmd: RunCommand): { netns: string; host: string; por
   if (eq <= 0) throw new UsageError(`--netns-listen: "${text}" is not NETNS=HOST:PORT`);
   const { host, port } = parseHostPort(text.slice(eq + 1));
   if (!isIP(host) || port === 0) throw new UsageError(`--netns-listen: "${text}" needs an IP address and a port`);
-  return { netns: text.slice(0, eq), host, port };
+  const netns = text.slice(0, eq);
+  if (!isValidNetnsName(netns)) throw new UsageError(`--netns-listen: ${JSON.stringify(netns)} is not a network namespace name`);
+  return { netns, host, port };
 }
 
 /**
