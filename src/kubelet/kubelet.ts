@@ -26,7 +26,7 @@ import { DEFAULT_BACKOFF, type BackoffOptions } from './backoff.ts';
 import { DEFAULT_NETNS_PREFIX, hashOfHostVeth, hashOfNetns, uidHash } from './names.ts';
 import { listLinks } from './ip-exec.ts';
 import { recordEvent } from '../client/events.ts';
-import { BRIDGE_NAME, DEFAULT_CLUSTER_DOMAIN, DEFAULT_NAMESPACE } from '../core/well-known.ts';
+import { BRIDGE_NAME, DEFAULT_CLUSTER_DOMAIN, DEFAULT_NAMESPACE, KUBERNETES_SERVICE } from '../core/well-known.ts';
 import { readLogs, type LogOptions } from './logs.ts';
 import { parseEnviron, type ContainerProcess } from './exec-plan.ts';
 import {
@@ -84,6 +84,12 @@ interface PodRecord {
 
 const EVENT_REPEAT_MS = 60_000;
 
+/** The Services a pod's environment may name: its namespace's (an index bucket, not every Service) and default/kubernetes. */
+function podEnvServices(services: Informer, namespace: string): EnvService[] {
+  const master = services.getByName(DEFAULT_NAMESPACE, KUBERNETES_SERVICE);
+  return [...(services.list(namespace) as EnvService[]), ...(master ? [master as EnvService] : [])];
+}
+
 /** The kubelet's handlers on its pods' informer: a pod is queued when it comes, goes, or changes what the kubelet acts on (kubeletPodView). */
 export function kubeletPodHandlers(enqueue: (key: string) => void): InformerHandlers {
   const queue = (obj: KubeObject): void => enqueue(podName(obj));
@@ -115,7 +121,7 @@ export class Kubelet {
     const services = this.services;
     this.runtime = new ContainerRuntime({
       dataDir: deps.dataDir, nodeName: deps.nodeName, hostIP: deps.nodeIp, namespaces: deps.namespaces,
-      ...(services ? { serviceEnv: (pod: KubeletPod) => podServiceEnv(services.list() as EnvService[], pod.metadata.namespace ?? '', pod.spec?.enableServiceLinks) } : {}),
+      ...(services ? { serviceEnv: (pod: KubeletPod) => podServiceEnv(podEnvServices(services, pod.metadata.namespace ?? ''), pod.metadata.namespace ?? '', pod.spec?.enableServiceLinks) } : {}),
     });
     this.sandboxes = new SandboxManager(deps.dataDir, {
       netnsPrefix: this.prefix,
