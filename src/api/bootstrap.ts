@@ -1,11 +1,19 @@
-// What every cluster starts with: the default namespaces and the
-// kube-system/kube-dns Service at the cluster DNS address. Idempotent:
-// existing objects are left alone.
+// What every cluster starts with: the default namespaces, the
+// kube-system/kube-dns Service at the cluster DNS address and the
+// default/kubernetes Service at the range's first address. Idempotent:
+// existing objects are left alone (the kubernetes Endpoints and EndpointSlice,
+// which name the API server, are brought up to date).
 import { randomUUID } from 'node:crypto';
 import { isKubeError } from '../core/errors.ts';
 import { resourceFor, type ResourceInfo } from '../core/resources.ts';
 import type { KubeObject } from '../core/types.ts';
-import { K8S_APP_LABEL, KUBE_DNS_SERVICE, KUBE_SYSTEM, METADATA_NAME_LABEL, SYSTEM_NAMESPACES } from '../core/well-known.ts';
+import { deepEqual } from '../core/deep-equal.ts';
+import {
+  DEFAULT_NAMESPACE, ENDPOINTSLICES, ENDPOINTSLICE_SKIP_MIRROR_LABEL, K8S_APP_LABEL, KUBE_DNS_SERVICE, KUBE_SYSTEM, KUBERNETES_SERVICE,
+  KUBERNETES_SERVICE_PORT_NAME, METADATA_NAME_LABEL, SERVICE_NAME_LABEL, SYSTEM_NAMESPACES,
+} from '../core/well-known.ts';
+import { firstServiceAddress } from '../core/service-cidr.ts';
+import { isIPv4 } from 'node:net';
 import type { Store } from '../store/types.ts';
 import type { ClusterIpAllocator } from './cluster-ip.ts';
 import { applyDefaults } from './validation.ts';
@@ -87,4 +95,109 @@ export async function ensureKubeDns(store: Store, clusterIps: ClusterIpAllocator
     if (isKubeError(err, 'AlreadyExists')) return false;
     throw err;
   }
+}
+
+/**
+ * default/kubernetes, as kube-apiserver keeps it: ClusterIP the range's first
+ * address, port 443 "https" to `targetPort`, no selector (its endpoints are the
+ * API servers, written by the server itself). Pure but for the uid.
+ */
+export function kubernetesService(clusterIp: string, targetPort: number, now: Date): KubeObject {
+  const info = coreInfo('services');
+  const base: KubeObject = {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: KUBERNETES_SERVICE, namespace: DEFAULT_NAMESPACE, labels: { component: 'apiserver', provider: 'kubernetes' } },
+    spec: {
+      type: 'ClusterIP',
+      clusterIP: clusterIp,
+      clusterIPs: [clusterIp],
+      ports: [{ name: KUBERNETES_SERVICE_PORT_NAME, port: 443, protocol: 'TCP', targetPort }],
+      sessionAffinity: 'None',
+    },
+  };
+  return applyDefaults(info, prepareForCreate(info, base, { namespace: DEFAULT_NAMESPACE, now, uid: randomUUID() }));
+}
+
+/**
+ * Creates default/kubernetes at the Service CIDR's first address unless it
+ * exists; true when it was created here. Throws (a 422 KubeError) when another
+ * Service holds the address.
+ */
+export async function ensureKubernetesService(
+  store: Store, clusterIps: ClusterIpAllocator, targetPort: number, now: () => Date = () => new Date(),
+): Promise<boolean> {
+  if (await store.get('services', DEFAULT_NAMESPACE, KUBERNETES_SERVICE)) return false;
+  const svc = await clusterIps.allocate(kubernetesService(firstServiceAddress(clusterIps.cidr), targetPort, now()));
+  try {
+    await store.create('services', svc);
+    return true;
+  } catch (err) {
+    await clusterIps.releaseUnlessStored(store, svc);
+    if (isKubeError(err, 'AlreadyExists')) return false;
+    throw err;
+  }
+}
+
+/** Where clients reach this API server: the address and port published in default/kubernetes' endpoints. */
+export interface AdvertisedAddress {
+  ip: string;
+  port: number;
+}
+
+/** The Endpoints and EndpointSlice bodies (without metadata beyond names and labels) naming the API server. Pure. */
+export function kubernetesEndpointBodies(advertised: AdvertisedAddress): { endpoints: KubeObject; slice: KubeObject } {
+  const port = { name: KUBERNETES_SERVICE_PORT_NAME, port: advertised.port, protocol: 'TCP' };
+  const endpoints: KubeObject = {
+    apiVersion: 'v1',
+    kind: 'Endpoints',
+    metadata: { name: KUBERNETES_SERVICE, namespace: DEFAULT_NAMESPACE, labels: { [ENDPOINTSLICE_SKIP_MIRROR_LABEL]: 'true' } },
+    subsets: [{ addresses: [{ ip: advertised.ip }], ports: [port] }],
+  };
+  const slice: KubeObject = {
+    apiVersion: 'discovery.k8s.io/v1',
+    kind: 'EndpointSlice',
+    metadata: { name: KUBERNETES_SERVICE, namespace: DEFAULT_NAMESPACE, labels: { [SERVICE_NAME_LABEL]: KUBERNETES_SERVICE } },
+    addressType: isIPv4(advertised.ip) ? 'IPv4' : 'IPv6',
+    endpoints: [{ addresses: [advertised.ip], conditions: { ready: true, serving: true, terminating: false } }],
+    ports: [port],
+  };
+  return { endpoints, slice };
+}
+
+async function upsert(store: Store, gr: string, info: ResourceInfo, want: KubeObject, now: Date): Promise<boolean> {
+  const ns = want.metadata.namespace ?? '';
+  const name = want.metadata.name ?? '';
+  const have = await store.get(gr, ns, name);
+  const { apiVersion: _a, kind: _k, metadata: _m, ...body } = want;
+  if (!have) {
+    try {
+      await store.create(gr, applyDefaults(info, prepareForCreate(info, want, { namespace: ns, now, uid: randomUUID() })));
+      return true;
+    } catch (err) {
+      if (isKubeError(err, 'AlreadyExists')) return upsert(store, gr, info, want, now);
+      throw err;
+    }
+  }
+  const { apiVersion: _ha, kind: _hk, metadata: _hm, ...haveBody } = have;
+  const labels = { ...(have.metadata.labels ?? {}), ...(want.metadata.labels ?? {}) };
+  if (deepEqual(haveBody, body) && deepEqual(have.metadata.labels ?? {}, labels)) return false;
+  await store.update(gr, { ...have, ...body, metadata: { ...have.metadata, labels } });
+  return true;
+}
+
+/**
+ * Points default/kubernetes' Endpoints and EndpointSlice at this API server
+ * (created, or updated when they name another address or port); returns what
+ * was written. The server that starts last wins: meshlet keeps no lease per
+ * API server (kube-apiserver's lease reconciler), see DECISIONS.
+ */
+export async function ensureKubernetesEndpoints(store: Store, advertised: AdvertisedAddress, now: () => Date = () => new Date()): Promise<string[]> {
+  const { endpoints, slice } = kubernetesEndpointBodies(advertised);
+  const sliceInfo = resourceFor('discovery.k8s.io', 'v1', 'endpointslices');
+  if (!sliceInfo) throw new Error('endpointslices missing from RESOURCES');
+  const written: string[] = [];
+  if (await upsert(store, 'endpoints', coreInfo('endpoints'), endpoints, now())) written.push('endpoints');
+  if (await upsert(store, ENDPOINTSLICES, sliceInfo, slice, now())) written.push('endpointslice');
+  return written;
 }

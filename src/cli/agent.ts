@@ -179,6 +179,13 @@ export async function runAgent(cmd: RunCommand): Promise<number | undefined> {
       // The service proxy (src/proxy): its own nftables tables, fed from the shared informer cache.
       const proxyCfg = proxyConfig(cmd, net.clusterCidr, dnsIp);
       if (proxyCfg) onStop('service proxy', await startProxy({ ...proxyCfg, informers, nodeName, logger, registry: metrics }));
+      // LoadBalancer addresses the server chose this node for: answered (ARP) on the underlay (src/agent/lb-announcer.ts).
+      if (!booleanOption(cmd.options, 'no-lb-announcer') && !network.underlayDev) {
+        logger.warn({ nodeIp: nodeIP }, 'no underlay interface holds the node IP: LoadBalancer addresses are not announced from this node');
+      } else if (!booleanOption(cmd.options, 'no-lb-announcer')) {
+        const { startLbAnnouncer } = await import('../agent/lb-announcer.ts');
+        onStop('LoadBalancer announcer', await startLbAnnouncer({ informers, nodeName, dev: network.underlayDev, logger, registry: metrics }));
+      }
 
       const podIps = await PodIps.open({ dataDir, nodeName, subnets: network.subnets, holdsSubnet: () => network.holdsSubnet(), logger });
       onStop('pod IP table', () => podIps.idle());

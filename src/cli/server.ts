@@ -17,10 +17,19 @@ import { RedisStore } from '../store/redis-store.ts';
 import { STORE_FSYNC_MODES, superviseRedis, type StoreFsync } from '../store/redis-process.ts';
 import { DEFAULT_CLUSTER_CIDR, parseCidr } from '../core/cidr.ts';
 import { parsePortRange } from '../api/node-ports.ts';
-import { UsageError, booleanOption, integerOption, parseHostPort, stringOption, type RunCommand } from './args.ts';
+import { nodeLossOptions } from './server-node-loss.ts';
+import { UsageError, booleanOption, integerOption, listOption, parseHostPort, stringOption, type RunCommand } from './args.ts';
 import { createLogger, exitOnSignals } from './runtime.ts';
 import { httpUrl } from './server-url.ts';
-import { nodeLossOptions } from './server-node-loss.ts';
+import { ensureKubernetesEndpoints, ensureKubernetesService, type AdvertisedAddress } from '../api/bootstrap.ts';
+import { ClusterIpAllocator } from '../api/cluster-ip.ts';
+import { isKubeError } from '../core/errors.ts';
+import { DEFAULT_SERVICE_CIDR, firstServiceAddress } from '../core/service-cidr.ts';
+import { DEFAULT_CLUSTER_DOMAIN, DEFAULT_NAMESPACE, KUBERNETES_SERVICE } from '../core/well-known.ts';
+import { listenInNetns, relayConnections } from './netns-listener.ts';
+import { isValidNetnsName } from '../kubelet/names.ts';
+import { isIP } from 'node:net';
+import { parseLbPool, type LbPool } from '../controllers/service-lb-pool.ts';
 
 export const DEFAULT_SERVER_DATA_DIR = '/var/lib/meshlet/server';
 export const DEFAULT_LISTEN = '127.0.0.1:6443';
@@ -64,6 +73,56 @@ export function podNetworkPool(cmd: RunCommand): { clusterCidr: string; nodeSubn
   };
 }
 
+/** --lb-pool (repeatable, comma-separated CIDRs or A-B ranges): the LoadBalancer address pool. */
+export function loadBalancerPool(cmd: RunCommand): LbPool | undefined {
+  try {
+    return parseLbPool(listOption(cmd.options, 'lb-pool'));
+  } catch (err) {
+    throw new UsageError(`--lb-pool: ${(err as Error).message}`);
+  }
+}
+
+/** --netns-listen NETNS=HOST:PORT: also accept API connections there (relayed to the TCP listener). */
+export function netnsListen(cmd: RunCommand): { netns: string; host: string; port: number } | undefined {
+  const text = stringOption(cmd.options, 'netns-listen');
+  if (text === undefined) return undefined;
+  const eq = text.indexOf('=');
+  if (eq <= 0) throw new UsageError(`--netns-listen: "${text}" is not NETNS=HOST:PORT`);
+  const { host, port } = parseHostPort(text.slice(eq + 1));
+  if (!isIP(host) || port === 0) throw new UsageError(`--netns-listen: "${text}" needs an IP address and a port`);
+  const netns = text.slice(0, eq);
+  if (!isValidNetnsName(netns)) throw new UsageError(`--netns-listen: ${JSON.stringify(netns)} is not a network namespace name`);
+  return { netns, host, port };
+}
+
+/**
+ * --advertise-address IP[:PORT]: where pods reach this API server (default/kubernetes' endpoints).
+ * The port defaults to the TCP listener's. Without the flag, the listen address when it is a
+ * specific, non-loopback IP; otherwise none (the Service then has no endpoints).
+ */
+export function advertisedAddress(cmd: RunCommand, bound: { host: string; port: number }): AdvertisedAddress | undefined {
+  const text = stringOption(cmd.options, 'advertise-address');
+  if (text === undefined) {
+    const h = bound.host;
+    const loopbackOrAny = h === '0.0.0.0' || h === '::' || h.startsWith('127.') || h === '::1';
+    return isIP(h) && !loopbackOrAny ? { ip: h, port: bound.port } : undefined;
+  }
+  if (isIP(text)) return { ip: text, port: bound.port };
+  const { host, port } = parseHostPort(text);
+  if (!isIP(host) || port === 0) throw new UsageError(`--advertise-address: "${text}" is not IP or IP:PORT`);
+  return { ip: host, port };
+}
+
+/** Names and addresses the serving certificate carries beyond loopback: what pods use to reach default/kubernetes. */
+function servingCertHosts(listenHost: string, serviceCidr: string, advertised: string | undefined): string[] {
+  const names = [`${KUBERNETES_SERVICE}`, `${KUBERNETES_SERVICE}.${DEFAULT_NAMESPACE}`, `${KUBERNETES_SERVICE}.${DEFAULT_NAMESPACE}.svc`,
+    `${KUBERNETES_SERVICE}.${DEFAULT_NAMESPACE}.svc.${DEFAULT_CLUSTER_DOMAIN}`];
+  const hosts = [firstServiceAddress(serviceCidr), ...names];
+  if (listenHost !== '0.0.0.0' && listenHost !== '::') hosts.unshift(listenHost);
+  if (advertised && !hosts.includes(advertised)) hosts.unshift(advertised);
+  return hosts;
+}
+
 export async function runServer(cmd: RunCommand): Promise<number | undefined> {
   const dataDir = stringOption(cmd.options, 'data-dir') ?? DEFAULT_SERVER_DATA_DIR;
   const listen = parseHostPort(stringOption(cmd.options, 'listen') ?? DEFAULT_LISTEN);
@@ -97,6 +156,9 @@ export async function runServer(cmd: RunCommand): Promise<number | undefined> {
   }
   const podNetwork = podNetworkPool(cmd);
   const nodeLoss = nodeLossOptions(cmd.options);
+  const extraListen = netnsListen(cmd);
+  const lbPool = loadBalancerPool(cmd);
+  const advertisedGiven = advertisedAddress(cmd, listen);
   const withControllers = !booleanOption(cmd.options, 'no-controllers');
   const withScheduler = !booleanOption(cmd.options, 'no-scheduler');
   const addressFile = stringOption(cmd.options, 'address-file');
@@ -171,7 +233,7 @@ export async function runServer(cmd: RunCommand): Promise<number | undefined> {
     }
 
     // kubectl sends tokens only over https; the TCP port answers https and plain http alike.
-    const cert = withTls ? ensureServingCert(join(dataDir, 'pki'), listen.host === '0.0.0.0' || listen.host === '::' ? [] : [listen.host]) : undefined;
+    const cert = withTls ? ensureServingCert(join(dataDir, 'pki'), servingCertHosts(listen.host, serviceCidr ?? DEFAULT_SERVICE_CIDR, advertisedGiven?.ip)) : undefined;
     const api = await startApiServer({
       store,
       listen,
@@ -185,6 +247,14 @@ export async function runServer(cmd: RunCommand): Promise<number | undefined> {
     });
     onStop('API server', () => api.close());
     const address = api.address ?? listen;
+    if (extraListen) {
+      const server = await listenInNetns(extraListen.netns, extraListen.host, extraListen.port);
+      const target = { host: address.host === '0.0.0.0' ? '127.0.0.1' : address.host === '::' ? '::1' : address.host, port: address.port };
+      const close = relayConnections(server, target, (err) => logger.error({ err }, 'netns listener failed'));
+      onStop('netns listener', close);
+      logger.info({ netns: extraListen.netns, host: extraListen.host, port: extraListen.port }, 'API also listening inside a network namespace (relayed)');
+    }
+    await bootstrapKubernetesService(store, serviceCidr ?? DEFAULT_SERVICE_CIDR, advertisedAddress(cmd, address), logger);
 
     const selfUrl = socketPath ? `unix://${socketPath}` : httpUrl(address.host, address.port);
     // One informer cache for the controllers and the scheduler: one watch per kind, running in every
@@ -211,6 +281,7 @@ export async function runServer(cmd: RunCommand): Promise<number | undefined> {
         eviction: nodeLoss.eviction,
         registry: api.metrics,
         nodeIpam: { ipam, ...(podNetwork.leaseTtlMs ? { ttlMs: podNetwork.leaseTtlMs } : {}) },
+        ...(lbPool ? { lbPool } : {}),
       });
       onStop('controllers', () => controllers.stop());
       logger.info('controllers started');
@@ -241,4 +312,25 @@ export async function runServer(cmd: RunCommand): Promise<number | undefined> {
   }
   exitOnSignals(logger, stop);
   return undefined;
+}
+
+/** default/kubernetes and its endpoints naming this server (see bootstrap.ts). */
+async function bootstrapKubernetesService(
+  store: RedisStore, serviceCidr: string, advertised: AdvertisedAddress | undefined, logger: ReturnType<typeof createLogger>,
+): Promise<void> {
+  const clusterIps = new ClusterIpAllocator(store.leases, serviceCidr);
+  try {
+    if (await ensureKubernetesService(store, clusterIps, advertised?.port ?? 443)) {
+      logger.info({ clusterIP: firstServiceAddress(serviceCidr) }, 'created Service default/kubernetes');
+    }
+  } catch (err) {
+    if (!isKubeError(err, 'Invalid')) throw err;
+    logger.error({ err }, 'cannot create Service default/kubernetes: another Service holds the range\'s first address');
+  }
+  if (!advertised) {
+    logger.warn('no --advertise-address (and the listen address is loopback or any): default/kubernetes has no endpoints');
+    return;
+  }
+  const written = await ensureKubernetesEndpoints(store, advertised);
+  if (written.length > 0) logger.info({ ...advertised, written }, 'default/kubernetes endpoints name this API server');
 }

@@ -16,6 +16,8 @@ import { nodeLifecycleController } from './node-lifecycle.ts';
 import { taintEvictionController } from './taint-eviction.ts';
 import type { EvictionRateOptions } from './zone-disruption.ts';
 import { nodeIpamController, type NodeIpamOptions } from './node-ipam.ts';
+import { serviceLbController } from './service-lb.ts';
+import type { LbPool } from './service-lb-pool.ts';
 import type { Controller, ControllerDeps } from './runtime.ts';
 import { KUBE_SYSTEM } from '../core/well-known.ts';
 
@@ -43,13 +45,15 @@ export interface ControllerManagerOptions {
    * works. Without one, each leadership term lists and watches on its own.
    */
   informers?: InformerFactory;
+  /** The LoadBalancer address pool (--lb-pool); without one LoadBalancer Services stay pending. */
+  lbPool?: LbPool;
 }
 
 /** Starts every controller on shared informers; returns their stop (which leaves a shared factory's watches running). */
 export async function runControllers(
   client: ApiClient,
   logger: Logger,
-  opts: { nodeGraceMs?: number; eviction?: EvictionRateOptions; registry?: Registry; nodeIpam?: NodeIpamOptions; informers?: InformerFactory } = {},
+  opts: { nodeGraceMs?: number; eviction?: EvictionRateOptions; registry?: Registry; nodeIpam?: NodeIpamOptions; informers?: InformerFactory; lbPool?: LbPool } = {},
 ): Promise<() => Promise<void>> {
   const informers = opts.informers ? opts.informers.scope() : new SharedInformers(client, logger);
   const deps: ControllerDeps = { client, informers, logger, registry: opts.registry };
@@ -62,6 +66,7 @@ export async function runControllers(
     nodeLifecycleController(deps, { graceMs: opts.nodeGraceMs, eviction: opts.eviction }),
     taintEvictionController(deps),
     ...(opts.nodeIpam ? [nodeIpamController(deps, { graceMs: opts.nodeGraceMs, ...opts.nodeIpam })] : []),
+    serviceLbController(deps, { pool: opts.lbPool }),
   ];
   informers.start();
   await informers.synced();
@@ -88,7 +93,7 @@ export async function startControllers(client: ApiClient, opts: ControllerManage
     retryPeriodMs: opts.retryPeriodMs,
     logger: log,
     onStartedLeading: () => {
-      const started = runControllers(client, log, { nodeGraceMs: opts.nodeGraceMs, eviction: opts.eviction, registry: opts.registry, nodeIpam: opts.nodeIpam, informers: opts.informers }).catch((err: unknown) => {
+      const started = runControllers(client, log, { nodeGraceMs: opts.nodeGraceMs, eviction: opts.eviction, registry: opts.registry, nodeIpam: opts.nodeIpam, informers: opts.informers, lbPool: opts.lbPool }).catch((err: unknown) => {
         log.error({ err }, 'controllers failed to start');
         return undefined;
       });

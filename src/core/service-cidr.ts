@@ -21,6 +21,12 @@ export function clusterDnsAddress(serviceCidr: Cidr | string): string {
   return addressAt(c, CLUSTER_DNS_OFFSET);
 }
 
+/** The default/kubernetes Service's address: the range's first host address (10.96.0.0/16 → 10.96.0.1), as kube-apiserver takes it. */
+export function firstServiceAddress(serviceCidr: Cidr | string): string {
+  const c = asCidr(serviceCidr);
+  return addressAt(c, hostRange(c).first - c.network);
+}
+
 /** The cluster DNS address of the default Service CIDR, 10.96.0.10. */
 export const DEFAULT_CLUSTER_DNS = clusterDnsAddress(DEFAULT_SERVICE_CIDR);
 

@@ -45,6 +45,8 @@ export const ENDPOINTSLICE_CONTROLLER = 'endpointslice-controller.k8s.io';
 /** Marks Endpoints objects the endpoints controller wrote (so it never deletes hand-made ones). */
 export const ENDPOINTS_MANAGED_BY_LABEL = 'endpoints.kubernetes.io/managed-by';
 export const ENDPOINTS_CONTROLLER = 'endpoint-controller';
+/** Endpoints the EndpointSlice mirroring controller must not mirror (default/kubernetes' carry it, as upstream's). */
+export const ENDPOINTSLICE_SKIP_MIRROR_LABEL = 'endpointslice.kubernetes.io/skip-mirror';
 
 // ------------------------------------------------------------ annotations
 
@@ -57,6 +59,8 @@ export const VTEP_MAC_ANNOTATION = 'meshlet.io/vtep-mac';
 export const VTEP_IP_ANNOTATION = 'meshlet.io/vtep-ip';
 /** Where the API server reaches a node's kubelet endpoint (container logs). */
 export const KUBELET_ENDPOINT_ANNOTATION = 'meshlet.io/kubelet-endpoint';
+/** The node that answers ARP for a LoadBalancer Service's address; written by the server only (src/controllers/service-lb.ts). */
+export const LB_ANNOUNCER_ANNOTATION = 'meshlet.io/lb-announcer';
 /** A pod's network namespace, when it is not the one its uid gives (read by `lab exec`). */
 export const POD_NETNS_ANNOTATION = 'meshlet.io/netns';
 
@@ -79,6 +83,12 @@ export const NODE_USER_PREFIX = 'system:node:';
 export const KUBE_DNS_SERVICE = 'kube-dns';
 /** The cluster's DNS zone unless configured otherwise. */
 export const DEFAULT_CLUSTER_DOMAIN = 'cluster.local';
+
+// ------------------------------------------------------------ the API server's Service
+
+/** default/kubernetes: the API server at the Service CIDR's first address, port 443. */
+export const KUBERNETES_SERVICE = 'kubernetes';
+export const KUBERNETES_SERVICE_PORT_NAME = 'https';
 
 // ------------------------------------------------------------ node networking
 

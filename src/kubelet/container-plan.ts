@@ -95,9 +95,14 @@ export function expandVars(s: string, env: Record<string, string>): string {
   return out;
 }
 
-/** The container's environment in order: PATH and HOSTNAME, then spec.env (each may refer to earlier ones with $(VAR)). */
-export function resolveEnv(pod: KubeletPod, c: ContainerSpec, ctx: EnvContext, hostname: string): ResolvedEnv {
+/**
+ * The container's environment in order: PATH and HOSTNAME, then spec.env (each may refer to
+ * earlier ones and to the Service variables with $(VAR)), then the Service variables
+ * (service-env.ts) that spec.env does not set: the container's own env wins, as upstream's.
+ */
+export function resolveEnv(pod: KubeletPod, c: ContainerSpec, ctx: EnvContext, hostname: string, serviceEnv: Readonly<Record<string, string>> = {}): ResolvedEnv {
   const env: Record<string, string> = { PATH: DEFAULT_PATH, HOSTNAME: hostname };
+  const lookup = (): Record<string, string> => ({ ...serviceEnv, ...env });
   const skipped: ResolvedEnv['skipped'] = [];
   for (const v of c.env ?? []) {
     if (!v || typeof v.name !== 'string' || v.name === '') continue;
@@ -110,8 +115,9 @@ export function resolveEnv(pod: KubeletPod, c: ContainerSpec, ctx: EnvContext, h
         continue;
       }
       env[v.name] = value;
-    } else env[v.name] = expandVars(String(v.value ?? ''), env);
+    } else env[v.name] = expandVars(String(v.value ?? ''), lookup());
   }
+  for (const [k, v] of Object.entries(serviceEnv)) if (!Object.hasOwn(env, k)) env[k] = v;
   return { env, skipped };
 }
 

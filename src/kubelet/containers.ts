@@ -147,6 +147,8 @@ export interface ContainerRuntimeOptions {
   hostIP?: string;
   /** Override namespace detection (tests). */
   namespaces?: NamespaceSupport;
+  /** The pod's Service environment variables at the moment a container starts (service-env.ts). */
+  serviceEnv?: (pod: KubeletPod) => Record<string, string>;
 }
 
 export interface StartResult {
@@ -180,7 +182,7 @@ export class ContainerRuntime {
     const indices = runIndices(dir);
     const restart = indices.length > 0 ? indices[indices.length - 1] + 1 : 0;
     const ctx: EnvContext = { podIP: sandbox.ip, nodeName: this.opts.nodeName, hostIP: this.opts.hostIP };
-    const { env, skipped } = resolveEnv(pod, c, ctx, sandbox.hostname);
+    const { env, skipped } = resolveEnv(pod, c, ctx, sandbox.hostname, this.opts.serviceEnv?.(pod) ?? {});
     const ns = await this.namespaces();
     const files = sandboxFiles(this.opts.dataDir, uid);
     const command = containerArgv(c, env);

@@ -26,7 +26,7 @@ import { DEFAULT_BACKOFF, type BackoffOptions } from './backoff.ts';
 import { DEFAULT_NETNS_PREFIX, hashOfHostVeth, hashOfNetns, uidHash } from './names.ts';
 import { listLinks } from './ip-exec.ts';
 import { recordEvent } from '../client/events.ts';
-import { BRIDGE_NAME, DEFAULT_CLUSTER_DOMAIN, DEFAULT_NAMESPACE } from '../core/well-known.ts';
+import { BRIDGE_NAME, DEFAULT_CLUSTER_DOMAIN, DEFAULT_NAMESPACE, KUBERNETES_SERVICE } from '../core/well-known.ts';
 import { readLogs, type LogOptions } from './logs.ts';
 import { parseEnviron, type ContainerProcess } from './exec-plan.ts';
 import {
@@ -38,6 +38,7 @@ import { podDir, readSandboxRecord, SandboxManager, writeAtomic, type SandboxRec
 import type { PodNetwork } from './sandbox-plan.ts';
 import { podStatus } from './status.ts';
 import { Prober, probeFailureMessage } from './prober.ts';
+import { podServiceEnv, type EnvService } from './service-env.ts';
 
 export interface KubeletIpam {
   allocate(podKey: string): Promise<PodNetwork>;
@@ -83,6 +84,12 @@ interface PodRecord {
 
 const EVENT_REPEAT_MS = 60_000;
 
+/** The Services a pod's environment may name: its namespace's (an index bucket, not every Service) and default/kubernetes. */
+function podEnvServices(services: Informer, namespace: string): EnvService[] {
+  const master = services.getByName(DEFAULT_NAMESPACE, KUBERNETES_SERVICE);
+  return [...(services.list(namespace) as EnvService[]), ...(master ? [master as EnvService] : [])];
+}
+
 /** The kubelet's handlers on its pods' informer: a pod is queued when it comes, goes, or changes what the kubelet acts on (kubeletPodView). */
 export function kubeletPodHandlers(enqueue: (key: string) => void): InformerHandlers {
   const queue = (obj: KubeObject): void => enqueue(podName(obj));
@@ -94,6 +101,8 @@ export class Kubelet {
   readonly sandboxes: SandboxManager;
   readonly prober: Prober;
   private readonly informer: Informer;
+  /** The shared Services cache (with an informer factory only). */
+  private readonly services: Informer | undefined;
   private readonly queue: WorkQueue;
   private readonly log: Logger;
   private readonly prefix: string;
@@ -107,7 +116,13 @@ export class Kubelet {
   constructor(private readonly deps: KubeletDeps) {
     this.prefix = deps.netnsPrefix ?? DEFAULT_NETNS_PREFIX;
     this.log = deps.logger.child({ component: 'kubelet', node: deps.nodeName });
-    this.runtime = new ContainerRuntime({ dataDir: deps.dataDir, nodeName: deps.nodeName, hostIP: deps.nodeIp, namespaces: deps.namespaces });
+    // Service environment variables from the agent's shared Services cache (the proxy's and DNS's informer, no watch of its own).
+    this.services = deps.informers?.informer('services');
+    const services = this.services;
+    this.runtime = new ContainerRuntime({
+      dataDir: deps.dataDir, nodeName: deps.nodeName, hostIP: deps.nodeIp, namespaces: deps.namespaces,
+      ...(services ? { serviceEnv: (pod: KubeletPod) => podServiceEnv(podEnvServices(services, pod.metadata.namespace ?? ''), pod.metadata.namespace ?? '', pod.spec?.enableServiceLinks) } : {}),
+    });
     this.sandboxes = new SandboxManager(deps.dataDir, {
       netnsPrefix: this.prefix,
       bridge: deps.bridge ?? BRIDGE_NAME,
@@ -146,7 +161,9 @@ export class Kubelet {
     }
     this.informer.addHandlers(kubeletPodHandlers((key) => this.queue.add(key)));
     this.informer.start();
-    await this.informer.synced();
+    this.services?.start();
+    // Containers start only once the Services are known, so their environment names every Service that exists (as upstream's serviceHasSynced).
+    await Promise.all([this.informer.synced(), this.services?.synced()]);
     await this.cleanupOrphans();
     for (const rec of this.onDisk.values()) this.queue.add(`${rec.namespace}/${rec.name}`);
     this.queue.start((key) => this.sync(key), this.deps.workers ?? 4);
@@ -168,6 +185,7 @@ export class Kubelet {
     this.prober.stop();
     await this.queue.shutDown();
     await this.informer.stop();
+    await this.services?.stop();
   }
 
   /** Waits until no pod work is queued (tests). */

@@ -32,6 +32,8 @@ export interface ContainerSpec {
 }
 
 export interface KubeletPodSpec {
+  /** false: no Service variables but default/kubernetes' (service-env.ts). Default true. */
+  enableServiceLinks?: boolean;
   nodeName?: string;
   hostname?: string;
   subdomain?: string;

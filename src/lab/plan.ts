@@ -11,6 +11,15 @@ export const UNDERLAY_PREFIX = '172.31.0';
 export const UNDERLAY_PREFIX_LEN = 24;
 export const BRIDGE = 'br0';
 export const NODE_IFACE = 'eth0';
+/**
+ * The API server's address on the underlay (on br0 in the underlay namespace): the server binds
+ * it there (--netns-listen) and advertises it as default/kubernetes' endpoint, so pods reach
+ * the API server through the Service (their node routes it out on the underlay, masqueraded).
+ */
+export const API_UNDERLAY_IP = `${UNDERLAY_PREFIX}.2`;
+export const API_UNDERLAY_PORT = 6443;
+/** The lab's LoadBalancer pool (--lb-pool): the top of the underlay subnet, .241–.254, reachable on-link from the underlay. */
+export const LAB_LB_POOL = `${UNDERLAY_PREFIX}.240/28`;
 
 /** A lab name is a DNS-1123 label of at most 12 characters; returns the problem, or undefined when valid. */
 export function labNameProblem(name: string): string | undefined {
@@ -122,7 +131,7 @@ export function namespaceBatch(namespaces: readonly string[]): string[] {
  * node end is created straight inside the node's namespace as eth0.
  */
 export function underlayBatch(plan: LabPlan): string[] {
-  const lines = ['link set lo up', `link add ${BRIDGE} type bridge`, `link set ${BRIDGE} up`];
+  const lines = ['link set lo up', `link add ${BRIDGE} type bridge`, `link set ${BRIDGE} up`, `addr add ${API_UNDERLAY_IP}/${UNDERLAY_PREFIX_LEN} dev ${BRIDGE}`];
   for (const node of plan.nodes) {
     lines.push(
       `link add ${node.underlayPort} type veth peer name ${NODE_IFACE} netns ${node.netns}`,
@@ -216,6 +225,9 @@ export function serverCommand(plan: LabPlan, meshletBin: string, net: LabNetwork
     '--address-file', plan.addressFile,
     '--default-not-ready-toleration-seconds', String(LAB_TOLERATION_SECONDS),
     '--default-unreachable-toleration-seconds', String(LAB_TOLERATION_SECONDS),
+    '--netns-listen', `${plan.underlayNetns}=${API_UNDERLAY_IP}:${API_UNDERLAY_PORT}`,
+    '--advertise-address', `${API_UNDERLAY_IP}:${API_UNDERLAY_PORT}`,
+    '--lb-pool', LAB_LB_POOL,
     ...(net.clusterCidr ? ['--cluster-cidr', net.clusterCidr] : []),
     ...(net.nodeSubnetSize !== undefined ? ['--node-subnet-size', String(net.nodeSubnetSize)] : []),
     ...(net.subnetLeaseTtl !== undefined ? ['--subnet-lease-ttl', String(net.subnetLeaseTtl)] : []),
