@@ -204,6 +204,37 @@ export const COMMANDS: readonly CommandSpec[] = [
     minPositionals: 2,
     maxPositionals: 2,
   },
+  {
+    name: 'netpol explain',
+    summary: 'is a connection allowed by NetworkPolicy, and why (the agents\' model, on the live cluster)',
+    usage: '--from NS/POD (--to NS/POD | --to-ip IP) --port PORT[/PROTO] [--json]',
+    options: {
+      from: { type: 'string', value: 'NS/POD', help: 'the client pod' },
+      'from-ip': { type: 'string', value: 'IP', help: 'the client address instead of a pod' },
+      to: { type: 'string', value: 'NS/POD', help: 'the server pod' },
+      'to-ip': { type: 'string', value: 'IP', help: 'the server address instead of a pod' },
+      port: { type: 'string', value: 'PORT[/PROTO]', help: 'destination port and protocol TCP, UDP or SCTP (default TCP)' },
+      json: { type: 'boolean', help: 'print the verdict as JSON' },
+      kubeconfig,
+    },
+    minPositionals: 0,
+    maxPositionals: 0,
+  },
+  {
+    name: 'netpol denials',
+    summary: 'connection attempts NetworkPolicy denied (or, in audit mode, would deny), from the agents',
+    usage: '[--follow] [--lab NAME [--node NODE] | --agent ENDPOINT --token-file PATH] [--json]',
+    options: {
+      follow: { type: 'boolean', short: 'f', help: 'keep printing new records' },
+      lab: { ...labName, help: 'read every node of this lab (default: the only lab, else meshlet)' },
+      node: { type: 'string', value: 'NODE', help: 'only this node of the lab' },
+      agent: { type: 'string', value: 'ENDPOINT', help: 'one agent\'s kubelet endpoint: unix:///path/kubelet.sock or http://host:port' },
+      'token-file': { type: 'string', value: 'PATH', help: 'that node\'s API token (the endpoint accepts only it)' },
+      json: { type: 'boolean', help: 'one JSON record per line' },
+    },
+    minPositionals: 0,
+    maxPositionals: 0,
+  },
 ];
 
 export function findCommand(name: string): CommandSpec | undefined {

@@ -142,3 +142,13 @@ export function serveDenials(log: DenialLog, query: URLSearchParams, res: Server
 export function denialsHandler(log: DenialLog): (query: URLSearchParams, res: ServerResponse) => void {
   return (query, res) => serveDenials(log, query, res);
 }
+
+const endText = (e: DenialEnd): string => (e.pod ? `${e.pod} (${e.ip})` : e.ip);
+
+/** One record as a line of `meshlet netpol denials`. Pure. */
+export function formatDenial(r: DenialRecord): string {
+  const port = r.destination.port !== undefined ? `${r.destination.port}/${r.destination.protocol}` : r.destination.protocol;
+  const what = r.mode === 'audit' ? `would deny (audit) ${r.direction}` : `denied ${r.direction}`;
+  const by = r.policies.length ? `isolated by ${r.policies.join(', ')}` : 'isolating policy unknown (gone since?)';
+  return `${r.time} ${r.node} ${what}: ${endText(r.source)} -> ${endText(r.destination)} ${port}; ${by}${r.count > 1 ? ` (x${r.count})` : ''}`;
+}
