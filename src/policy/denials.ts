@@ -98,13 +98,14 @@ export class DenialLog {
     }
     const key = flowKey(r);
     const prev = this.last.get(key);
-    if (prev && nowMs - prev.at <= this.mergeMs && this.ring.includes(prev.record)) {
+    if (prev && nowMs - prev.at <= this.mergeMs) {
       prev.record.count++;
       prev.at = nowMs;
       return;
     }
     this.ring.push(r);
     this.last.set(key, { record: r, at: nowMs });
+    // An evicted record leaves `last` too, so a merge never lands on a record no longer kept.
     while (this.ring.length > this.capacity) {
       const gone = this.ring.shift()!;
       this.evicted++;
