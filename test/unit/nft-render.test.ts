@@ -45,6 +45,9 @@ test('rules are typed statements: vmap dispatch, numgen, affinity, NAT, notrack'
     'ip saddr 10.244.1.0/24 ip daddr != { 10.244.0.0/16, 10.96.0.0/12 } masquerade');
   assert.equal(renderRule({ body: [{ matchMasked: 'meta mark', mask: 0x4000, value: 0 }, { verdict: 'return' }], comment: 'not marked' }), 'meta mark & 0x00004000 == 0x00000000 return comment "not marked"');
   assert.equal(renderRule(rule({ reject: 'tcp reset' })), 'reject with tcp reset');
+  assert.equal(renderRule(rule({ limit: { rate: 50, per: 'second', burst: 100 } }, { log: { prefix: 'mlp:deny:ingress', group: 4711 } })), 'limit rate 50/second burst 100 packets log prefix "mlp:deny:ingress" group 4711');
+  assert.throws(() => renderRule(rule({ limit: { rate: 0, per: 'second' } })), /invalid limit rate/);
+  assert.throws(() => renderRule(rule({ limit: { rate: 5, per: 'hour' as 'second' } })), /invalid limit unit/);
   assert.throws(() => renderRule(rule(goTo('x; flush ruleset'))), /invalid nftables chain name/);
   assert.throws(() => renderRule(rule(vmap('service-ips'))), /at least one field/);
   assert.throws(() => renderRule({ body: [masquerade], comment: 'a"b' }), /invalid nftables comment/);

@@ -1,0 +1,7 @@
+// `meshlet netpol …`: the subcommands' modules, loaded only when one runs.
+import type { CommandRunner } from './main.ts';
+
+export const NETPOL_LOADERS: Record<string, () => Promise<CommandRunner>> = {
+  'netpol explain': async () => (await import('./netpol-explain.ts')).runNetpolExplain,
+  'netpol denials': async () => (await import('./netpol-denials.ts')).runNetpolDenials,
+};
