@@ -46,12 +46,12 @@ export class NetpolInputError extends Error {
 
 export const MAX_TIMEOUT_MS = 60_000;
 
-/** "1s", "500ms", "2" (seconds), "1.5s": milliseconds from 1 to 60 000. */
-export function parseDurationMs(text: string, what = 'timeout'): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s)?$/.exec(text.trim());
+/** "1s", "500ms", "2" (seconds), "1.5s", "2m": milliseconds from 1 to maxMs. */
+export function parseDurationMs(text: string, what = 'timeout', maxMs = MAX_TIMEOUT_MS): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(text.trim());
   if (!m) throw new NetpolInputError(`${what} "${text}": want e.g. 1s or 500ms`);
-  const ms = Math.round(Number(m[1]) * (m[2] === 'ms' ? 1 : 1000));
-  if (ms < 1 || ms > MAX_TIMEOUT_MS) throw new NetpolInputError(`${what} "${text}": from 1ms to ${MAX_TIMEOUT_MS / 1000}s`);
+  const ms = Math.round(Number(m[1]) * (m[2] === 'ms' ? 1 : m[2] === 'm' ? 60_000 : 1000));
+  if (ms < 1 || ms > maxMs) throw new NetpolInputError(`${what} "${text}": from 1ms to ${maxMs / 1000}s`);
   return ms;
 }
 
