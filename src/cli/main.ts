@@ -3,6 +3,7 @@
 import { parseCommandLine, UsageError, type RunCommand } from './args.ts';
 import { commandHelp, findCommand } from './commands.ts';
 import { KubeError } from '../core/errors.ts';
+import { NETPOL_LOADERS } from './netpol.ts';
 
 /** A command returns its exit code, or undefined when it keeps running (servers exit on their own). */
 export type CommandRunner = (cmd: RunCommand) => Promise<number | undefined>;
@@ -16,12 +17,10 @@ const LOADERS: Record<string, () => Promise<CommandRunner>> = {
   'lab status': async () => (await import('./lab.ts')).runLabStatus,
   'lab kubeconfig': async () => (await import('./lab.ts')).runLabKubeconfig,
   'lab exec': async () => (await import('./lab.ts')).runLabExec,
-  'netpol serve': async () => (await import('./netpol.ts')).runNetpol,
-  'netpol connect': async () => (await import('./netpol.ts')).runNetpol,
-  'netpol run': async () => (await import('./netpol.ts')).runNetpol,
   apply: async () => (await import('./objects.ts')).runApply,
   get: async () => (await import('./objects.ts')).runGet,
   delete: async () => (await import('./objects.ts')).runDelete,
+  ...NETPOL_LOADERS,
 };
 
 export async function main(argv: readonly string[]): Promise<number | undefined> {

@@ -1,17 +1,8 @@
-// `meshlet netpol <subcommand>`: one dispatcher; each subcommand's module is loaded only when it runs.
-import type { RunCommand } from './args.ts';
+// `meshlet netpol …`: the subcommands' modules, loaded only when one runs.
 import type { CommandRunner } from './main.ts';
 
-const SUBCOMMANDS: Record<string, () => Promise<CommandRunner>> = {
-  serve: async () => (await import('./netpol-probe.ts')).runNetpolServe,
-  connect: async () => (await import('./netpol-probe.ts')).runNetpolConnect,
-  run: async () => (await import('./netpol-run.ts')).runNetpolRun,
-  // explain, denials: issue 9 §3 (src/cli/netpol-explain.ts, src/cli/netpol-denials.ts).
+export const NETPOL_LOADERS: Record<string, () => Promise<CommandRunner>> = {
+  'netpol serve': async () => (await import('./netpol-probe.ts')).runNetpolServe,
+  'netpol connect': async () => (await import('./netpol-probe.ts')).runNetpolConnect,
+  'netpol run': async () => (await import('./netpol-run.ts')).runNetpolRun,
 };
-
-export async function runNetpol(cmd: RunCommand): Promise<number | undefined> {
-  const sub = cmd.command.split(' ')[1] ?? '';
-  const load = SUBCOMMANDS[sub];
-  if (!load) throw new Error(`"netpol ${sub}" is not available`);
-  return (await load())(cmd);
-}

@@ -249,6 +249,7 @@ export async function runSuite(opts: RunOptions): Promise<RunReport> {
         try {
           await resetTopology(client, topo);
           const reset = await pollStep(ALL_OPEN, topo, opts.stepTimeoutMs, opts.probeTimeoutMs);
+          progress.step(`case ${index}/${total}: reset (policies deleted, labels restored) and verified open in ${reset.rounds} round(s)`);
           if (stepStatus(reset.probes, []) !== 'matched') {
             const r: StepReport = { name: ALL_OPEN.name, status: 'error', ms: Date.now() - caseStart, rounds: reset.rounds, probes: reset.probes, lookups: [], error: 'the topology did not open again after the reset' };
             steps.push(r);
