@@ -78,6 +78,8 @@ export interface KubeletServerOptions {
   streaming?: Omit<StreamingDeps, 'logger' | 'metrics'>;
   /** Where the streaming metrics go. */
   metrics?: Registry;
+  /** GET /policyDenials (the policy part's denial records); without it 404. */
+  policyDenials?: (query: URLSearchParams, res: ServerResponse) => void;
   logger: Logger;
 }
 
@@ -108,6 +110,11 @@ function handle(opts: KubeletServerOptions, req: IncomingMessage, res: ServerRes
     if (!bearerMatches(req.headers.authorization, opts.token)) throw new KubeError('Unauthorized', 'Unauthorized');
     if (req.method !== 'GET') throw new KubeError('MethodNotAllowed', `${req.method} is not supported`);
     const url = new URL(req.url ?? '/', 'http://kubelet');
+    if (url.pathname === '/policyDenials') {
+      if (!opts.policyDenials) throw new KubeError('NotFound', 'network policy is off on this node');
+      opts.policyDenials(url.searchParams, res);
+      return;
+    }
     const r = parseLogRequest(url.pathname, url.searchParams);
     const stream = opts.readLogs(r.namespace, r.pod, r.container, r.opts);
     res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-cache', 'x-content-type-options': 'nosniff' });

@@ -27,6 +27,8 @@ import { DEFAULT_NETNS_PREFIX, isValidNetnsPrefix } from '../kubelet/names.ts';
 import { UsageError, booleanOption, integerOption, listOption, parseHostPort, requiredString, stringOption, type RunCommand } from './args.ts';
 import { parseCidr } from '../core/cidr.ts';
 import { proxyConfig, startProxy } from './agent-proxy.ts';
+import { policyConfig, startPolicy, type RunningPolicy } from './agent-policy.ts';
+import { denialsHandler } from '../policy/denials.ts';
 import { createLogger, exitOnSignals } from './runtime.ts';
 
 /** --dns-upstream IP[:PORT], checked here so a typo is the agent's usage error, not a DNS process that will not start. */
@@ -179,6 +181,13 @@ export async function runAgent(cmd: RunCommand): Promise<number | undefined> {
       // The service proxy (src/proxy): its own nftables tables, fed from the shared informer cache.
       const proxyCfg = proxyConfig(cmd, net.clusterCidr, dnsIp);
       if (proxyCfg) onStop('service proxy', await startProxy({ ...proxyCfg, informers, nodeName, logger, registry: metrics }));
+      // NetworkPolicy (src/policy): table `inet meshlet-policy`, programmed before the kubelet starts pods.
+      const policyCfg = policyConfig(cmd);
+      let policy: RunningPolicy | undefined;
+      if (policyCfg) {
+        policy = await startPolicy({ ...policyCfg, informers, nodeName, localSubnets: network.subnets, logger, registry: metrics });
+        onStop('network policy', () => policy?.stop());
+      }
 
       const podIps = await PodIps.open({ dataDir, nodeName, subnets: network.subnets, holdsSubnet: () => network.holdsSubnet(), logger });
       onStop('pod IP table', () => podIps.idle());
@@ -206,6 +215,7 @@ export async function runAgent(cmd: RunCommand): Promise<number | undefined> {
         logger,
         readLogs: (ns, pod, container, opts) => kubelet.readLogs(ns, pod, container, opts),
         streaming: { containerProcess: (ns, pod, c) => kubelet.containerProcess(ns, pod, c), podSandbox: (ns, pod) => kubelet.podSandbox(ns, pod) },
+        ...(policy ? { policyDenials: denialsHandler(policy.denials) } : {}),
         metrics,
       });
       onStop('kubelet endpoint', () => kubeletServer?.close());

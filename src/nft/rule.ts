@@ -4,7 +4,7 @@
 // values go through values.ts; chain, set and map names through names.ts),
 // and statements are a closed union of what meshlet's parts need (matches,
 // set/map lookups over concatenated fields, numgen dispatch, verdicts, NAT,
-// marks, set updates, notrack, counter, log). There is deliberately no
+// marks, set updates, notrack, counter, log, limit). There is deliberately no
 // free-text statement: a rule nft would parse differently from what the
 // model says cannot be written. A new need is a new statement kind here.
 import { assertComment, assertObjectName } from './names.ts';
@@ -73,6 +73,8 @@ export type Statement =
   | { counter: true }
   /** `log prefix "…" [group N]` (NFLOG group when given). */
   | { log: { prefix: string; group?: number } }
+  /** `limit rate N/second|minute [burst B packets]`: the rule goes on only while under the rate. */
+  | { limit: { rate: number; per: 'second' | 'minute'; burst?: number } }
   | { verdict: Verdict };
 
 export interface Rule {
@@ -149,6 +151,13 @@ function statement(s: Statement): string {
     assertComment(s.log.prefix);
     if (s.log.group !== undefined && (!Number.isInteger(s.log.group) || s.log.group < 0 || s.log.group > 65535)) throw new NftValueError(`invalid log group ${s.log.group}`);
     return `log prefix "${s.log.prefix}"${s.log.group !== undefined ? ` group ${s.log.group}` : ''}`;
+  }
+  if ('limit' in s) {
+    const { rate, per, burst } = s.limit;
+    if (!Number.isInteger(rate) || rate < 1 || rate > 1_000_000) throw new NftValueError(`invalid limit rate ${rate}`);
+    if (per !== 'second' && per !== 'minute') throw new NftValueError(`invalid limit unit ${JSON.stringify(per)}`);
+    if (burst !== undefined && (!Number.isInteger(burst) || burst < 1 || burst > 1_000_000)) throw new NftValueError(`invalid limit burst ${burst}`);
+    return `limit rate ${rate}/${per}${burst !== undefined ? ` burst ${burst} packets` : ''}`;
   }
   if ('verdict' in s) return renderVerdict(s.verdict);
   throw new NftValueError(`unknown rule statement ${JSON.stringify(s)}`);

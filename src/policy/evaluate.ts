@@ -31,6 +31,8 @@ export interface SideVerdict {
   allowedBy: RuleRef[];
   /** Would it be allowed if audit policies were enforced too? */
   allowedWithAudit: boolean;
+  /** Allowed because the peer is this pod's own node. */
+  ownNode?: boolean;
   reason: string;
 }
 
@@ -89,7 +91,7 @@ function side(cluster: ClusterView, direction: Direction, self: Resolved, other:
   const id = podId(pod);
   // The pod's own node always reaches it.
   if (direction === 'ingress' && other.ip && !other.pod && pod.node && (cluster.nodes?.[pod.node] ?? []).includes(other.ip)) {
-    return { ...base, pod: id, allowed: true, allowedWithAudit: true, reason: `ingress: ${other.ip} is ${id}'s own node, always allowed` };
+    return { ...base, pod: id, allowed: true, allowedWithAudit: true, ownNode: true, reason: `ingress: ${other.ip} is ${id}'s own node, always allowed` };
   }
   const dest = direction === 'ingress' ? pod : other.pod;
   for (const policy of cluster.policies) {

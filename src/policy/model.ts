@@ -76,6 +76,8 @@ export interface PodView {
   node?: string;
   ports: NamedPort[];
   hostNetwork?: boolean;
+  /** Being deleted (its node holds its address closed: the address may soon be another pod's). */
+  terminating?: boolean;
 }
 
 export interface NamespaceView {
@@ -180,7 +182,13 @@ export function podView(pod: SlimPod): PodView {
     ...(pod.spec?.nodeName ? { node: pod.spec.nodeName } : {}),
     ports,
     ...(pod.spec?.hostNetwork ? { hostNetwork: true } : {}),
+    ...(pod.metadata.deletionTimestamp ? { terminating: true } : {}),
   };
+}
+
+/** Enforced (or audit-mode) policies isolating the pod in a direction, as `ns/name`. */
+export function isolatingPolicies(policies: readonly Policy[], pod: PodView, direction: Direction, audit: boolean): string[] {
+  return policies.filter((p) => p.audit === audit && (direction === 'ingress' ? p.ingress : p.egress) && selects(p, pod)).map(policyId);
 }
 
 export function namespaceView(ns: SlimNamespace): NamespaceView {

@@ -3,20 +3,23 @@
 // `inet meshlet-policy`, in the src/nft model, applied by the adapter.
 //
 // Per-packet cost does not depend on the number of policies or pods: a fixed
-// set of 13 rules and at most three set lookups per direction. Everything that
-// varies is set elements:
-//   forward (filter hook forward, policy accept)
+// set of 28 rules and at most one set lookup per rule. Everything that varies
+// is set elements:
+//   forward (hook forward, priority filter, after the proxy's DNAT in prerouting;
+//            same-node pod traffic is bridged and reaches it through br_netfilter)
 //     ct state established,related accept       replies of allowed connections
-//     ip saddr @held drop; ip daddr @held drop   new local pods, until their state is programmed
+//     ip saddr @held drop; ip daddr @held drop   the node's pod-subnet addresses that are no programmed pod
 //     ip saddr @egress-isolated jump egress
 //     ip daddr @ingress-isolated jump ingress
+//     ip saddr @audit-egress-isolated jump audit-egress     audit mode: log, never drop
+//     ip daddr @audit-ingress-isolated jump audit-ingress
 //     ip6 saddr @egress-isolated6 drop; ip6 daddr @ingress-isolated6 drop   IPv6 of isolated pods: closed
+//   input (a local pod to the node itself, e.g. the node-local DNS): established, held, egress, audit-egress
 //   egress:  ip saddr . ip daddr @egress-any return
 //            ip saddr . ip daddr . meta l4proto . th dport @egress-ports return
-//            counter; drop
-//   ingress: ip daddr . ip saddr @ingress-any accept
-//            ip daddr . ip saddr . meta l4proto . th dport @ingress-ports accept
-//            counter; drop
+//            limit rate … log prefix "mlp:deny:egress" group G; counter drop
+//   ingress: the same with daddr first, prefix "mlp:deny:ingress"
+//   audit-egress / audit-ingress: the same over the audit-* sets, log "mlp:audit:…", no drop
 // The *-any sets hold (pod, peer addresses) for rules without ports (every
 // protocol, ICMP too); the *-ports sets (pod, peer addresses, protocol, port
 // range) for the rest, with named ports resolved per destination pod. Peer
@@ -24,15 +27,16 @@
 // minus its excepts). The elements of one pod are made disjoint (interval
 // sets with concatenations reject overlaps), so several policies admitting
 // overlapping peers, or an except re-admitted by another policy, become one
-// union.
+// union. The audit-* sets are those of the pods an audit-mode policy selects,
+// computed under every policy (enforced and audit): what the enforced chains
+// let through and these would not is a would-be denial.
 //
 // The node itself never passes the forward hook for its own pods (it reaches
-// them through output), so it always reaches them. Audit-mode policies are not
-// in these sets (evaluate.ts computes their effect). Rules admit IPv4 only so
+// them through output), so it always reaches them. Rules admit IPv4 only so
 // far; the IPv6 addresses of isolated pods are closed (fail closed, never open).
-import { bigIntToIp, cidrSize, parseIp, type Cidr } from '../core/cidr.ts';
-import { accept, counter, drop, inSet, jump, matchAny, ret, rule } from '../nft/rule.ts';
-import type { DesiredSet, DesiredTable, SetElement, TableId } from '../nft/model.ts';
+import { bigIntToIp, cidrSize, parseCidr, parseIp, type Cidr } from '../core/cidr.ts';
+import { accept, counter, drop, inSet, jump, matchAny, ret, rule, type Rule, type Statement } from '../nft/rule.ts';
+import type { DesiredChain, DesiredSet, DesiredTable, SetElement, TableId } from '../nft/model.ts';
 import type { Value } from '../nft/values.ts';
 import { peerMatchesPod, resolvePort, selects, type ClusterView, type Direction, type NamespaceView, type PodView, type Policy, type PolicyRule, type Protocol } from './model.ts';
 
@@ -43,8 +47,14 @@ export interface RulesetInput {
   cluster: ClusterView;
   /** Program isolation for this node's pods only (undefined: every pod; for tests and explain). */
   node?: string;
-  /** IPv4 addresses of pods this node has set up; those not yet in `cluster` are held (dropped). */
-  localPodIps?: readonly string[];
+  /**
+   * The node's pod subnets: every address in them that is not a local pod of
+   * `cluster` (not terminating) is held, i.e. dropped, so a new pod is closed
+   * until the transaction that programs its state releases it.
+   */
+  localSubnets?: readonly string[];
+  /** NFLOG group and rate of the denial records (default DEFAULT_DENIAL_LOG). */
+  denials?: DenialLogConfig;
 }
 
 type Range = readonly [bigint, bigint];
@@ -217,59 +227,122 @@ const SETS = {
   egressPorts: 'egress-ports',
 } as const;
 
-/** The desired `inet meshlet-policy` table for the node. */
-export function policyRuleset(input: RulesetInput): DesiredTable {
-  const { cluster } = input;
-  const ctx: Ctx = { cluster, namespaces: new Map(cluster.namespaces.map((n) => [n.name, n])), addrs: new Map(), peers: new Map() };
-  const enforced = cluster.policies.filter((p) => !p.audit);
-  const known = new Set(cluster.pods.flatMap((p) => p.ips));
-  const held = [...new Set(input.localPodIps ?? [])].filter((ip) => !known.has(ip) && v4(ip) !== undefined).sort();
+/** The audit twin of a set or chain name. */
+const audit = (name: string): string => `audit-${name}`;
 
-  const isolated: Record<Direction, string[]> = { ingress: [], egress: [] };
-  const isolated6: Record<Direction, string[]> = { ingress: [], egress: [] };
-  const any: Record<Direction, SetElement[]> = { ingress: [], egress: [] };
-  const ports: Record<Direction, SetElement[]> = { ingress: [], egress: [] };
-  const local = cluster.pods.filter((p) => input.node === undefined || p.node === input.node);
-  for (const pod of local) {
+/** Denial records: NFLOG group and the packet rate per logging rule. */
+export interface DenialLogConfig {
+  group: number;
+  /** Packets per second each logging rule sends to userspace at most (after the burst). */
+  ratePerSecond: number;
+  burst: number;
+}
+
+export const DEFAULT_DENIAL_LOG: DenialLogConfig = { group: 4711, ratePerSecond: 50, burst: 100 };
+
+/** The log prefix of a denial (mode deny: dropped; audit: would be, not dropped); parsed back by parseDenialPrefix. */
+export function denialPrefix(mode: 'deny' | 'audit', direction: Direction): string {
+  return `mlp:${mode}:${direction}`;
+}
+
+export function parseDenialPrefix(prefix: string): { mode: 'deny' | 'audit'; direction: Direction } | undefined {
+  const m = /^mlp:(deny|audit):(ingress|egress)$/.exec(prefix.replace(/\0+$/, '').trim());
+  return m ? { mode: m[1] as 'deny' | 'audit', direction: m[2] as Direction } : undefined;
+}
+
+interface DirectionSets {
+  isolated: string[];
+  isolated6: string[];
+  any: SetElement[];
+  ports: SetElement[];
+}
+
+/** The isolation and admission elements of `pods` in one direction, under the policies `policiesOf` gives per pod. */
+function directionSets(ctx: Ctx, pods: readonly PodView[], direction: Direction, policiesOf: (pod: PodView) => Policy[]): DirectionSets {
+  const out: DirectionSets = { isolated: [], isolated6: [], any: [], ports: [] };
+  for (const pod of pods) {
+    const policies = policiesOf(pod);
+    if (policies.length === 0) continue;
     const addrs = podAddrs(ctx, pod);
     const addrs6 = pod.hostNetwork ? [] : pod.ips.filter((ip) => parseIp(ip).family === 6);
-    for (const direction of ['ingress', 'egress'] as const) {
-      const policies = enforced.filter((p) => (direction === 'ingress' ? p.ingress : p.egress) && selects(p, pod));
-      if (policies.length === 0) continue;
-      isolated6[direction].push(...addrs6.map((ip) => bigIntToIp(parseIp(ip).value, 6)));
-      if (addrs.length === 0) continue;
-      const a = admits(ctx, direction, pod, policies);
-      const anyRanges = union(a.any);
-      for (const self of addrs) {
-        const ip = bigIntToIp(self, 4);
-        isolated[direction].push(ip);
-        for (const r of anyRanges) any[direction].push({ key: [ip, addrValue(r)] });
-        for (const proto of [...a.ports.keys()].sort()) {
-          // Traffic the any-set admits needs no port element; cut it out so the boxes stay few.
-          const boxes = disjointBoxes(a.ports.get(proto)!.flatMap((b) => subtract(b.addr, anyRanges).map((addr) => ({ addr, port: b.port }))));
-          for (const b of boxes) ports[direction].push({ key: [ip, addrValue(b.addr), PROTO[proto], portValue(b.port)] });
-        }
+    out.isolated6.push(...addrs6.map((ip) => bigIntToIp(parseIp(ip).value, 6)));
+    if (addrs.length === 0) continue;
+    const a = admits(ctx, direction, pod, policies);
+    const anyRanges = union(a.any);
+    for (const self of addrs) {
+      const ip = bigIntToIp(self, 4);
+      out.isolated.push(ip);
+      for (const r of anyRanges) out.any.push({ key: [ip, addrValue(r)] });
+      for (const proto of [...a.ports.keys()].sort()) {
+        // Traffic the any-set admits needs no port element; cut it out so the boxes stay few.
+        const boxes = disjointBoxes(a.ports.get(proto)!.flatMap((b) => subtract(b.addr, anyRanges).map((addr) => ({ addr, port: b.port }))));
+        for (const b of boxes) out.ports.push({ key: [ip, addrValue(b.addr), PROTO[proto], portValue(b.port)] });
       }
     }
   }
+  return out;
+}
 
+const rulesOf = (p: Policy, d: Direction): PolicyRule[] | undefined => (d === 'ingress' ? p.ingress : p.egress);
+
+/** The desired `inet meshlet-policy` table for the node. */
+export function policyRuleset(input: RulesetInput): DesiredTable {
+  const { cluster } = input;
+  const log = input.denials ?? DEFAULT_DENIAL_LOG;
+  const ctx: Ctx = { cluster, namespaces: new Map(cluster.namespaces.map((n) => [n.name, n])), addrs: new Map(), peers: new Map() };
+  const enforced = cluster.policies.filter((p) => !p.audit);
+  const audited = cluster.policies.filter((p) => p.audit);
+  const local = cluster.pods.filter((p) => input.node === undefined || p.node === input.node);
+
+  // Held: every address of the node's pod subnets that is not a programmed (known, not terminating) local pod.
+  const ready = local.filter((p) => !p.terminating).flatMap((p) => podAddrs(ctx, p)).map((a) => [a, a] as Range);
+  const held = (input.localSubnets ?? [])
+    .map((c) => parseCidr(c, { allowHostBits: true }))
+    .filter((c) => c.family === 4)
+    .flatMap((c) => subtract(cidrRange(c), union(ready)));
+
+  const sets: DesiredSet[] = [{ name: SETS.held, type: ['ipv4_addr'], flags: ['interval'], elements: union(held).map((r) => ({ key: [addrValue(r)] })) }];
   const addrSet = (name: string, ips: string[], type: 'ipv4_addr' | 'ipv6_addr' = 'ipv4_addr'): DesiredSet => ({ name, type: [type], elements: [...new Set(ips)].sort().map((ip) => ({ key: [ip] })) });
-  const sets: DesiredSet[] = [
-    addrSet(SETS.held, held),
-    addrSet(SETS.ingressIsolated, isolated.ingress),
-    addrSet(SETS.egressIsolated, isolated.egress),
-    addrSet(SETS.ingressIsolated6, isolated6.ingress, 'ipv6_addr'),
-    addrSet(SETS.egressIsolated6, isolated6.egress, 'ipv6_addr'),
-    { name: SETS.ingressAny, type: ['ipv4_addr', 'ipv4_addr'], flags: ['interval'], elements: any.ingress },
-    { name: SETS.ingressPorts, type: ['ipv4_addr', 'ipv4_addr', 'inet_proto', 'inet_service'], flags: ['interval'], elements: ports.ingress },
-    { name: SETS.egressAny, type: ['ipv4_addr', 'ipv4_addr'], flags: ['interval'], elements: any.egress },
-    { name: SETS.egressPorts, type: ['ipv4_addr', 'ipv4_addr', 'inet_proto', 'inet_service'], flags: ['interval'], elements: ports.egress },
-  ];
+  for (const [prefix, policiesOf] of [
+    ['', (pod: PodView, d: Direction) => enforced.filter((p) => rulesOf(p, d) && selects(p, pod))],
+    // Audit: pods an audit-mode policy selects, under every policy (audit and enforced): would it be allowed?
+    ['audit-', (pod: PodView, d: Direction) => (audited.some((p) => rulesOf(p, d) && selects(p, pod)) ? cluster.policies.filter((p) => rulesOf(p, d) && selects(p, pod)) : [])],
+  ] as const) {
+    const name = (n: string): string => `${prefix}${n}`;
+    const ing = directionSets(ctx, local, 'ingress', (pod) => policiesOf(pod, 'ingress'));
+    const eg = directionSets(ctx, local, 'egress', (pod) => policiesOf(pod, 'egress'));
+    sets.push(addrSet(name(SETS.ingressIsolated), ing.isolated), addrSet(name(SETS.egressIsolated), eg.isolated));
+    if (!prefix) sets.push(addrSet(SETS.ingressIsolated6, ing.isolated6, 'ipv6_addr'), addrSet(SETS.egressIsolated6, eg.isolated6, 'ipv6_addr'));
+    sets.push(
+      { name: name(SETS.ingressAny), type: ['ipv4_addr', 'ipv4_addr'], flags: ['interval'], elements: ing.any },
+      { name: name(SETS.ingressPorts), type: ['ipv4_addr', 'ipv4_addr', 'inet_proto', 'inet_service'], flags: ['interval'], elements: ing.ports },
+      { name: name(SETS.egressAny), type: ['ipv4_addr', 'ipv4_addr'], flags: ['interval'], elements: eg.any },
+      { name: name(SETS.egressPorts), type: ['ipv4_addr', 'ipv4_addr', 'inet_proto', 'inet_service'], flags: ['interval'], elements: eg.ports },
+    );
+  }
+
+  const limit: Statement = { limit: { rate: log.ratePerSecond, per: 'second', burst: log.burst } };
+  const logged = (mode: 'deny' | 'audit', d: Direction): Rule => rule(limit, { log: { prefix: denialPrefix(mode, d), group: log.group } });
+  // A check chain: admitted traffic returns; the rest is logged (rate-limited) and dropped, or, for audit, only logged.
+  const check = (d: Direction, mode: 'deny' | 'audit'): DesiredChain => {
+    const name = (n: string): string => (mode === 'audit' ? audit(n) : n);
+    const [self, peer] = d === 'ingress' ? (['ip daddr', 'ip saddr'] as const) : (['ip saddr', 'ip daddr'] as const);
+    return {
+      name: name(d),
+      rules: [
+        rule(inSet(name(d === 'ingress' ? SETS.ingressAny : SETS.egressAny), self, peer), ret),
+        rule(inSet(name(d === 'ingress' ? SETS.ingressPorts : SETS.egressPorts), self, peer, 'meta l4proto', 'th dport'), ret),
+        logged(mode, d),
+        ...(mode === 'deny' ? [rule(counter, drop)] : []),
+      ],
+    };
+  };
   return {
     comment: 'meshlet NetworkPolicy',
     sets,
     chains: [
       {
+        // Pod to pod, same node (bridged, through br_netfilter) and across nodes, after the proxy's DNAT.
         name: 'forward',
         base: { type: 'filter', hook: 'forward', priority: 'filter', policy: 'accept' },
         rules: [
@@ -278,26 +351,28 @@ export function policyRuleset(input: RulesetInput): DesiredTable {
           rule(inSet(SETS.held, 'ip daddr'), drop),
           rule(inSet(SETS.egressIsolated, 'ip saddr'), jump('egress')),
           rule(inSet(SETS.ingressIsolated, 'ip daddr'), jump('ingress')),
+          rule(inSet(audit(SETS.egressIsolated), 'ip saddr'), jump(audit('egress'))),
+          rule(inSet(audit(SETS.ingressIsolated), 'ip daddr'), jump(audit('ingress'))),
           rule(inSet(SETS.egressIsolated6, 'ip6 saddr'), drop),
           rule(inSet(SETS.ingressIsolated6, 'ip6 daddr'), drop),
         ],
       },
       {
-        name: 'egress',
+        // A local pod to the node itself (its addresses, the node-local DNS): egress only.
+        name: 'input',
+        base: { type: 'filter', hook: 'input', priority: 'filter', policy: 'accept' },
         rules: [
-          rule(inSet(SETS.egressAny, 'ip saddr', 'ip daddr'), ret),
-          rule(inSet(SETS.egressPorts, 'ip saddr', 'ip daddr', 'meta l4proto', 'th dport'), ret),
-          rule(counter, drop),
+          rule(matchAny('ct state', ['established', 'related']), accept),
+          rule(inSet(SETS.held, 'ip saddr'), drop),
+          rule(inSet(SETS.egressIsolated, 'ip saddr'), jump('egress')),
+          rule(inSet(audit(SETS.egressIsolated), 'ip saddr'), jump(audit('egress'))),
+          rule(inSet(SETS.egressIsolated6, 'ip6 saddr'), drop),
         ],
       },
-      {
-        name: 'ingress',
-        rules: [
-          rule(inSet(SETS.ingressAny, 'ip daddr', 'ip saddr'), accept),
-          rule(inSet(SETS.ingressPorts, 'ip daddr', 'ip saddr', 'meta l4proto', 'th dport'), accept),
-          rule(counter, drop),
-        ],
-      },
+      check('egress', 'deny'),
+      check('ingress', 'deny'),
+      check('egress', 'audit'),
+      check('ingress', 'audit'),
     ],
   };
 }
