@@ -52,6 +52,11 @@ export interface RunOptions {
 
 /** Pause between rounds that found a difference, so the agents can program what was applied. */
 const ROUND_PAUSE_MS = 300;
+/** A step that matched in its first round is probed again this long after, so a change not yet in effect cannot pass it. */
+const SETTLE_MS = 1000;
+
+const changes = (step: Step): boolean =>
+  step.policies.length > 0 || step.deletePolicies.length > 0 || Object.keys(step.podLabels).length > 0 || Object.keys(step.namespaceLabels).length > 0;
 
 async function createOrReplace(client: ApiClient, gr: string, obj: KubeObject): Promise<void> {
   try {
@@ -201,6 +206,14 @@ async function pollStep(step: Step, topo: Topology, timeoutMs: number, probeTime
       lookupChecks.set(l, judged);
       if (judged.every((j) => j.expected === j.actual)) openLookups.delete(l);
     });
+    if (!(open.size || openLookups.size) && rounds === 1 && changes(step)) {
+      // Matched at once: perhaps before the change took effect (the expectation may equal the state before it).
+      // Probe everything once more after the agents had time to program it.
+      await sleep(SETTLE_MS);
+      for (const k of keys) if (checks.get(k.key)?.status === 'matched') open.add(k.key);
+      step.lookups.forEach((_, l) => openLookups.add(l));
+      continue;
+    }
     if (!(open.size || openLookups.size) || Date.now() + ROUND_PAUSE_MS > end) break;
     await sleep(ROUND_PAUSE_MS);
   }
