@@ -245,6 +245,15 @@ export async function runSuite(opts: RunOptions): Promise<RunReport> {
     progress.step(`starting lab "${labName}" with ${opts.nodes} node(s)`);
     ({ plan } = await labUp({ name: labName, nodes: opts.nodes, root: opts.root }, progress));
   }
+  // Interrupted: its own lab is removed all the same (an existing lab is left as it is).
+  const onSignal = (signal: NodeJS.Signals): void => {
+    progress.step(`${signal}: stopping`);
+    const done = (): void => process.exit(130);
+    if (own && !opts.keep) labDown({ name: labName, root: opts.root }, progress).then(done, done);
+    else done();
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   const client = labAdminClient(plan);
   let topo: Topology | undefined;
   const reports: CaseReport[] = [];
@@ -291,6 +300,8 @@ export async function runSuite(opts: RunOptions): Promise<RunReport> {
     }
     if (!opts.keep && !own) await resetTopology(client, topo);
   } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
     await Promise.all([...(topo?.probers.values() ?? [])].map((p) => p.close()));
     client.close();
     if (own && !opts.keep) await labDown({ name: labName, root: opts.root }, progress);
