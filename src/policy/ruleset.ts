@@ -145,6 +145,8 @@ interface Ctx {
   namespaces: ReadonlyMap<string, NamespaceView>;
   addrs: Map<PodView, bigint[]>;
   peers: Map<PolicyRule, { blocks: Range[]; pods: PodView[]; podRanges: Range[] }>;
+  /** Pods a pod-kind peer matches, by the peer's meaning (many policies name the same peers). */
+  peerPods: Map<string, PodView[]>;
 }
 
 function podAddrs(ctx: Ctx, p: PodView): bigint[] {
@@ -167,7 +169,13 @@ function rulePeers(ctx: Ctx, policy: Policy, r: PolicyRule): { blocks: Range[]; 
       if (peer.kind === 'ipBlock') {
         if (peer.block.cidr.family === 4) blocks.push(...subtract(cidrRange(peer.block.cidr), peer.block.except.filter((e) => e.family === 4).map(cidrRange)));
       } else {
-        for (const p of ctx.cluster.pods) if (!p.hostNetwork && peerMatchesPod(policy, peer, p, ctx.namespaces)) pods.push(p);
+        const key = `${peer.namespaces === 'own' ? `own:${policy.namespace}` : JSON.stringify(peer.namespaces)}|${JSON.stringify(peer.pods)}`;
+        let matched = ctx.peerPods.get(key);
+        if (!matched) {
+          matched = ctx.cluster.pods.filter((p) => !p.hostNetwork && peerMatchesPod(policy, peer, p, ctx.namespaces));
+          ctx.peerPods.set(key, matched);
+        }
+        pods.push(...matched);
       }
     }
   }
@@ -257,9 +265,20 @@ interface DirectionSets {
   ports: SetElement[];
 }
 
+/** One pod's admission in one direction, as disjoint ranges (shared by every pod the same policies select). */
+interface Admission {
+  any: Range[];
+  ports: [Protocol, Box[]][];
+}
+
+const hasNamed = (policies: readonly Policy[], d: Direction): boolean => policies.some((p) => (d === 'ingress' ? p.ingress : p.egress)?.some((r) => r.ports?.some((m) => m.kind === 'named')));
+
 /** The isolation and admission elements of `pods` in one direction, under the policies `policiesOf` gives per pod. */
 function directionSets(ctx: Ctx, pods: readonly PodView[], direction: Direction, policiesOf: (pod: PodView) => Policy[]): DirectionSets {
   const out: DirectionSets = { isolated: [], isolated6: [], any: [], ports: [] };
+  // Pods selected by the same policies admit the same peers (replicas of one workload): computed once. Named
+  // ingress ports resolve against the pod itself, so then its ports are part of the key.
+  const memo = new Map<string, Admission>();
   for (const pod of pods) {
     const policies = policiesOf(pod);
     if (policies.length === 0) continue;
@@ -267,17 +286,21 @@ function directionSets(ctx: Ctx, pods: readonly PodView[], direction: Direction,
     const addrs6 = pod.hostNetwork ? [] : pod.ips.filter((ip) => parseIp(ip).family === 6);
     out.isolated6.push(...addrs6.map((ip) => bigIntToIp(parseIp(ip).value, 6)));
     if (addrs.length === 0) continue;
-    const a = admits(ctx, direction, pod, policies);
-    const anyRanges = union(a.any);
+    const key = policies.map((p) => `${p.namespace}/${p.name}`).join(',') + (direction === 'ingress' && hasNamed(policies, direction) ? `|${JSON.stringify(pod.ports)}` : '');
+    let adm = memo.get(key);
+    if (!adm) {
+      const a = admits(ctx, direction, pod, policies);
+      const anyRanges = union(a.any);
+      // Traffic the any-set admits needs no port element; cut it out so the boxes stay few.
+      const ports = [...a.ports.keys()].sort().map((proto) => [proto, disjointBoxes(a.ports.get(proto)!.flatMap((b) => subtract(b.addr, anyRanges).map((addr) => ({ addr, port: b.port }))))] as [Protocol, Box[]]);
+      adm = { any: anyRanges, ports };
+      memo.set(key, adm);
+    }
     for (const self of addrs) {
       const ip = bigIntToIp(self, 4);
       out.isolated.push(ip);
-      for (const r of anyRanges) out.any.push({ key: [ip, addrValue(r)] });
-      for (const proto of [...a.ports.keys()].sort()) {
-        // Traffic the any-set admits needs no port element; cut it out so the boxes stay few.
-        const boxes = disjointBoxes(a.ports.get(proto)!.flatMap((b) => subtract(b.addr, anyRanges).map((addr) => ({ addr, port: b.port }))));
-        for (const b of boxes) out.ports.push({ key: [ip, addrValue(b.addr), PROTO[proto], portValue(b.port)] });
-      }
+      for (const r of adm.any) out.any.push({ key: [ip, addrValue(r)] });
+      for (const [proto, boxes] of adm.ports) for (const b of boxes) out.ports.push({ key: [ip, addrValue(b.addr), PROTO[proto], portValue(b.port)] });
     }
   }
   return out;
@@ -289,9 +312,11 @@ const rulesOf = (p: Policy, d: Direction): PolicyRule[] | undefined => (d === 'i
 export function policyRuleset(input: RulesetInput): DesiredTable {
   const { cluster } = input;
   const log = input.denials ?? DEFAULT_DENIAL_LOG;
-  const ctx: Ctx = { cluster, namespaces: new Map(cluster.namespaces.map((n) => [n.name, n])), addrs: new Map(), peers: new Map() };
-  const enforced = cluster.policies.filter((p) => !p.audit);
-  const audited = cluster.policies.filter((p) => p.audit);
+  const ctx: Ctx = { cluster, namespaces: new Map(cluster.namespaces.map((n) => [n.name, n])), addrs: new Map(), peers: new Map(), peerPods: new Map() };
+  // A policy selects pods of its own namespace only: look them up by namespace, not all per pod.
+  const byNs = new Map<string, Policy[]>();
+  for (const p of cluster.policies) byNs.set(p.namespace, [...(byNs.get(p.namespace) ?? []), p]);
+  const selecting = (pod: PodView, d: Direction): Policy[] => (byNs.get(pod.namespace) ?? []).filter((p) => rulesOf(p, d) && selects(p, pod));
   const local = cluster.pods.filter((p) => input.node === undefined || p.node === input.node);
 
   // Held: every address of the node's pod subnets that is not a programmed (known, not terminating) local pod.
@@ -304,9 +329,12 @@ export function policyRuleset(input: RulesetInput): DesiredTable {
   const sets: DesiredSet[] = [{ name: SETS.held, type: ['ipv4_addr'], flags: ['interval'], elements: union(held).map((r) => ({ key: [addrValue(r)] })) }];
   const addrSet = (name: string, ips: string[], type: 'ipv4_addr' | 'ipv6_addr' = 'ipv4_addr'): DesiredSet => ({ name, type: [type], elements: [...new Set(ips)].sort().map((ip) => ({ key: [ip] })) });
   for (const [prefix, policiesOf] of [
-    ['', (pod: PodView, d: Direction) => enforced.filter((p) => rulesOf(p, d) && selects(p, pod))],
+    ['', (pod: PodView, d: Direction) => selecting(pod, d).filter((p) => !p.audit)],
     // Audit: pods an audit-mode policy selects, under every policy (audit and enforced): would it be allowed?
-    ['audit-', (pod: PodView, d: Direction) => (audited.some((p) => rulesOf(p, d) && selects(p, pod)) ? cluster.policies.filter((p) => rulesOf(p, d) && selects(p, pod)) : [])],
+    ['audit-', (pod: PodView, d: Direction) => {
+      const all = selecting(pod, d);
+      return all.some((p) => p.audit) ? all : [];
+    }],
   ] as const) {
     const name = (n: string): string => `${prefix}${n}`;
     const ing = directionSets(ctx, local, 'ingress', (pod) => policiesOf(pod, 'ingress'));

@@ -7,9 +7,10 @@
 // audit mode (recorded, not enforced), and policy deletion.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { request } from 'node:http';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startBenchLab, waitRunning, type BenchLab } from '../../bench/lab-harness.ts';
@@ -19,6 +20,7 @@ import type { KubeObject } from '../../src/core/types.ts';
 import type { DenialRecord } from '../../src/policy/denials.ts';
 
 const execFileP = promisify(execFile);
+const MESHLET = join(import.meta.dirname, '../../bin/meshlet.js');
 const PORT = 80;
 const SERVER = `
 import socketserver, sys
@@ -148,6 +150,27 @@ test('denied attempts are recorded by the agent of the side that denied, and cou
   const metrics = await getOverSocket(lab.plan.nodes[0].healthSocket, '/metrics');
   assert.ok('body' in metrics, JSON.stringify(metrics));
   assert.match(metrics.body, /meshlet_policy_denied_packets_total\{namespace="px",policy="deny-all",direction="ingress",mode="deny"\} [1-9]/);
+  // What users run: every node of the lab, merged; and --follow, which prints new records as they come.
+  const env = { ...process.env, MESHLET_LAB_ROOT: lab.root };
+  const { stdout } = await execFileP(process.execPath, [MESHLET, 'netpol', 'denials', '--lab', lab.name], { env });
+  const line = `node-1 denied ingress: py/d (${ipOf('d')}) -> px/a (${ipOf('a')}) 80/TCP; isolated by px/deny-all`;
+  assert.ok(stdout.includes(line), `${line}\nnot in\n${stdout}`);
+  const follow = spawn(process.execPath, [MESHLET, 'netpol', 'denials', '--lab', lab.name, '--node', 'node-2', '--follow', '--json'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    let out = '';
+    follow.stdout.setEncoding('utf8');
+    follow.stdout.on('data', (c: string) => (out += c));
+    const end = Date.now() + 15_000;
+    let seen: DenialRecord | undefined;
+    while (!seen && Date.now() < end) {
+      assert.match(await connectIp('a', ipOf('b')), /^ERR/);
+      seen = out.split('\n').filter(Boolean).map((l) => JSON.parse(l) as DenialRecord).find((r) => r.source.pod === 'px/a' && r.destination.pod === 'px/b');
+    }
+    assert.ok(seen, `--follow printed the new denial on node-2: ${out}`);
+    assert.equal(seen.node, 'node-2');
+  } finally {
+    follow.kill();
+  }
 });
 
 test('an allow by namespace AND pod selector, across nodes; live pod-label and namespace-label changes', async () => {
@@ -194,6 +217,27 @@ test('audit mode: the policy is not enforced, its would-be denials are recorded'
   assert.deepEqual(rec.policies, ['py/audit-no-egress']);
   assert.equal(rec.destination.pod, 'px/a');
   await lab.client.delete(NETWORKPOLICIES, 'py', 'audit-no-egress');
+});
+
+test('egress isolation covers the node itself: a pod denied all egress loses the node-local DNS; a 53/UDP rule gives it back', async () => {
+  const dnsIp = ((await lab.client.get('services', 'kube-system', 'kube-dns'))!.spec as { clusterIP: string }).clusterIP;
+  const dig = async (): Promise<string> => {
+    const r = await execFileP('ip', ['netns', 'exec', lab.podNetns(pods.get('b')!), 'dig', `@${dnsIp}`, 'kube-dns.kube-system.svc.cluster.local', '+short', '+time=1', '+tries=1']).catch((e: { stdout: string }) => e);
+    return r.stdout.trim();
+  };
+  const answers = (v: string): boolean => v === dnsIp;
+  const times = (v: string): boolean => /timed out|no servers/.test(v);
+  assert.equal(await until(dig, answers), dnsIp, 'px/b resolves through the node-local DNS');
+  await applyPolicy('px', 'no-egress', { podSelector: { matchLabels: { app: 'b' } }, policyTypes: ['Egress'] });
+  assert.match(await until(dig, times), /timed out|no servers/);
+  const rec = await untilRecord(2, (r) => r.direction === 'egress' && r.source.pod === 'px/b' && r.destination.port === 53);
+  assert.ok(rec, 'the egress denial to the DNS is recorded on node-2');
+  assert.deepEqual(rec.policies, ['px/no-egress']);
+  await applyPolicy('px', 'dns-only', { podSelector: { matchLabels: { app: 'b' } }, policyTypes: ['Egress'], egress: [{ ports: [{ port: 53, protocol: 'UDP' }] }] });
+  assert.equal(await until(dig, answers), dnsIp);
+  assert.match(await connectIp('b', ipOf('d')), /^ERR/, 'and nothing but DNS');
+  await lab.client.delete(NETWORKPOLICIES, 'px', 'no-egress');
+  await lab.client.delete(NETWORKPOLICIES, 'px', 'dns-only');
 });
 
 test('deleting the policies opens px again', async () => {
