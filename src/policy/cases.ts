@@ -15,11 +15,15 @@
 //       namespaceLabels: { "y": { team: blue } }
 //       expect:
 //         - probes: [ 80/TCP, 81/UDP ]
+//           target: pod                                      # or service: each pod's ClusterIP Service s-<pod>
 //           matrix: |
 //             # rows: from; columns: to; "." connects, "X" does not, "-" not compared (loopback)
 //             from x/a x/b x/c y/a y/b y/c z/a z/b z/c
 //             x/a  -   .   .   .   .   .   .   .   .
 //             …
+//       lookups:                                             # DNS through each pod's resolv.conf (lab only)
+//         - name: kubernetes.default.svc.cluster.local
+//           resolves: { x/a: true, y/a: true }
 // Steps apply in order on top of each other; each step's expectations are
 // checked after it is applied.
 import { parse as parseYaml } from 'yaml';
@@ -34,8 +38,16 @@ export interface Probe {
 
 export interface Expectation {
   probes: Probe[];
+  /** What a probe connects to: the destination pod's IP, or the ClusterIP of its Service s-<pod> (policy sees the pod after DNAT). */
+  target: 'pod' | 'service';
   /** matrix[from][to]: true connects, false does not, undefined is not compared. */
   matrix: (boolean | undefined)[][];
+}
+
+/** A DNS name looked up from pods (through their resolv.conf); whether each listed pod resolves it. */
+export interface Lookup {
+  name: string;
+  resolves: Record<string, boolean>;
 }
 
 export interface Step {
@@ -45,6 +57,7 @@ export interface Step {
   podLabels: Record<string, Record<string, string | null>>;
   namespaceLabels: Record<string, Record<string, string | null>>;
   expect: Expectation[];
+  lookups: Lookup[];
 }
 
 export interface PolicyCase {
@@ -64,13 +77,18 @@ export class CaseFormatError extends Error {
   override name = 'CaseFormatError';
 }
 
+/** The 0-based node a topology pod runs on: the 9 pods spread round-robin over the nodes. */
+export function topologyNodeIndex(ns: string, pod: string, nodes: number): number {
+  return (TOPOLOGY_NAMESPACES.indexOf(ns as (typeof TOPOLOGY_NAMESPACES)[number]) * TOPOLOGY_PODS.length + TOPOLOGY_PODS.indexOf(pod as (typeof TOPOLOGY_PODS)[number])) % nodes;
+}
+
 /** The upstream topology as a cluster view: pods a, b, c spread over `nodes`, named ports serve-<port>-<proto>. */
 export function topology(nodes = 3): ClusterView {
   const namespaces: NamespaceView[] = TOPOLOGY_NAMESPACES.map((ns) => ({ name: ns, labels: { ns, 'kubernetes.io/metadata.name': ns } }));
   const pods: PodView[] = [];
   TOPOLOGY_NAMESPACES.forEach((ns, i) =>
     TOPOLOGY_PODS.forEach((p, j) => {
-      const n = (i * TOPOLOGY_PODS.length + j) % nodes;
+      const n = topologyNodeIndex(ns, p, nodes);
       pods.push({
         namespace: ns,
         name: p,
@@ -128,11 +146,22 @@ function labelsPatch(v: unknown, what: string): Record<string, Record<string, st
 
 function parseStep(raw: unknown, i: number): Step {
   const s = (raw ?? {}) as Record<string, unknown>;
-  const expect = (Array.isArray(s.expect) ? s.expect : []).map((e: unknown) => {
+  const expect = (Array.isArray(s.expect) ? s.expect : []).map((e: unknown): Expectation => {
     const ex = (e ?? {}) as Record<string, unknown>;
     if (!Array.isArray(ex.probes) || ex.probes.length === 0) throw new CaseFormatError(`step ${i}: an expectation names its probes`);
     if (typeof ex.matrix !== 'string') throw new CaseFormatError(`step ${i}: an expectation has a matrix`);
-    return { probes: ex.probes.map(parseProbe), matrix: parseMatrix(ex.matrix) };
+    if (ex.target !== undefined && ex.target !== 'pod' && ex.target !== 'service') throw new CaseFormatError(`step ${i}: target is pod or service`);
+    return { probes: ex.probes.map(parseProbe), target: (ex.target ?? 'pod') as Expectation['target'], matrix: parseMatrix(ex.matrix) };
+  });
+  const lookups = (Array.isArray(s.lookups) ? s.lookups : []).map((l: unknown) => {
+    const lk = (l ?? {}) as Record<string, unknown>;
+    if (typeof lk.name !== 'string' || !/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?\.?$/i.test(lk.name)) throw new CaseFormatError(`step ${i}: a lookup has a DNS name`);
+    const r = lk.resolves;
+    if (!r || typeof r !== 'object' || Array.isArray(r)) throw new CaseFormatError(`step ${i}: lookup ${lk.name}: resolves is a map of pod to true/false`);
+    for (const [pod, v] of Object.entries(r)) {
+      if (!TOPOLOGY_ORDER.includes(pod) || typeof v !== 'boolean') throw new CaseFormatError(`step ${i}: lookup ${lk.name}: ${pod}: want a topology pod and true or false`);
+    }
+    return { name: lk.name, resolves: r as Record<string, boolean> };
   });
   return {
     name: typeof s.name === 'string' ? s.name : `step ${i}`,
@@ -141,6 +170,7 @@ function parseStep(raw: unknown, i: number): Step {
     podLabels: labelsPatch(s.podLabels, `step ${i} podLabels`),
     namespaceLabels: labelsPatch(s.namespaceLabels, `step ${i} namespaceLabels`),
     expect,
+    lookups,
   };
 }
 
