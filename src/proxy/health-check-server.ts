@@ -57,7 +57,10 @@ export class HealthCheckServers {
     const had = this.servers.get(port);
     if (!had) return;
     this.servers.delete(port);
-    await new Promise<void>((resolve) => had.server.close(() => resolve()));
+    await new Promise<void>((resolve) => {
+      had.server.close(() => resolve());
+      had.server.closeAllConnections();
+    });
   }
 
   async close(): Promise<void> {
