@@ -45,10 +45,8 @@ export interface ProxierOptions {
   clusterCidrs: readonly string[];
   /** The cluster DNS address (node-local DNS answers its port 53). */
   clusterDns?: string;
-  /** This node's zone (trafficDistribution PreferClose); without it, read from this Node's label in `nodes`. */
+  /** This node's zone (trafficDistribution PreferClose); without it, read from this Node's label (the shared Nodes cache). */
   nodeZone?: string;
-  /** The process's Nodes cache (read only: the agent starts it), for this node's zone label. */
-  nodes?: Informer;
   runner?: NftRunner;
   owners?: TableOwners;
   logger?: Logger;
@@ -90,6 +88,7 @@ interface FamilyState {
 export class Proxier {
   private readonly services: Informer;
   private readonly slices: Informer;
+  private readonly nodes: Informer | undefined;
   private readonly families = new Map<IpFamily, FamilyState>();
   private readonly sync: BoundedFrequencyRunner;
   private readonly log: Logger | undefined;
@@ -110,6 +109,7 @@ export class Proxier {
     this.log = opts.logger?.child({ part: 'proxy' });
     this.services = opts.informers.informer('services');
     this.slices = opts.informers.informer(ENDPOINTSLICES);
+    this.nodes = opts.nodeZone === undefined ? opts.informers.informer('nodes') : undefined;
     const fams = new Set<IpFamily>(opts.serviceCidrs.map((c) => parseCidr(c).family));
     const families = ([4, 6] as const).filter((f) => fams.has(f));
     if (!families.length) throw new Error('the proxy needs at least one Service CIDR');
@@ -170,14 +170,15 @@ export class Proxier {
       onDelete: (o) => index(o, false),
       relevant: changedIn(sliceProjection),
     });
-    this.opts.nodes?.addHandlers({
+    this.nodes?.addHandlers({
       onAdd: (o) => this.zoneMaybeChanged(o),
       onUpdate: (_old, o) => this.zoneMaybeChanged(o),
       relevant: changedIn((o) => o.metadata.labels?.[ZONE_LABEL]),
     });
     this.services.start();
     this.slices.start();
-    await Promise.all([this.services.synced(), this.slices.synced()]);
+    this.nodes?.start();
+    await Promise.all([this.services.synced(), this.slices.synced(), this.nodes?.synced()]);
     if (this.stopped) return;
     this.sync.start();
   }
@@ -208,7 +209,7 @@ export class Proxier {
     this.sync.stop();
     await this.sync.whenIdle();
     await this.health?.close();
-    await Promise.all([this.services.stop(), this.slices.stop()]);
+    await Promise.all([this.services.stop(), this.slices.stop(), this.nodes?.stop()]);
   }
 
   /** Remove the proxy's tables (not done on stop: only when the proxy is being turned off for good). */
@@ -217,7 +218,7 @@ export class Proxier {
   }
 
   private nodeZone(): string | undefined {
-    return this.opts.nodeZone ?? this.opts.nodes?.get(keyOf(undefined, this.opts.nodeName))?.metadata.labels?.[ZONE_LABEL];
+    return this.opts.nodeZone ?? this.nodes?.get(keyOf(undefined, this.opts.nodeName))?.metadata.labels?.[ZONE_LABEL];
   }
 
   private lastZone: string | undefined;
