@@ -1,9 +1,16 @@
 // The proxy's desired nftables table for one IP family, from the Service
-// ports of service-ports.ts. Pure. kube-proxy's nftables design (KEP-3866):
+// ports of service-ports.ts, as a base (hooks, maps, masquerade, reject) and
+// one fragment per Service port (its chains, sets and map elements), so that
+// the adapter diffs only the ports that changed. Pure. kube-proxy's
+// nftables design (KEP-3866):
 //
 //   nat-prerouting / nat-output (dstnat)  → services
 //   services: cluster DNS :53 returns (node-local DNS answers it), then
 //             daddr . l4proto . dport vmap @service-ips → goto svc-<hash>-…
+//             (externalIPs and LoadBalancer ingress → goto ext-<hash>-…), then
+//             fib daddr type local: l4proto . dport vmap @service-nodeports → goto ext-…
+//   ext-…:    eTP Cluster: mark for masquerade, goto svc-…; eTP Local: pods
+//             goto svc-…, others numgen over this node's endpoints (no mark)
 //   svc-…:    off-cluster sources marked for masquerade; session affinity
 //             (saddr in an endpoint's timed set → goto that endpoint); then
 //             numgen random mod N vmap { i : goto ep-<hash>-… }
@@ -11,8 +18,9 @@
 //             dnat to ip:port
 //   nat-postrouting (srcnat) → masquerading: marked packets masqueraded
 //   filter-prerouting / filter-output (just after DNAT, new connections only)
-//             → reject-check: @no-endpoint-services (reject, or drop for
-//             internalTrafficPolicy Local without a local endpoint), then
+//             → reject-check: @no-endpoint-services and @no-endpoint-nodeports
+//             (reject, or drop for internalTrafficPolicy Local / eTP Local
+//             without a local endpoint), then
 //             anything still addressed into the Service CIDR (an
 //             unallocated ClusterIP or port) rejected, never routed out.
 //
