@@ -1,29 +1,40 @@
 // The service proxy's sync cost (root): N Services × E endpoints through the
-// real proxy core (service-ports.ts, ruleset.ts) and the adapter, in a
+// real Proxier (informer events → dirty Services → fragments → adapter →
+// nft) fed by an in-memory API behind the real informer factory, in a
 // network namespace this bench creates (mlt-proxy-bench-<pid>, removed by
-// exact name). Measured in the same run: the full programming (cold start,
-// one transaction), one endpoint change (core + diff + nft), and the same
-// change by an iptables-style proxy as the baseline: one rule per Service in
-// a linear dispatch chain (no verdict map) and the whole table rebuilt in
-// one transaction per sync, as iptables-restore rewrites the nat table.
-//   node --import tsx bench/proxy-sync.bench.ts [--services 1000] [--endpoints 5] [--runs 3]
+// exact name). Measured in the same run: the cold start (chunked: the first
+// chunk's commit and the whole), one endpoint change (event to committed),
+// and the same change by an iptables-style proxy as the baseline: one rule
+// per Service in a linear dispatch chain (no verdict map) and the whole
+// table rebuilt in one transaction per sync, as iptables-restore rewrites
+// the nat table. Also: the agent process's heap/RSS with the Services held.
+//   node --import tsx bench/proxy-sync.bench.ts [--services 1000] [--endpoints 5] [--runs 3] [--baseline-runs 1]
 // Keep sizes small while the machine is shared (docs: lessons of the first wave).
 import { run } from '../test/helpers/netns-lab.ts';
 import { NftCommandRunner } from '../src/nft/runner.ts';
-import { NftTable } from '../src/nft/table-sync.ts';
 import { TableOwners } from '../src/nft/owners.ts';
 import { planSync } from '../src/nft/diff.ts';
 import { renderTransaction } from '../src/nft/transaction.ts';
 import { goTo, match, numgen, rule } from '../src/nft/rule.ts';
 import type { DesiredChain, DesiredTable } from '../src/nft/model.ts';
 import type { SlimEndpointSlice, SlimService } from '../src/client/slim-objects.ts';
-import { ServicePortMemo, servicePorts, type ServicePort } from '../src/proxy/service-ports.ts';
-import { proxyTable, proxyTableId, PROXY_OWNER } from '../src/proxy/ruleset.ts';
+import { servicePorts, type ServicePort } from '../src/proxy/service-ports.ts';
+import { Proxier } from '../src/proxy/proxier.ts';
+import { FakeApiClient } from '../test/helpers/fake-api-client.ts';
+import { InformerFactory } from '../src/client/informer-factory.ts';
+import { SLIM_TRANSFORMS, stripMetadata } from '../src/client/slim-objects.ts';
+import { ENDPOINTSLICES } from '../src/core/well-known.ts';
+import type { NftRunner } from '../src/nft/runner.ts';
+import type { RenderedTransaction } from '../src/nft/transaction.ts';
+import type { TableListing } from '../src/nft/listing.ts';
+import type { TableId } from '../src/nft/model.ts';
 import { endpointChainName, serviceChainName } from '../src/proxy/names.ts';
 import { machineInfo, median, parseFlags, printResult } from './stats.ts';
 
-const flags = parseFlags(process.argv.slice(2), { services: 1000, endpoints: 5, runs: 3 });
+const flags = parseFlags(process.argv.slice(2), { services: 1000, endpoints: 5, runs: 3, 'baseline-runs': 1, chunk: 1000 });
 const NS = `mlt-proxy-bench-${process.pid}`;
+/** The baseline lives in a namespace of its own: nft reads every table of a namespace on each run. */
+const NS_BASE = `mlt-proxy-benchb-${process.pid}`;
 const CFG = { family: 4 as const, serviceCidrs: ['10.96.0.0/12'], clusterCidrs: ['10.244.0.0/16'], clusterDns: '10.96.0.10' };
 const BASELINE = { family: 'ip' as const, name: 'meshlet-proxybase' };
 
@@ -35,14 +46,14 @@ function cluster(n: number, eps: number): { services: SlimService[]; slices: Map
   const slices = new Map<string, SlimEndpointSlice[]>();
   for (let s = 0; s < n; s++) {
     const name = `s${s}`;
-    services.push({ apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: 'bench' }, spec: { clusterIP: svcIp(s), ports: [{ name: 'http', protocol: 'TCP', port: 80 }] } });
+    services.push({ apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: 'bench' }, spec: { clusterIP: svcIp(s), clusterIPs: [svcIp(s)], ports: [{ name: 'http', protocol: 'TCP', port: 80 }] } });
     slices.set(`bench/${name}`, [endpointSlice(name, Array.from({ length: eps }, (_, e) => epIp(s, e)))]);
   }
   return { services, slices };
 }
 
 function endpointSlice(name: string, ips: string[]): SlimEndpointSlice {
-  return { apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { name, namespace: 'bench' }, addressType: 'IPv4', endpoints: ips.map((ip) => ({ addresses: [ip], conditions: { ready: true } })), ports: [{ name: 'http', port: 8080, protocol: 'TCP' }] };
+  return { apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { name, namespace: 'bench', labels: { 'kubernetes.io/service-name': name } }, addressType: 'IPv4', endpoints: ips.map((ip) => ({ addresses: [ip], conditions: { ready: true } })), ports: [{ name: 'http', port: 8080, protocol: 'TCP' }] };
 }
 
 /** The iptables-style table: a linear dispatch chain (one rule per Service port), chains as the proxy's. */
@@ -67,66 +78,119 @@ async function timed<T>(fn: () => Promise<T> | T): Promise<[number, T]> {
   return [performance.now() - t0, r];
 }
 
+/** The real runner, with the time of each commit recorded. */
+class TimedRunner implements NftRunner {
+  readonly applied: { at: number; ms: number; lines: number }[] = [];
+  constructor(private readonly inner: NftRunner) {}
+  async apply(tx: RenderedTransaction): Promise<void> {
+    const t0 = performance.now();
+    await this.inner.apply(tx);
+    this.applied.push({ at: performance.now(), ms: performance.now() - t0, lines: tx.lines.length });
+  }
+  list(t: TableId): Promise<TableListing | null> {
+    return this.inner.list(t);
+  }
+}
+
+async function until(cond: () => boolean, timeoutMs: number): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('timed out waiting for the proxier');
+    await new Promise((r) => setTimeout(r, 1));
+  }
+}
+
 async function main(): Promise<void> {
   const { services: n, endpoints: eps, runs } = flags;
   await run('ip', ['netns', 'add', NS]);
+  await run('ip', ['netns', 'add', NS_BASE]);
+  const api = new FakeApiClient();
+  const informers = new InformerFactory({ client: api, transforms: SLIM_TRANSFORMS, defaultTransform: stripMetadata });
+  let proxier: Proxier | undefined;
   try {
-    const runner = new NftCommandRunner({ netns: NS, timeoutMs: 300_000 });
+    const nft = new NftCommandRunner({ netns: NS, timeoutMs: 300_000 });
+    const runner = new TimedRunner(nft);
+    const baseNft = new NftCommandRunner({ netns: NS_BASE, timeoutMs: 300_000 });
     const owners = new TableOwners();
-    const table = new NftTable({ owner: PROXY_OWNER, table: proxyTableId(4), runner, owners });
     const c = cluster(n, eps);
-    const memo = new ServicePortMemo(); // as the proxier keeps it
-    const compute = (): DesiredTable => proxyTable(servicePorts({ services: c.services, slicesByService: c.slices, nodeName: 'n1' }, memo), CFG);
-    const [computeFullMs, desired] = await timed(compute);
-    const [coldMs, cold] = await timed(() => table.sync(desired));
+    for (const s of c.services) api.putQuietly('services', s);
+    for (const [, sl] of c.slices) api.putQuietly(ENDPOINTSLICES, sl[0]);
+    informers.start();
+    const rss0 = process.memoryUsage();
+    proxier = new Proxier({
+      informers, nodeName: 'n1', serviceCidrs: CFG.serviceCidrs, clusterCidrs: CFG.clusterCidrs, clusterDns: CFG.clusterDns,
+      runner, owners, minSyncIntervalMs: 0, conntrack: false, healthChecks: false, chunkSize: flags.chunk, resyncMs: 0,
+    });
+    const t0 = performance.now();
+    await proxier.start();
+    await until(() => proxier!.syncs >= 1, 600_000);
+    await proxier.idle();
+    const coldMs = performance.now() - t0;
+    const firstChunkMs = runner.applied[0].at - t0;
+    const chunks = runner.applied.length;
+    global.gc?.();
+    const mem = process.memoryUsage();
 
     const baseHandle = owners.claim('bench', BASELINE);
     const rebuild = async (): Promise<void> => {
       const ports = servicePorts({ services: c.services, slicesByService: c.slices, nodeName: 'n1' });
       const plan = planSync({ table: baseHandle, desired: baselineTable(ports), rebuild: true, now: Date.now() });
-      await runner.apply(renderTransaction(plan.tx, owners));
+      await baseNft.apply(renderTransaction(plan.tx, owners));
     };
-    await rebuild();
 
     const change: number[] = [];
-    const changeOps: number[] = [];
-    const computeMs: number[] = [];
+    const nftMs: number[] = [];
     const baseline: number[] = [];
     for (let r = 0; r < runs; r++) {
       const s = (r * 7919) % n;
-      const key = `bench/s${s}`;
-      const was = c.slices.get(key)!;
-      // One endpoint replaced by another.
-      c.slices.set(key, [endpointSlice(`s${s}`, [...Array.from({ length: eps - 1 }, (_, e) => epIp(s, e)), `10.250.${r}.${1 + (s % 250)}`])]);
-      const [ms, out] = await timed(async () => {
-        const [cm, d] = await timed(compute);
-        computeMs.push(cm);
-        return table.sync(d);
+      const name = `s${s}`;
+      const was = c.slices.get(`bench/${name}`)!;
+      // One endpoint replaced by another: event → dirty Service → one transaction.
+      const next = endpointSlice(name, [...Array.from({ length: eps - 1 }, (_, e) => epIp(s, e)), `10.250.${r}.${1 + (s % 250)}`]);
+      const before = proxier.syncs;
+      const applied = runner.applied.length;
+      const [ms] = await timed(async () => {
+        api.put(ENDPOINTSLICES, next);
+        await until(() => proxier!.syncs > before, 60_000);
+        await proxier!.idle();
       });
       change.push(ms);
-      changeOps.push(out.ops);
-      const [bms] = await timed(rebuild);
-      baseline.push(bms);
-      c.slices.set(key, was);
-      await table.sync(compute());
+      nftMs.push(runner.applied.slice(applied).reduce((a, x) => a + x.ms, 0));
+      if (r < flags['baseline-runs']) {
+        c.slices.set(`bench/${name}`, [next]);
+        const [bms] = await timed(rebuild);
+        baseline.push(bms);
+        c.slices.set(`bench/${name}`, was);
+      }
+      const back = proxier.syncs;
+      api.put(ENDPOINTSLICES, was[0]);
+      await until(() => proxier!.syncs > back, 60_000);
+      await proxier.idle();
     }
     printResult({
       bench: 'proxy-sync',
-      note: 'run under /tmp/meshlet-integration.lock',
+      note: 'run under /tmp/meshlet-integration.lock; times include `ip netns exec` (~8 ms per nft run)',
       machine: machineInfo(),
       services: n,
       endpointsPerService: eps,
-      computeFullMs,
+      chunkSize: flags.chunk,
       coldStartMs: coldMs,
-      coldStartOps: cold.ops,
+      coldStartFirstChunkMs: firstChunkMs,
+      coldStartTransactions: chunks,
       oneEndpointChangeMs: median(change),
-      oneEndpointChangeOps: median(changeOps),
-      oneEndpointChangeComputeMs: median(computeMs),
+      oneEndpointChangeAllMs: change,
+      oneEndpointChangeNftMs: median(nftMs),
+      coldStartChunkMs: runner.applied.slice(0, chunks).map((a) => Math.round(a.ms)),
       iptablesStyleRebuildMs: median(baseline),
       rebuildOverIncremental: median(baseline) / median(change),
+      heapUsedMiB: (mem.heapUsed - rss0.heapUsed) / 2 ** 20,
+      rssMiB: mem.rss / 2 ** 20,
     });
   } finally {
+    await proxier?.stop().catch(() => {});
+    await informers.stop().catch(() => {});
     await run('ip', ['netns', 'del', NS]).catch(() => {});
+    await run('ip', ['netns', 'del', NS_BASE]).catch(() => {});
   }
 }
 

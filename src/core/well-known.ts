@@ -94,3 +94,6 @@ export const KUBERNETES_SERVICE_PORT_NAME = 'https';
 
 /** The node bridge the pods' veths join; it holds the subnet's gateway address. */
 export const BRIDGE_NAME = 'mlbr0';
+
+/** The Node (and EndpointSlice endpoint) topology zone label (trafficDistribution PreferClose). */
+export const ZONE_LABEL = 'topology.kubernetes.io/zone';

@@ -46,7 +46,7 @@ export interface TableState {
 const chainCache = new WeakMap<DesiredChain, ChainState & { refs: { chains: string[]; sets: string[] } }>();
 const elementCache = new WeakMap<SetElement, ElementState & { spec: string; key: string }>();
 
-function chainState(c: DesiredChain): ChainState & { refs: { chains: string[]; sets: string[] } } {
+export function chainState(c: DesiredChain): ChainState & { refs: { chains: string[]; sets: string[] } } {
   let st = chainCache.get(c);
   if (!st) {
     const { rules, ...def } = c;
@@ -62,7 +62,7 @@ function chainState(c: DesiredChain): ChainState & { refs: { chains: string[]; s
   return st;
 }
 
-function elementState(s: DesiredSet | DesiredMap, spec: string, e: SetElement): ElementState & { key: string } {
+export function elementState(s: SetDef | MapDef, spec: string, e: SetElement): ElementState & { key: string } {
   const hit = elementCache.get(e);
   if (hit && hit.spec === spec) return hit;
   const out = { spec, key: renderElementKey(s, e), text: renderElement(s, e), element: e };

@@ -10,6 +10,7 @@ import { planSync, STALE_CHAIN_DELAY_MS, type SyncMode } from './diff.ts';
 import { renderTransaction, Transaction } from './transaction.ts';
 import type { NftRunner } from './runner.ts';
 import type { TableState } from './state.ts';
+import { flatten, planFragments, type FragmentedTable, type TableFragment } from './fragments.ts';
 
 export interface NftTableOptions {
   /** The part that owns the table ("masquerade", "proxy", "policy", …). */
@@ -40,6 +41,10 @@ export class NftTable {
   private readonly now: () => number;
   private readonly staleDelayMs: number;
   private readonly log: Logger | undefined;
+  /** Fragments as last committed by syncFragments (undefined: the last sync was not by fragments). */
+  private fragments: Map<string, TableFragment> | undefined;
+  private fragmentBase: FragmentedTable['base'] | undefined;
+  private stale = new Map<string, number>();
 
   constructor(opts: NftTableOptions) {
     this.owners = opts.owners ?? tableOwners;
@@ -58,6 +63,7 @@ export class NftTable {
   /** Forget the committed state: the next sync is a full one (a periodic resync does this). */
   invalidate(): void {
     this.committed = undefined;
+    this.fragments = undefined;
   }
 
   /**
@@ -85,13 +91,66 @@ export class NftTable {
       } catch (err) {
         this.rebuildNext = plan.mode !== 'incremental';
         this.committed = undefined;
+        this.fragments = undefined;
         throw err;
       }
       if (plan.mode !== 'incremental') this.log?.info({ table: `${this.handle.family} ${this.handle.name}`, mode: plan.mode, ops: plan.tx.size }, 'nft: table synced');
     }
     this.rebuildNext = false;
     this.committed = plan.next;
+    this.fragments = undefined;
+    this.stale = new Map();
+    for (const [name, c] of plan.next.chains) if (c.staleSince !== undefined) this.stale.set(name, c.staleSince);
     return { mode: plan.mode, ops: plan.tx.size, ...(plan.staleDueAt !== undefined ? { staleDueAt: plan.staleDueAt } : {}) };
+  }
+
+  /**
+   * Sync a table given in fragments. With the committed state known, the
+   * same base object and `dirty` given, only the dirty fragments are compared
+   * (O(changes)); otherwise the flattened table goes through sync(). `only`:
+   * sync the base and these fragments as a partial chunk of a cold start
+   * (the chunks after it are then dirty keys of later calls).
+   */
+  async syncFragments(desired: FragmentedTable, opts: { dirty?: Iterable<string>; only?: readonly string[] } = {}): Promise<SyncOutcome> {
+    if (opts.only) {
+      const out = await this.sync(flatten(desired, opts.only), { partial: true });
+      this.fragments = new Map();
+      for (const k of opts.only) {
+        const f = desired.fragments.get(k);
+        if (f) this.fragments.set(k, f);
+      }
+      this.fragmentBase = desired.base;
+      return out;
+    }
+    const committed = this.committed;
+    const before = this.fragments;
+    if (!committed || !before || opts.dirty === undefined || desired.base !== this.fragmentBase) return this.syncFlat(desired);
+    const plan = planFragments({ table: this.handle, committed, stale: this.stale, before, after: desired.fragments, dirty: opts.dirty, now: this.now(), staleDelayMs: this.staleDelayMs });
+    if (!plan) return this.syncFlat(desired);
+    const rendered = renderTransaction(plan.tx, this.owners);
+    if (rendered.lines.length) {
+      try {
+        await this.runner.apply(rendered);
+      } catch (err) {
+        this.committed = undefined;
+        this.fragments = undefined;
+        throw err;
+      }
+    }
+    plan.commit(committed, this.stale);
+    for (const k of new Set(opts.dirty)) {
+      const f = desired.fragments.get(k);
+      if (f) before.set(k, f);
+      else before.delete(k);
+    }
+    return { mode: 'incremental', ops: plan.tx.size, ...(plan.staleDueAt !== undefined ? { staleDueAt: plan.staleDueAt } : {}) };
+  }
+
+  private async syncFlat(desired: FragmentedTable): Promise<SyncOutcome> {
+    const out = await this.sync(flatten(desired));
+    this.fragments = new Map(desired.fragments);
+    this.fragmentBase = desired.base;
+    return out;
   }
 
   /** Delete the table (if present). The claim stays: the part may sync it again. */
@@ -99,6 +158,7 @@ export class NftTable {
     const tx = new Transaction(this.handle.owner).addTable(this.handle).deleteTable(this.handle);
     await this.runner.apply(renderTransaction(tx, this.owners));
     this.committed = undefined;
+    this.fragments = undefined;
     this.rebuildNext = false;
   }
 }

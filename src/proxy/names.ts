@@ -61,3 +61,8 @@ export function affinitySetName(p: ServicePortName, ip: string, port: number, ti
   assertObjectName('set', n);
   return n;
 }
+
+/** The chain of one Service port's external traffic (NodePort, externalIPs, LoadBalancer ingress). */
+export function externalChainName(p: ServicePortName): string {
+  return named('ext', servicePortString(p), readable(p));
+}

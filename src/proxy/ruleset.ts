@@ -1,9 +1,16 @@
 // The proxy's desired nftables table for one IP family, from the Service
-// ports of service-ports.ts. Pure. kube-proxy's nftables design (KEP-3866):
+// ports of service-ports.ts, as a base (hooks, maps, masquerade, reject) and
+// one fragment per Service port (its chains, sets and map elements), so that
+// the adapter diffs only the ports that changed. Pure. kube-proxy's
+// nftables design (KEP-3866):
 //
 //   nat-prerouting / nat-output (dstnat)  → services
 //   services: cluster DNS :53 returns (node-local DNS answers it), then
 //             daddr . l4proto . dport vmap @service-ips → goto svc-<hash>-…
+//             (externalIPs and LoadBalancer ingress → goto ext-<hash>-…), then
+//             fib daddr type local: l4proto . dport vmap @service-nodeports → goto ext-…
+//   ext-…:    eTP Cluster: mark for masquerade, goto svc-…; eTP Local: pods
+//             goto svc-…, others numgen over this node's endpoints (no mark)
 //   svc-…:    off-cluster sources marked for masquerade; session affinity
 //             (saddr in an endpoint's timed set → goto that endpoint); then
 //             numgen random mod N vmap { i : goto ep-<hash>-… }
@@ -11,8 +18,9 @@
 //             dnat to ip:port
 //   nat-postrouting (srcnat) → masquerading: marked packets masqueraded
 //   filter-prerouting / filter-output (just after DNAT, new connections only)
-//             → reject-check: @no-endpoint-services (reject, or drop for
-//             internalTrafficPolicy Local without a local endpoint), then
+//             → reject-check: @no-endpoint-services and @no-endpoint-nodeports
+//             (reject, or drop for internalTrafficPolicy Local / eTP Local
+//             without a local endpoint), then
 //             anything still addressed into the Service CIDR (an
 //             unallocated ClusterIP or port) rejected, never routed out.
 //
@@ -21,11 +29,13 @@
 // route into the Service CIDR (or with a default route out) would otherwise
 // answer "network unreachable" or send it away. Reject in prerouting needs
 // kernel 5.9; kube-proxy's nftables mode needs 5.13 anyway.
-import type { DesiredChain, DesiredMap, DesiredSet, DesiredTable, MapElement, TableId } from '../nft/model.ts';
+import type { DesiredChain, DesiredMap, DesiredSet, DesiredTable, TableId } from '../nft/model.ts';
+import { flatten, type FragmentElement, type TableFragment } from '../nft/fragments.ts';
+import type { Verdict } from '../nft/values.ts';
 import { goTo, jump, match, matchAny, notMatchAny, numgen, rule, vmap, type Field, type Rule, type Statement } from '../nft/rule.ts';
 import type { KeyType } from '../nft/values.ts';
-import { affinitySetName, endpointChainName, serviceChainName } from './names.ts';
-import type { IpFamily, ServicePort } from './service-ports.ts';
+import { affinitySetName, endpointChainName, externalChainName, serviceChainName } from './names.ts';
+import type { Endpoint, IpFamily, ServicePort } from './service-ports.ts';
 
 export const PROXY_OWNER = 'proxy';
 export const PROXY_TABLE_NAME = 'meshlet-proxy';
@@ -37,6 +47,8 @@ const FILTER_PRIORITY = -90;
 export const SERVICES_CHAIN = 'services';
 export const SERVICE_IPS_MAP = 'service-ips';
 export const NO_ENDPOINTS_MAP = 'no-endpoint-services';
+export const NODEPORTS_MAP = 'service-nodeports';
+export const NO_ENDPOINT_NODEPORTS_MAP = 'no-endpoint-nodeports';
 const MARK_CHAIN = 'mark-for-masquerade';
 const MASQ_CHAIN = 'masquerading';
 const CHECK_CHAIN = 'reject-check';
@@ -74,73 +86,125 @@ function isDnsBypass(p: ServicePort, cfg: ProxyTableConfig): boolean {
   return p.clusterIP === cfg.clusterDns && p.port === 53 && (p.protocol === 'udp' || p.protocol === 'tcp');
 }
 
-interface Fragment {
-  cfgKey: string;
-  chains: DesiredChain[];
-  sets: DesiredSet[];
+// The fragment of each ServicePort object: the same desired objects for what
+// did not change, so the adapter's render caches hit and an unchanged port's
+// fragment is the same object (the adapter skips it without looking inside).
+const fragments = new WeakMap<ServicePort, { cfgKey: string; fragment: TableFragment }>();
+
+const configKey = (cfg: ProxyTableConfig): string => `${cfg.family}|${cfg.serviceCidrs.join(',')}|${cfg.clusterCidrs.join(',')}|${cfg.clusterDns ?? ''}`;
+
+/** The identity of a Service port in the fragment map (one per port and family). */
+export function portKey(p: ServicePort): string {
+  return `${p.namespace}/${p.name}/${p.portName}/${p.protocol}/${p.family}`;
 }
 
-// The fragment of each ServicePort object (kept across syncs by ServicePortMemo): the same desired
-// objects for what did not change, so the adapter's render caches hit.
-const fragments = new WeakMap<ServicePort, Fragment>();
-
-function fragment(p: ServicePort, cfg: ProxyTableConfig, f: FamilyFields): Fragment {
-  const cfgKey = cfg.clusterCidrs.join(',');
-  let fr = fragments.get(p);
-  if (!fr || fr.cfgKey !== cfgKey) {
-    const sets: DesiredSet[] = [];
-    fr = { cfgKey, chains: servicePortChains(p, cfg, f, sets), sets };
-    fragments.set(p, fr);
-  }
-  return fr;
+/** The fragment of one Service port: its chains and sets, and its elements in the dispatch maps. */
+export function portFragment(p: ServicePort, cfg: ProxyTableConfig): TableFragment {
+  const key = configKey(cfg);
+  const hit = fragments.get(p);
+  if (hit && hit.cfgKey === key) return hit.fragment;
+  const fragment = buildFragment(p, cfg, FIELDS[cfg.family]);
+  fragments.set(p, { cfgKey: key, fragment });
+  return fragment;
 }
 
-/** The chains of one Service port with endpoints: its service chain and one chain per endpoint. */
-function servicePortChains(p: ServicePort, cfg: ProxyTableConfig, f: FamilyFields, sets: DesiredSet[]): DesiredChain[] {
-  const svcChain = serviceChainName(p);
-  const out: DesiredChain[] = [];
-  const svcRules: Rule[] = [];
-  if (cfg.clusterCidrs.length) svcRules.push(rule(notMatchAny(f.saddr, cfg.clusterCidrs), jump(MARK_CHAIN)));
-  const targets: string[] = [];
-  for (const e of p.endpoints) {
-    const epChain = endpointChainName(p, e.ip, e.port);
-    targets.push(epChain);
-    const epRules: Rule[] = [rule(match(f.saddr, e.ip), jump(MARK_CHAIN))];
-    if (p.affinitySeconds !== undefined) {
-      const set = affinitySetName(p, e.ip, e.port, p.affinitySeconds);
-      sets.push({ name: set, type: [f.addr], flags: ['dynamic', 'timeout'], timeout: p.affinitySeconds });
-      svcRules.push(rule({ inSet: set, key: [f.saddr] }, goTo(epChain)));
-      epRules.push(rule({ update: set, key: [f.saddr] }));
+function buildFragment(p: ServicePort, cfg: ProxyTableConfig, f: FamilyFields): TableFragment {
+  if (p.family !== cfg.family || isDnsBypass(p, cfg)) return {};
+  const chains: DesiredChain[] = [];
+  const sets: DesiredSet[] = [];
+  const elements: FragmentElement[] = [];
+  const key = (addr: string): (string | number)[] => [addr, p.protocol, p.port];
+  const epChains = new Map<string, string>();
+  const epChain = (e: Endpoint): string => {
+    const id = `${e.ip}|${e.port}`;
+    let name = epChains.get(id);
+    if (name === undefined) {
+      name = endpointChainName(p, e.ip, e.port);
+      epChains.set(id, name);
+      const rules: Rule[] = [rule(match(f.saddr, e.ip), jump(MARK_CHAIN))];
+      if (p.affinitySeconds !== undefined) rules.push(rule({ update: affinitySetName(p, e.ip, e.port, p.affinitySeconds), key: [f.saddr] }));
+      rules.push(rule({ dnat: { family: p.family === 4 ? 'ip' : 'ip6', addr: e.ip, port: e.port, protocol: p.protocol } }));
+      chains.push({ name, rules });
     }
-    epRules.push(rule({ dnat: { family: p.family === 4 ? 'ip' : 'ip6', addr: e.ip, port: e.port, protocol: p.protocol } }));
-    out.push({ name: epChain, rules: epRules });
+    return name;
+  };
+  // The cluster path: service chain over `endpoints` (after internalTrafficPolicy and PreferClose).
+  const svcChain = serviceChainName(p);
+  if (p.endpoints.length) {
+    const rules: Rule[] = [];
+    if (cfg.clusterCidrs.length) rules.push(rule(notMatchAny(f.saddr, cfg.clusterCidrs), jump(MARK_CHAIN)));
+    const targets: string[] = [];
+    for (const e of p.endpoints) {
+      const c = epChain(e);
+      targets.push(c);
+      if (p.affinitySeconds !== undefined) {
+        const set = affinitySetName(p, e.ip, e.port, p.affinitySeconds);
+        sets.push({ name: set, type: [f.addr], flags: ['dynamic', 'timeout'], timeout: p.affinitySeconds });
+        rules.push(rule({ inSet: set, key: [f.saddr] }, goTo(c)));
+      }
+    }
+    rules.push(rule(numgen(targets.map((t) => ({ goto: t })))));
+    chains.unshift({ name: svcChain, rules });
+    elements.push({ set: SERVICE_IPS_MAP, element: { key: key(p.clusterIP), value: { goto: svcChain } } });
+  } else {
+    elements.push({ set: NO_ENDPOINTS_MAP, element: { key: key(p.clusterIP), value: p.noLocalEndpoints ? 'drop' : { goto: REJECT_CHAIN } } });
   }
-  svcRules.push(rule(numgen(targets.map((t) => ({ goto: t })))));
-  out.unshift({ name: svcChain, rules: svcRules });
+  // The external path (NodePort, externalIPs, LoadBalancer ingress): one chain for all of them.
+  if (p.nodePort !== undefined || p.externalIPs.length) {
+    const ext = externalChainName(p);
+    let verdict: 'drop' | { goto: string } | undefined;
+    if (!p.externalLocal) {
+      if (p.endpoints.length) chains.push({ name: ext, rules: [rule(jump(MARK_CHAIN)), rule(goTo(svcChain))] });
+      else verdict = { goto: REJECT_CHAIN };
+    } else if (p.localEndpoints.length) {
+      // eTP Local: no SNAT (the client's address is kept), this node's endpoints only;
+      // pods of the cluster take the cluster path, as kube-proxy does.
+      const rules: Rule[] = [];
+      if (cfg.clusterCidrs.length && p.endpoints.length) rules.push(rule(matchAny(f.saddr, cfg.clusterCidrs), goTo(svcChain)));
+      rules.push(rule(numgen(p.localEndpoints.map((e) => ({ goto: epChain(e) })))));
+      chains.push({ name: ext, rules });
+    } else verdict = 'drop';
+    const target: Verdict = verdict ?? { goto: ext };
+    const live = verdict === undefined;
+    for (const ip of p.externalIPs) elements.push({ set: live ? SERVICE_IPS_MAP : NO_ENDPOINTS_MAP, element: { key: key(ip), value: target } });
+    if (p.nodePort !== undefined) elements.push({ set: live ? NODEPORTS_MAP : NO_ENDPOINT_NODEPORTS_MAP, element: { key: [p.protocol, p.nodePort], value: target } });
+  }
+  return { chains, sets, elements };
+}
+
+/** The fragments of a set of Service ports (one per port of this family), keyed by portKey. */
+export function proxyFragments(ports: readonly ServicePort[], cfg: ProxyTableConfig): Map<string, TableFragment> {
+  const out = new Map<string, TableFragment>();
+  for (const p of ports) if (p.family === cfg.family) out.set(portKey(p), portFragment(p, cfg));
   return out;
+}
+
+const bases = new Map<string, DesiredTable>();
+
+/** The table without any Service: hooks, dispatch maps (elements from the fragments), masquerade, reject. Same object for the same config. */
+export function proxyBase(cfg: ProxyTableConfig): DesiredTable {
+  const k = configKey(cfg);
+  let b = bases.get(k);
+  if (!b) {
+    b = buildBase(cfg);
+    bases.set(k, b);
+  }
+  return b;
 }
 
 /** The whole desired table of one family. */
 export function proxyTable(ports: readonly ServicePort[], cfg: ProxyTableConfig): DesiredTable {
+  return flatten({ base: proxyBase(cfg), fragments: proxyFragments(ports, cfg) });
+}
+
+function buildBase(cfg: ProxyTableConfig): DesiredTable {
   const f = FIELDS[cfg.family];
   const key: readonly Field[] = [f.daddr, 'meta l4proto', 'th dport'];
   const keyTypes: KeyType[] = [f.addr, 'inet_proto', 'inet_service'];
-  const serviceIps: MapElement[] = [];
-  const noEndpoints: MapElement[] = [];
-  const sets: DesiredSet[] = [];
-  const portChains: DesiredChain[] = [];
-  for (const p of ports) {
-    if (p.family !== cfg.family || isDnsBypass(p, cfg)) continue;
-    const k = [p.clusterIP, p.protocol, p.port];
-    if (p.endpoints.length) {
-      const fr = fragment(p, cfg, f);
-      for (const c of fr.chains) portChains.push(c);
-      for (const s of fr.sets) sets.push(s);
-      serviceIps.push({ key: k, value: { goto: fr.chains[0].name } });
-    } else {
-      noEndpoints.push({ key: k, value: p.noLocalEndpoints ? 'drop' : { goto: REJECT_CHAIN } });
-    }
-  }
+  const npKey: readonly Field[] = ['meta l4proto', 'th dport'];
+  const npTypes: KeyType[] = ['inet_proto', 'inet_service'];
+  // NodePorts on the node's own addresses; not on loopback (DNAT from 127/8 to a pod cannot route).
+  const local: Statement[] = [match('fib daddr type', 'local'), { match: f.daddr, op: '!=', value: cfg.family === 4 ? '127.0.0.0/8' : '::1' }];
   const dns = cfg.clusterDns;
   const dnsBypass: Rule[] = dns ? [rule(match(f.daddr, dns), matchAny('meta l4proto', ['udp', 'tcp']), match('th dport', 53), { verdict: 'return' })] : [];
   const newOnly: Statement = match('ct state', 'new');
@@ -156,7 +220,7 @@ export function proxyTable(ports: readonly ServicePort[], cfg: ProxyTableConfig)
     { name: 'nat-postrouting', base: { type: 'nat', hook: 'postrouting', priority: 'srcnat', policy: 'accept' }, rules: [rule(jump(MASQ_CHAIN))] },
     filterBase('prerouting'),
     filterBase('output'),
-    { name: SERVICES_CHAIN, rules: [...dnsBypass, rule(vmap(SERVICE_IPS_MAP, ...key))] },
+    { name: SERVICES_CHAIN, rules: [...dnsBypass, rule(vmap(SERVICE_IPS_MAP, ...key)), rule(...local, vmap(NODEPORTS_MAP, ...npKey))] },
     { name: MARK_CHAIN, rules: [rule(mark)] },
     {
       name: MASQ_CHAIN,
@@ -170,16 +234,18 @@ export function proxyTable(ports: readonly ServicePort[], cfg: ProxyTableConfig)
       name: CHECK_CHAIN,
       rules: [
         rule(vmap(NO_ENDPOINTS_MAP, ...key)),
+        rule(...local, vmap(NO_ENDPOINT_NODEPORTS_MAP, ...npKey)),
         ...dnsBypass,
         ...(cfg.serviceCidrs.length ? [rule(matchAny(f.daddr, cfg.serviceCidrs), goTo(REJECT_CHAIN))] : []),
       ],
     },
     { name: REJECT_CHAIN, rules: [rule(match('meta l4proto', 'tcp'), { reject: 'tcp reset' }), rule({ reject: f.icmpReject })] },
-    ...portChains,
   ];
   const maps: DesiredMap[] = [
-    { name: SERVICE_IPS_MAP, type: keyTypes, value: 'verdict', elements: serviceIps },
-    { name: NO_ENDPOINTS_MAP, type: keyTypes, value: 'verdict', elements: noEndpoints },
+    { name: SERVICE_IPS_MAP, type: keyTypes, value: 'verdict', elements: [] },
+    { name: NO_ENDPOINTS_MAP, type: keyTypes, value: 'verdict', elements: [] },
+    { name: NODEPORTS_MAP, type: npTypes, value: 'verdict', elements: [] },
+    { name: NO_ENDPOINT_NODEPORTS_MAP, type: npTypes, value: 'verdict', elements: [] },
   ];
-  return { chains, sets, maps, comment: 'meshlet service proxy' };
+  return { chains, sets: [], maps, comment: 'meshlet service proxy' };
 }

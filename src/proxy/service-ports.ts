@@ -14,7 +14,14 @@ export interface Endpoint {
   ip: string;
   port: number;
   nodeName?: string;
+  /** Topology (PreferClose): the endpoint's zone and hints, dropped once endpoints are chosen. */
+  zone?: string;
+  forZones?: string[];
+  forNodes?: string[];
 }
+
+/** An endpoint as the ruleset sees it (topology fields dropped: they do not change the rules). */
+const bare = (e: Endpoint): Endpoint => ({ ip: e.ip, port: e.port, ...(e.nodeName ? { nodeName: e.nodeName } : {}) });
 
 export interface ServicePort extends ServicePortName {
   family: IpFamily;
@@ -27,6 +34,16 @@ export interface ServicePort extends ServicePortName {
   noLocalEndpoints: boolean;
   /** sessionAffinity ClientIP: the timeout in seconds. */
   affinitySeconds?: number;
+  /** spec.ports[].nodePort (NodePort and LoadBalancer Services). */
+  nodePort?: number;
+  /** externalIPs and status.loadBalancer.ingress[].ip of this family (handled alike). */
+  externalIPs: string[];
+  /** externalTrafficPolicy Local (NodePort, LoadBalancer, externalIPs): no SNAT, local endpoints only. */
+  externalLocal: boolean;
+  /** With externalLocal: the ready endpoints on this node (empty: external traffic dropped). */
+  localEndpoints: Endpoint[];
+  /** spec.healthCheckNodePort (eTP Local LoadBalancer Services). */
+  healthCheckNodePort?: number;
 }
 
 export interface ProxyInput {
@@ -34,6 +51,8 @@ export interface ProxyInput {
   /** EndpointSlices by "<namespace>/<service>". */
   slicesByService: ReadonlyMap<string, readonly SlimEndpointSlice[]>;
   nodeName: string;
+  /** This node's topology.kubernetes.io/zone (trafficDistribution PreferClose). */
+  nodeZone?: string;
 }
 
 /** kube-apiserver's default ClientIP affinity timeout (3 hours). */
@@ -56,11 +75,15 @@ function endpointsFor(slices: readonly SlimEndpointSlice[], family: IpFamily, po
   for (const s of slices) {
     if (sliceFamily(s) !== family) continue;
     const port = (s.ports ?? []).find((p) => (p.name ?? '') === portName && protocolOf(p.protocol) === protocol)?.port;
-    if (port === undefined || !Number.isInteger(port) || port < 1 || port > 65535) continue;
+    if (!validPort(port)) continue;
     for (const e of s.endpoints) {
       const ip = e.addresses[0];
       if (!ip || ipFamily(ip) !== family) continue;
-      const ep: Endpoint = { ip, port, ...(e.nodeName ? { nodeName: e.nodeName } : {}) };
+      const ep: Endpoint = {
+        ip, port, ...(e.nodeName ? { nodeName: e.nodeName } : {}), ...(e.zone ? { zone: e.zone } : {}),
+        ...(e.hints?.forZones ? { forZones: e.hints.forZones.map((z) => z.name) } : {}),
+        ...(e.hints?.forNodes ? { forNodes: e.hints.forNodes.map((n) => n.name) } : {}),
+      };
       const key = `${ip}|${port}`;
       const c = e.conditions ?? {};
       if (c.ready !== false) ready.set(key, ep);
@@ -71,8 +94,33 @@ function endpointsFor(slices: readonly SlimEndpointSlice[], family: IpFamily, po
   return [...chosen.values()].sort((a, b) => (a.ip < b.ip ? -1 : a.ip > b.ip ? 1 : a.port - b.port));
 }
 
+/** Where this node is, for trafficDistribution PreferClose. */
+export interface NodePlace {
+  nodeName: string;
+  zone?: string;
+}
+
+/**
+ * trafficDistribution PreferClose: endpoints hinted for (or on) this node,
+ * else those hinted for (or in) its zone, else all.
+ */
+export function preferClose(all: readonly Endpoint[], place: NodePlace): Endpoint[] {
+  const node = all.filter((e) => e.forNodes ? e.forNodes.includes(place.nodeName) : e.nodeName === place.nodeName);
+  if (node.length) return node;
+  if (place.zone !== undefined) {
+    const zone = all.filter((e) => e.forZones ? e.forZones.includes(place.zone!) : e.zone === place.zone);
+    if (zone.length) return zone;
+  }
+  return [...all];
+}
+
+const familyIps = (ips: readonly (string | undefined)[], family: IpFamily): string[] =>
+  [...new Set(ips.filter((ip): ip is string => typeof ip === 'string' && ipFamily(ip) === family))].sort();
+
+const validPort = (n: unknown): n is number => typeof n === 'number' && Number.isInteger(n) && n >= 1 && n <= 65535;
+
 /** The proxied ports of one Service, every family (none for headless and ExternalName Services). */
-export function servicePortsOf(svc: SlimService, slices: readonly SlimEndpointSlice[], nodeName: string): ServicePort[] {
+export function servicePortsOf(svc: SlimService, slices: readonly SlimEndpointSlice[], nodeName: string, nodeZone?: string): ServicePort[] {
   const out: ServicePort[] = [];
   const spec = svc.spec ?? {};
   if (spec.type === 'ExternalName') return out;
@@ -84,61 +132,53 @@ export function servicePortsOf(svc: SlimService, slices: readonly SlimEndpointSl
     ? Math.min(MAX_AFFINITY_SECONDS, Math.max(1, Math.trunc(spec.sessionAffinityConfig?.clientIP?.timeoutSeconds ?? DEFAULT_AFFINITY_SECONDS)))
     : undefined;
   const local = spec.internalTrafficPolicy === 'Local';
+  const externalLocal = spec.externalTrafficPolicy === 'Local';
+  const type = spec.type ?? 'ClusterIP';
+  const withNodePorts = type === 'NodePort' || type === 'LoadBalancer';
+  const external = [...(spec.externalIPs ?? []), ...(type === 'LoadBalancer' ? (svc.status?.loadBalancer?.ingress ?? []).map((i) => i.ip) : [])];
+  const place: NodePlace = { nodeName, ...(nodeZone !== undefined ? { zone: nodeZone } : {}) };
   for (const clusterIP of ips) {
     const family = ipFamily(clusterIP);
     if (!family) continue;
     for (const p of spec.ports ?? []) {
       const protocol = protocolOf(p.protocol);
-      if (!protocol || !Number.isInteger(p.port) || p.port < 1 || p.port > 65535) continue;
+      if (!protocol || !validPort(p.port)) continue;
       const portName = p.name ?? '';
       const all = endpointsFor(slices, family, portName, protocol);
-      const endpoints = local ? all.filter((e) => e.nodeName === nodeName) : all;
+      const close = spec.trafficDistribution === 'PreferClose' && !local ? preferClose(all, place) : all;
+      const endpoints = (local ? all.filter((e) => e.nodeName === nodeName) : close).map(bare);
+      const externalIPs = familyIps(external, family);
+      const nodePort = withNodePorts && validPort(p.nodePort) ? p.nodePort : undefined;
+      const exposed = nodePort !== undefined || externalIPs.length > 0;
       out.push({
         namespace, name, protocol, portName, family, clusterIP, port: p.port, endpoints,
         noLocalEndpoints: local && all.length > 0 && endpoints.length === 0,
         ...(affinity !== undefined ? { affinitySeconds: affinity } : {}),
+        ...(nodePort !== undefined ? { nodePort } : {}),
+        externalIPs,
+        externalLocal: externalLocal && exposed,
+        localEndpoints: externalLocal && exposed ? all.filter((e) => e.nodeName === nodeName).map(bare) : [],
+        ...(externalLocal && exposed && withNodePorts && validPort(spec.healthCheckNodePort) ? { healthCheckNodePort: spec.healthCheckNodePort } : {}),
       });
     }
   }
   return out;
 }
 
-/**
- * Results per Service kept between syncs: a Service whose object and
- * EndpointSlice objects are the same (by identity: the informer replaces an
- * object when it changes) keeps its ServicePort objects, so the ruleset's
- * fragments and the adapter's render caches are reused.
- */
-export class ServicePortMemo {
-  private entries = new Map<string, { svc: SlimService; slices: readonly SlimEndpointSlice[]; nodeName: string; ports: ServicePort[] }>();
-
-  ports(key: string, svc: SlimService, slices: readonly SlimEndpointSlice[], nodeName: string, seen: Set<string>): ServicePort[] {
-    seen.add(key);
-    const e = this.entries.get(key);
-    if (e && e.svc === svc && e.nodeName === nodeName && e.slices.length === slices.length && e.slices.every((s, i) => s === slices[i])) return e.ports;
-    const ports = servicePortsOf(svc, slices, nodeName);
-    this.entries.set(key, { svc, slices, nodeName, ports });
-    return ports;
-  }
-
-  /** Forget Services not seen in the last pass. */
-  prune(seen: ReadonlySet<string>): void {
-    for (const k of this.entries.keys()) if (!seen.has(k)) this.entries.delete(k);
-  }
-}
-
 const portKey = (s: ServicePort): string => `${s.namespace}/${s.name}/${s.portName}/${s.protocol}/${s.family}`;
 
-/** Every proxied Service port of every family, sorted by identity (stable output for stable input). */
-export function servicePorts(input: ProxyInput, memo?: ServicePortMemo): ServicePort[] {
+/**
+ * Every proxied Service port of every family, sorted by identity (stable
+ * output for stable input). The proxier does not call this per sync: it
+ * keeps each Service's ports and recomputes the dirty ones (servicePortsOf).
+ */
+export function servicePorts(input: ProxyInput): ServicePort[] {
   const out: ServicePort[] = [];
-  const seen = new Set<string>();
   for (const svc of input.services) {
     const key = `${svc.metadata.namespace ?? 'default'}/${svc.metadata.name}`;
     const slices = input.slicesByService.get(key) ?? [];
-    for (const p of memo ? memo.ports(key, svc, slices, input.nodeName, seen) : servicePortsOf(svc, slices, input.nodeName)) out.push(p);
+    for (const p of servicePortsOf(svc, slices, input.nodeName, input.nodeZone)) out.push(p);
   }
-  memo?.prune(seen);
   const keys = new Map(out.map((p) => [p, portKey(p)]));
   return out.sort((a, b) => (keys.get(a)! < keys.get(b)! ? -1 : keys.get(a)! > keys.get(b)! ? 1 : 0));
 }

@@ -77,3 +77,37 @@ test('bad Service or cluster CIDRs are refused before anything runs', () => {
   assert.throws(() => new Proxier({ informers, nodeName: 'n1', serviceCidrs: ['10.96.0.0/33'], clusterCidrs: [], runner: new FakeNft(), owners: new TableOwners() }), /10\.96\.0\.0\/33/);
   assert.throws(() => new Proxier({ informers, nodeName: 'n1', serviceCidrs: [], clusterCidrs: [], runner: new FakeNft(), owners: new TableOwners() }), /at least one Service CIDR/);
 });
+
+test('a full sync of more Service ports than a chunk goes in several transactions, the first ones usable on their own', async () => {
+  const api = new FakeApiClient();
+  for (let i = 0; i < 5; i++) {
+    api.put('services', { ...service, metadata: { name: `w${i}`, namespace: 'default' }, spec: { ...service.spec as object, clusterIP: `10.96.4.${i + 1}`, clusterIPs: [`10.96.4.${i + 1}`] } });
+    api.put(ENDPOINTSLICES, { ...slice([`10.244.1.${i + 1}`]), metadata: { name: `w${i}-x`, namespace: 'default', labels: { 'kubernetes.io/service-name': `w${i}` } } });
+  }
+  const informers = new InformerFactory({ client: api, transforms: SLIM_TRANSFORMS, defaultTransform: stripMetadata });
+  informers.start();
+  const nft = new FakeNft();
+  const proxier = new Proxier({
+    informers, nodeName: 'n1', serviceCidrs: ['10.96.0.0/16'], clusterCidrs: ['10.244.0.0/16'],
+    runner: nft, owners: new TableOwners(), minSyncIntervalMs: 0, conntrack: false, chunkSize: 2,
+  });
+  try {
+    await proxier.start();
+    await until(() => proxier.syncs === 1, 'first sync');
+    await proxier.idle();
+    assert.equal(nft.applied.length, 3, 'chunks of 2, 2 and 1 (the retiring pass had nothing to do)');
+    const first = nft.applied[0].text;
+    assert.match(first, /^table ip meshlet-proxy/);
+    assert.equal((first.match(/ : goto svc-/g) ?? []).length, 2, 'the first transaction: the base and two Services, complete');
+    assert.equal(nft.elements(T, 'service-ips')!.length, 5);
+    // After it, an endpoint change is one incremental transaction of that Service only.
+    api.put(ENDPOINTSLICES, { ...slice(['10.244.1.3', '10.244.2.3']), metadata: { name: 'w2-x', namespace: 'default', labels: { 'kubernetes.io/service-name': 'w2' } } });
+    await until(() => proxier.syncs === 2, 'the change');
+    await proxier.idle();
+    assert.equal(nft.applied.length, 4);
+    assert.doesNotMatch(nft.applied[3].text, /w[0134]/);
+  } finally {
+    await proxier.stop();
+    await informers.stop();
+  }
+});

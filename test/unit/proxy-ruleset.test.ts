@@ -7,7 +7,7 @@ import { FakeNft } from '../../src/nft/fake.ts';
 import { TableOwners } from '../../src/nft/owners.ts';
 import { NftTable } from '../../src/nft/table-sync.ts';
 import type { SlimEndpointSlice, SlimService } from '../../src/client/slim-objects.ts';
-import { ServicePortMemo, servicePorts, type ProxyInput } from '../../src/proxy/service-ports.ts';
+import { servicePorts, type ProxyInput } from '../../src/proxy/service-ports.ts';
 import { proxyTable, proxyTableId, PROXY_OWNER, type ProxyTableConfig } from '../../src/proxy/ruleset.ts';
 import { endpointChainName, serviceChainName, affinitySetName } from '../../src/proxy/names.ts';
 
@@ -59,9 +59,14 @@ test('the table: dispatch map, a chain per service port and per endpoint, numgen
     `numgen random mod 3 vmap { 0 : goto ${eps[0]}, 1 : goto ${eps[1]}, 2 : goto ${eps[2]} }`,
   ]);
   assert.deepEqual(nft.rules(T, eps[1]), ['ip saddr 10.244.2.5 jump mark-for-masquerade', 'meta l4proto tcp dnat ip to 10.244.2.5:8080']);
-  assert.deepEqual(nft.rules(T, 'services'), ['ip daddr 10.96.0.10 meta l4proto { udp, tcp } th dport 53 return', 'ip daddr . meta l4proto . th dport vmap @service-ips']);
+  assert.deepEqual(nft.rules(T, 'services'), [
+    'ip daddr 10.96.0.10 meta l4proto { udp, tcp } th dport 53 return',
+    'ip daddr . meta l4proto . th dport vmap @service-ips',
+    'fib daddr type local ip daddr != 127.0.0.0/8 meta l4proto . th dport vmap @service-nodeports',
+  ]);
   assert.deepEqual(nft.rules(T, 'reject-check'), [
     'ip daddr . meta l4proto . th dport vmap @no-endpoint-services',
+    'fib daddr type local ip daddr != 127.0.0.0/8 meta l4proto . th dport vmap @no-endpoint-nodeports',
     'ip daddr 10.96.0.10 meta l4proto { udp, tcp } th dport 53 return',
     'ip daddr 10.96.0.0/16 goto reject-chain',
   ]);
@@ -148,19 +153,4 @@ test('chain names are stable, distinct and valid, even for the longest names', (
   assert.ok(a.length <= 128);
   assert.notEqual(serviceChainName(long), serviceChainName({ ...long, protocol: 'tcp' }));
   assert.notEqual(endpointChainName(long, 'fd00::1', 80), endpointChainName(long, 'fd00::2', 80));
-});
-
-test('the memo keeps the Service ports of unchanged Services (same objects), and recomputes a changed one', () => {
-  const memo = new ServicePortMemo();
-  const services = [svc('a', '10.96.1.1'), svc('b', '10.96.1.2')];
-  const slices = [slice('a', [{ ip: '10.244.1.5' }]), slice('b', [{ ip: '10.244.1.6' }])];
-  const first = servicePorts(input(services, slices), memo);
-  const again = servicePorts(input(services, slices), memo);
-  assert.equal(again[0], first[0]);
-  assert.equal(again[1], first[1]);
-  slices[1] = slice('b', [{ ip: '10.244.1.7' }]);
-  const changed = servicePorts(input(services, slices), memo);
-  assert.equal(changed[0], first[0], 'a kept');
-  assert.notEqual(changed[1], first[1], 'b recomputed');
-  assert.deepEqual(changed[1].endpoints.map((e) => e.ip), ['10.244.1.7']);
 });
