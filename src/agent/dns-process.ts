@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { readDnsPidFile, type DnsPidFile } from '../dns/process.ts';
+import { withDnsNodeFlags } from '../dns/node-flags.ts';
 import { isAlive, readStat } from '../kubelet/proc.ts';
 import { writeFileDurably } from './durable-file.ts';
 
@@ -129,7 +130,7 @@ export async function ensureDnsProcess(o: EnsureDnsOptions): Promise<DnsProcessH
     o.logger.info({ pid: running.pid, listen: pidFile.listen }, 'adopted the running DNS process');
     return { ...running, adopted: true, pidFile, paths };
   }
-  const command = o.command ?? [process.execPath, ...process.execArgv, process.argv[1]];
+  const command = o.command ?? [process.execPath, ...withDnsNodeFlags(process.execArgv), process.argv[1]];
   const args = dnsArgs(paths, o.config);
   const log = openSync(paths.logFile, 'a');
   let pid: number | undefined;

@@ -15,7 +15,7 @@ import { InformerFactory } from '../client/informer-factory.ts';
 import { SLIM_TRANSFORMS, stripMetadata } from '../client/slim-objects.ts';
 import { firstIPv4, hostFacts } from '../agent/host-facts.ts';
 import { startHeartbeat } from '../agent/heartbeat.ts';
-import { startHealthServer, type HealthListen } from '../agent/health-server.ts';
+import { startHealthServer } from '../agent/health-server.ts';
 import { startKubeletServer, type KubeletListen, type KubeletServer } from '../agent/kubelet-server.ts';
 import { NodeNetwork } from '../agent/node-network.ts';
 import { clusterDnsFromApi } from '../agent/cluster-dns.ts';
@@ -24,7 +24,7 @@ import { PodIps } from '../agent/pod-ips.ts';
 import { DEFAULT_CLUSTER_CIDR } from '../core/cidr.ts';
 import { Kubelet } from '../kubelet/kubelet.ts';
 import { DEFAULT_NETNS_PREFIX, isValidNetnsPrefix } from '../kubelet/names.ts';
-import { UsageError, booleanOption, integerOption, listOption, parseHostPort, requiredString, stringOption, type RunCommand } from './args.ts';
+import { UsageError, booleanOption, parseHealthListen, integerOption, listOption, parseHostPort, requiredString, stringOption, type RunCommand } from './args.ts';
 import { parseCidr } from '../core/cidr.ts';
 import { proxyConfig, startProxy } from './agent-proxy.ts';
 import { policyConfig, startPolicy, type RunningPolicy } from './agent-policy.ts';
@@ -42,12 +42,8 @@ function dnsUpstreamArg(text: string): string {
 
 export const DEFAULT_AGENT_DATA_DIR = '/var/lib/meshlet/agent';
 
-/** HOST:PORT is TCP; anything with a slash is a unix socket path. */
-export function parseHealthListen(text: string): HealthListen {
-  if (text.startsWith('unix://')) return { socketPath: text.slice('unix://'.length) };
-  if (text.includes('/')) return { socketPath: text };
-  return parseHostPort(text);
-}
+// parseHealthListen lives in args.ts (so `meshlet dns` need not load the agent); re-exported for old importers.
+export { parseHealthListen };
 
 /** The kubelet endpoint URL published on the Node for a listener. */
 export function kubeletEndpointUrl(listen: KubeletListen): string {

@@ -163,3 +163,10 @@ export function parseHostPort(text: string): HostPort {
   if (port > 65535) throw new UsageError(`port ${port} is out of range`);
   return { host: m[1] ?? (m[2] || '127.0.0.1'), port };
 }
+
+/** A health/metrics listener: HOST:PORT is TCP; anything with a slash (or unix://) is a unix socket path. */
+export function parseHealthListen(text: string): HostPort | { socketPath: string } {
+  if (text.startsWith('unix://')) return { socketPath: text.slice('unix://'.length) };
+  if (text.includes('/')) return { socketPath: text };
+  return parseHostPort(text);
+}

@@ -10,9 +10,8 @@ import type { ListenAddress } from '../dns/server.ts';
 import type { UpstreamServer } from '../dns/upstream.ts';
 import { POD_MODES, type PodMode } from '../dns/zone.ts';
 import { nameKey } from '../dns/wire.ts';
-import { DEFAULT_CLUSTER_CIDR } from '../overlay/ipam.ts';
-import { parseHealthListen } from './agent.ts';
-import { UsageError, booleanOption, integerOption, listOption, parseHostPort, stringOption, type RunCommand } from './args.ts';
+import { DEFAULT_CLUSTER_CIDR } from '../core/cidr.ts';
+import { UsageError, booleanOption, parseHealthListen, integerOption, listOption, parseHostPort, stringOption, type RunCommand } from './args.ts';
 import { createLogger, exitOnSignals } from './runtime.ts';
 
 export const DEFAULT_DNS_DATA_DIR = '/var/lib/meshlet/dns';

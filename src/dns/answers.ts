@@ -21,7 +21,7 @@ export interface Prebuilt {
   autopathNs?: string;
 }
 
-/** A bounded map of prebuilt answers by name key, then qtype; oldest names evicted first. */
+/** A bounded map of prebuilt answers by name key, then qtype; the least recently used names evicted first. */
 export class AnswerCache {
   private readonly names = new Map<string, Map<number, Prebuilt>>();
   private entries = 0;
@@ -37,8 +37,12 @@ export class AnswerCache {
 
   /** The live entry, with TTLs patched to its age; undefined (and dropped) when stale. */
   get(key: string, qtype: number, now: number): Prebuilt | undefined {
-    const e = this.names.get(key)?.get(qtype);
-    if (!e) return undefined;
+    const m = this.names.get(key);
+    const e = m?.get(qtype);
+    if (!m || !e) return undefined;
+    // Most recently used last (a Map iterates in insertion order): eviction takes the first.
+    this.names.delete(key);
+    this.names.set(key, m);
     if (e.expiresAt !== Infinity) {
       if (now >= e.expiresAt) {
         this.delete(key, qtype);

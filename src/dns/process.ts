@@ -17,6 +17,7 @@ import { RecursionAcl } from './acl.ts';
 import { parseFeedLine, type FeedMessage } from './feed.ts';
 import { FeedServer } from './feed-server.ts';
 import { FeedState } from './feed-state.ts';
+import { collectGarbage } from './node-flags.ts';
 import { DnsMetrics, FeedMetrics } from './metrics.ts';
 import { parseResolvConf } from './resolv-conf.ts';
 import { Resolver } from './resolver.ts';
@@ -159,8 +160,10 @@ export async function runDns(config: DnsConfig, logger: Logger): Promise<Running
     const { resolver, server, upstream } = await startServing(config, logger, metrics);
     bound = server.bound;
     apply = async (m) => {
-      if (m.type === 'snapshot') await resolver.applyFeedGradually(m);
-      else resolver.applyFeed(m);
+      if (m.type === 'snapshot') {
+        await resolver.applyFeedGradually(m, collectGarbage);
+        collectGarbage();
+      } else resolver.applyFeed(m);
       const c = resolver.zone.counts();
       noteApplied(m, { Service: c.services, EndpointSlice: c.endpointSlices, Pod: c.pods, Namespace: c.namespaces });
     };
@@ -285,8 +288,10 @@ export async function runDnsWorker(logger: Logger): Promise<void> {
       chain = chain.then(async () => {
         try {
           const m = parseFeedLine(msg.line);
-          if (m.type === 'snapshot') await resolver.applyFeedGradually(m);
-          else resolver.applyFeed(m);
+          if (m.type === 'snapshot') {
+            await resolver.applyFeedGradually(m, collectGarbage);
+            collectGarbage();
+          } else resolver.applyFeed(m);
         } catch (err) {
           logger.error({ err }, 'worker could not apply a feed message');
         }
@@ -303,6 +308,7 @@ export async function runDnsWorker(logger: Logger): Promise<void> {
   process.send?.({ kind: 'hello' } satisfies WorkerMessage);
   const first = await init;
   serving = await startServing(config, logger, metrics, first.kind === 'init' && first.line ? parseFeedLine(first.line) : undefined);
+  collectGarbage();
   for (const m of early.splice(0)) handle(m);
   const { server } = serving;
   // The primary's signals reach the whole process group: the primary decides when workers stop.

@@ -7,7 +7,7 @@ import { isIPv4 } from 'node:net';
 import ipaddr from 'ipaddr.js';
 import type { FeedEndpointSlice, FeedMessage, FeedNamespace, FeedPod, FeedService } from './feed.ts';
 import { addressType, type RR } from './writer.ts';
-import { inZone, keyLabels, nameKey, parentKey, TYPE } from './wire.ts';
+import { inZone, keyLabels, keyToName, nameKey, parentKey, TYPE } from './wire.ts';
 
 export type PodMode = 'disabled' | 'insecure' | 'verified';
 export const POD_MODES: readonly PodMode[] = ['disabled', 'insecure', 'verified'];
@@ -32,10 +32,38 @@ export type ZoneAnswer =
   /** The name is an alias (ExternalName): answer the CNAME and, for A/AAAA, chase the target. */
   | { kind: 'cname'; cname: RR; target: string };
 
-/** A record we hold, with the key of its owner name. */
-interface Owned extends RR {
-  key: string;
+/**
+ * A record as the zone holds it: no owner name text, no RR object. The owner's key is the same string the
+ * index is keyed by (shared, not copied); a target (PTR, CNAME, SRV) is its key, for an endpoint or a
+ * Service the very string its own records are keyed by. RRs for the writer are made from it on lookup.
+ */
+class ZRec {
+  constructor(
+    readonly key: string,
+    readonly type: number,
+    /** A: the IPv4 address as an int32 (a small integer, no heap object); AAAA: its text; PTR/CNAME/SRV: the target's key. */
+    readonly value: number | string,
+    /** SRV: the port; 0 otherwise. */
+    readonly port: number,
+  ) {}
 }
+
+/** A name's records: one (most names) or several. */
+type Held = ZRec | ZRec[];
+const heldList = (h: Held): readonly ZRec[] => (Array.isArray(h) ? h : [h]);
+
+/** a.b.c.d as an int32. */
+function v4Int(ip: string): number {
+  const o = ip.split('.');
+  return ((Number(o[0]) << 24) | (Number(o[1]) << 16) | (Number(o[2]) << 8) | Number(o[3])) | 0;
+}
+const v4Text = (v: number): string => `${v >>> 24}.${(v >>> 16) & 255}.${(v >>> 8) & 255}.${v & 255}`;
+
+/**
+ * The same text as one flat string. A key built by `+` is a rope (ConsString) of its parts; held as a map key
+ * it is flattened but the rope object stays too. Keys held for long are copied flat once: ~60 bytes a name less.
+ */
+const flat = (s: string): string => (s.length < 13 ? s : Buffer.from(s, 'latin1').toString('latin1'));
 
 /** One wire label as it starts a key: its length byte and its (lowercase) text. */
 const lbl = (label: string): string => String.fromCharCode(label.length) + label;
@@ -46,15 +74,15 @@ const IP6_ARPA_KEY = nameKey('ip6.arpa.');
 export function reverseKey(ip: string): string {
   if (isIPv4(ip)) {
     const o = ip.split('.');
-    return lbl(o[3]) + lbl(o[2]) + lbl(o[1]) + lbl(o[0]) + IN_ADDR_KEY;
+    return flat(lbl(o[3]) + lbl(o[2]) + lbl(o[1]) + lbl(o[0]) + IN_ADDR_KEY);
   }
   const nibbles = ipaddr.parse(ip).toByteArray().flatMap((b) => [(b >> 4).toString(16), (b & 15).toString(16)]);
   let k = '';
   for (let i = nibbles.length - 1; i >= 0; i--) k += lbl(nibbles[i]);
-  return k + IP6_ARPA_KEY;
+  return flat(k + IP6_ARPA_KEY);
 }
 
-const svcKeyOf = (ns: string, name: string): string => `${ns}/${name}`;
+const svcKeyOf = (ns: string, name: string): string => flat(`${ns}/${name}`);
 
 /** d.c.b.a.in-addr.arpa. / nibbles.ip6.arpa. */
 export function reverseName(ip: string): string {
@@ -98,15 +126,16 @@ export class ClusterZone {
   private readonly slices = new Map<string, FeedEndpointSlice>();
   private readonly slicesBySvc = new Map<string, Set<string>>();
   private readonly pods = new Map<string, FeedPod>();
-  private readonly podsByIP = new Map<string, FeedPod[]>();
+  /** IP → the pod with it (or the pods: host-network ones share the node's). */
+  private readonly podsByIP = new Map<string, FeedPod | FeedPod[]>();
   private readonly namespaces = new Set<string>();
   private readonly nsUse = new Map<string, number>();
 
   // Compiled.
-  /** Name key → the records of that name (all types; short lists). */
-  private readonly records = new Map<string, RR[]>();
+  /** Name key → the records of that name (all types; one, or a short list). */
+  private readonly records = new Map<string, Held>();
   private readonly ents = new Map<string, number>();
-  private readonly owned = new Map<string, Owned[]>();
+  private readonly owned = new Map<string, ZRec[]>();
   /** Pod key → services whose records used that pod's hostname. */
   private readonly podUsers = new Map<string, Set<string>>();
   /** Service key → pod keys it looked up (the inverse of podUsers). */
@@ -309,9 +338,9 @@ export class ClusterZone {
 
   /** The namespace of the (non-host-network) pod with this IP, if exactly known. */
   podNamespace(ip: string): string | undefined {
-    const list = this.podsByIP.get(ip);
-    if (!list) return undefined;
-    for (const p of list) if (!p.hostNetwork) return p.namespace;
+    const held = this.podsByIP.get(ip);
+    if (!held) return undefined;
+    for (const p of Array.isArray(held) ? held : [held]) if (!p.hostNetwork) return p.namespace;
     return undefined;
   }
 
@@ -332,14 +361,16 @@ export class ClusterZone {
   lookup(key: string, qtype: number): ZoneAnswer {
     const fixed = this.fixed.get(key);
     if (qtype === TYPE.SOA && key === this.zoneKey) return { kind: 'records', answers: [this.soa()], additional: [] };
-    const node = this.records.get(key) ?? fixed;
+    const held = this.records.get(key);
+    if (held !== undefined) return this.answerHeld(heldList(held), qtype);
+    const node = fixed;
     if (node) {
       const cname = node.find((r) => r.data.type === TYPE.CNAME);
       if (cname && qtype !== TYPE.CNAME) return { kind: 'cname', cname, target: (cname.data as { target: string }).target };
       if (qtype === TYPE.ANY) return { kind: 'nodata' };
       const rrs = node.filter((r) => r.data.type === qtype);
       if (rrs.length === 0) return { kind: 'nodata' };
-      return { kind: 'records', answers: qtype === TYPE.SRV ? withSrvWeights(rrs) : rrs, additional: qtype === TYPE.SRV || qtype === TYPE.NS ? this.additionalFor(rrs) : [] };
+      return { kind: 'records', answers: rrs, additional: qtype === TYPE.NS ? this.additionalFor(rrs.map((r) => nameKey((r.data as { target: string }).target))) : [] };
     }
     if (this.fixedNodata.has(key) || this.ents.has(key)) return { kind: 'nodata' };
     if (inZone(key, this.podZoneKey)) return this.lookupPod(key, qtype);
@@ -358,22 +389,48 @@ export class ClusterZone {
     const [label, ns] = labels;
     const ip = podLabelIP(label);
     if (!ip || !this.namespaceExists(ns)) return { kind: 'nxdomain' };
-    if (this.podMode === 'verified' && !(this.podsByIP.get(ip) ?? []).some((p) => p.namespace === ns && !p.hostNetwork)) return { kind: 'nxdomain' };
+    if (this.podMode === 'verified' && !this.podsWithIP(ip).some((p) => p.namespace === ns && !p.hostNetwork)) return { kind: 'nxdomain' };
     const t = addressType(ip);
     if (qtype !== t) return { kind: 'nodata' };
     const name = `${label}.${ns}.pod.${this.zone}`;
     return { kind: 'records', answers: [{ name, ttl: this.ttl, data: { type: t, ip } }], additional: [] };
   }
 
-  private additionalFor(rrs: RR[]): RR[] {
+  /** What a held name answers for qtype: its records made into RRs (only now: names and texts are derived). */
+  private answerHeld(list: readonly ZRec[], qtype: number): ZoneAnswer {
+    const cname = list.find((r) => r.type === TYPE.CNAME);
+    if (cname && qtype !== TYPE.CNAME) return { kind: 'cname', cname: this.toRR(cname), target: keyToName(cname.value as string) };
+    if (qtype === TYPE.ANY) return { kind: 'nodata' };
+    const recs = list.filter((r) => r.type === qtype);
+    if (recs.length === 0) return { kind: 'nodata' };
+    const rrs = recs.map((r) => this.toRR(r));
+    return { kind: 'records', answers: qtype === TYPE.SRV ? withSrvWeights(rrs) : rrs, additional: qtype === TYPE.SRV ? this.additionalFor(recs.map((r) => r.value as string)) : [] };
+  }
+
+  private toRR(r: ZRec): RR {
+    const name = keyToName(r.key);
+    const ttl = this.ttl;
+    switch (r.type) {
+      case TYPE.A: return { name, ttl, data: { type: TYPE.A, ip: v4Text(r.value as number) } };
+      case TYPE.AAAA: return { name, ttl, data: { type: TYPE.AAAA, ip: r.value as string } };
+      case TYPE.SRV: return { name, ttl, data: { type: TYPE.SRV, priority: 0, weight: 100, port: r.port, target: keyToName(r.value as string) } };
+      default: return { name, ttl, data: { type: r.type === TYPE.CNAME ? TYPE.CNAME : TYPE.PTR, target: keyToName(r.value as string) } };
+    }
+  }
+
+  /** The A/AAAA records of the targets (keys), each target once. */
+  private additionalFor(targets: readonly string[]): RR[] {
     const out: RR[] = [];
     const seen = new Set<string>();
-    for (const rr of rrs) {
-      const target = (rr.data as { target?: string }).target;
-      if (!target || seen.has(target)) continue;
-      seen.add(target);
-      const node = this.records.get(nameKey(target)) ?? this.fixed.get(nameKey(target)) ?? [];
-      for (const r of node) if (r.data.type === TYPE.A || r.data.type === TYPE.AAAA) out.push(r);
+    for (const t of targets) {
+      if (seen.has(t)) continue;
+      seen.add(t);
+      const held = this.records.get(t);
+      if (held !== undefined) {
+        for (const r of heldList(held)) if (r.type === TYPE.A || r.type === TYPE.AAAA) out.push(this.toRR(r));
+        continue;
+      }
+      for (const r of this.fixed.get(t) ?? []) if (r.data.type === TYPE.A || r.data.type === TYPE.AAAA) out.push(r);
     }
     return out;
   }
@@ -417,9 +474,10 @@ export class ClusterZone {
     this.pods.set(k, p);
     this.useNs(p.namespace, 1);
     for (const ip of p.ips) {
-      const list = this.podsByIP.get(ip) ?? [];
-      list.push(p);
-      this.podsByIP.set(ip, list);
+      const held = this.podsByIP.get(ip);
+      if (held === undefined) this.podsByIP.set(ip, p);
+      else if (Array.isArray(held)) held.push(p);
+      else this.podsByIP.set(ip, [held, p]);
     }
   }
 
@@ -427,10 +485,16 @@ export class ClusterZone {
     this.pods.delete(k);
     this.useNs(p.namespace, -1);
     for (const ip of p.ips) {
-      const list = (this.podsByIP.get(ip) ?? []).filter((x) => x !== p);
-      if (list.length) this.podsByIP.set(ip, list);
+      const list = this.podsWithIP(ip).filter((x) => x !== p);
+      if (list.length > 1) this.podsByIP.set(ip, list);
+      else if (list.length === 1) this.podsByIP.set(ip, list[0]);
       else this.podsByIP.delete(ip);
     }
+  }
+
+  private podsWithIP(ip: string): readonly FeedPod[] {
+    const held = this.podsByIP.get(ip);
+    return held === undefined ? [] : Array.isArray(held) ? held : [held];
   }
 
   private podChanged(k: string, before: FeedPod | undefined, after: FeedPod | undefined): void {
@@ -463,21 +527,19 @@ export class ClusterZone {
     else this.owned.delete(sk);
   }
 
-  private serviceRecords(sk: string, svc: FeedService): Owned[] {
-    const ttl = this.ttl;
-    const base = `${svc.name}.${svc.namespace}.svc.${this.zone}`;
-    const baseKey = lbl(svc.name) + lbl(svc.namespace) + this.svcZoneKey;
-    const out: Owned[] = [];
-    const add = (key: string, name: string, data: RR['data']): void => {
-      out.push({ key, name, ttl, data });
+  private serviceRecords(sk: string, svc: FeedService): ZRec[] {
+    const baseKey = flat(lbl(svc.name) + lbl(svc.namespace) + this.svcZoneKey);
+    const out: ZRec[] = [];
+    const add = (key: string, type: number, value: number | string, port = 0): void => {
+      out.push(new ZRec(key, type, value, port));
     };
+    const addIP = (key: string, t: typeof TYPE.A | typeof TYPE.AAAA, ip: string): void => add(key, t, t === TYPE.A ? v4Int(ip) : ipaddr.parse(ip).toString());
     if (svc.type === 'ExternalName') {
       const target = (svc.externalName ?? '').replace(/\.$/, '');
       // CoreDNS serves no record for an ExternalName that is an IP address.
       if (target && !ipaddr.isValid(target)) {
         try {
-          nameKey(target);
-          add(baseKey, base, { type: TYPE.CNAME, target: `${target.toLowerCase()}.` });
+          add(baseKey, TYPE.CNAME, nameKey(`${target.toLowerCase()}.`));
         } catch {
           // not a valid DNS name: no record
         }
@@ -488,7 +550,7 @@ export class ClusterZone {
     const headless = clusterIPs.length === 0;
     const ports = (svc.ports ?? []).filter((p) => p.name);
     // Endpoints: ready ones (or all, with publishNotReadyAddresses), with their hostnames.
-    const eps: { ip: string; host: string; t: typeof TYPE.A | typeof TYPE.AAAA }[] = [];
+    const eps: { ip: string; host: string; key: string; t: typeof TYPE.A | typeof TYPE.AAAA }[] = [];
     const seen = new Set<string>();
     const slicePorts: { name: string; port: number; protocol: string }[] = [];
     for (const slk of this.slicesBySvc.get(sk) ?? []) {
@@ -513,7 +575,7 @@ export class ClusterZone {
           const id = `${h}/${ip}`;
           if (seen.has(id)) continue;
           seen.add(id);
-          eps.push({ ip, host: h, t });
+          eps.push({ ip, host: h, key: flat(lbl(h) + baseKey), t });
         }
       }
     }
@@ -521,42 +583,40 @@ export class ClusterZone {
       for (const ip of clusterIPs) {
         const t = addressType(ip);
         if (!t) continue;
-        add(baseKey, base, { type: t, ip });
-        add(reverseKey(ip), reverseName(ip), { type: TYPE.PTR, target: base });
+        addIP(baseKey, t, ip);
+        add(reverseKey(ip), TYPE.PTR, baseKey);
       }
       for (const p of ports) {
         const port = p.name!.toLowerCase();
         const proto = p.protocol.toLowerCase();
-        add(lbl(`_${port}`) + lbl(`_${proto}`) + baseKey, `_${port}._${proto}.${base}`, { type: TYPE.SRV, priority: 0, weight: 100, port: p.port, target: base });
+        add(flat(lbl(`_${port}`) + lbl(`_${proto}`) + baseKey), TYPE.SRV, baseKey, p.port);
       }
     } else {
       const baseIPs = new Set<string>();
       for (const e of eps) {
         if (baseIPs.has(e.ip)) continue;
         baseIPs.add(e.ip);
-        add(baseKey, base, { type: e.t, ip: e.ip });
+        addIP(baseKey, e.t, e.ip);
       }
       // Ports as the slices carry them (the target ports), named as the Service's.
       const srvPorts = slicePorts.length ? slicePorts : ports.map((p) => ({ name: p.name!, port: p.port, protocol: p.protocol }));
       for (const p of srvPorts) {
         const port = p.name.toLowerCase();
         const proto = p.protocol.toLowerCase();
-        const key = lbl(`_${port}`) + lbl(`_${proto}`) + baseKey;
-        const name = `_${port}._${proto}.${base}`;
-        for (const e of eps) add(key, name, { type: TYPE.SRV, priority: 0, weight: 100, port: p.port, target: `${e.host}.${base}` });
+        const key = flat(lbl(`_${port}`) + lbl(`_${proto}`) + baseKey);
+        // A target that cannot be a name (label over 63 bytes) has no records either: no SRV for it.
+        for (const e of eps) if (e.host.length <= 63 && e.key.length <= 255) add(key, TYPE.SRV, e.key, p.port);
       }
     }
     // Endpoint names (for ClusterIP Services too, as CoreDNS answers them) and their PTRs.
     const ptrDone = new Set<string>();
     for (const e of eps) {
-      const key = lbl(e.host) + baseKey;
-      if (e.host.length > 63 || key.length > 255) continue;
-      const name = `${e.host}.${base}`;
-      add(key, name, { type: e.t, ip: e.ip });
+      if (e.host.length > 63 || e.key.length > 255) continue;
+      addIP(e.key, e.t, e.ip);
       const id = `${e.ip}/${e.host}`;
       if (!ptrDone.has(id)) {
         ptrDone.add(id);
-        add(reverseKey(e.ip), reverseName(e.ip), { type: TYPE.PTR, target: name });
+        add(reverseKey(e.ip), TYPE.PTR, e.key);
       }
     }
     return out;
@@ -571,24 +631,26 @@ export class ClusterZone {
     used.add(pk);
   }
 
-  private addRR(o: Owned): void {
-    const list = this.records.get(o.key);
-    if (list) list.push(o);
-    else {
-      this.records.set(o.key, [o]);
+  private addRR(o: ZRec): void {
+    const held = this.records.get(o.key);
+    if (held === undefined) {
+      this.records.set(o.key, o);
       this.entDelta(o.key, 1);
-    }
+    } else if (Array.isArray(held)) held.push(o);
+    else this.records.set(o.key, [held, o]);
     this.changed.add(o.key);
   }
 
-  private removeRR(o: Owned): void {
-    const list = this.records.get(o.key);
-    if (!list) return;
-    const i = list.indexOf(o);
-    if (i >= 0) list.splice(i, 1);
-    if (list.length === 0) {
+  private removeRR(o: ZRec): void {
+    const held = this.records.get(o.key);
+    if (held === undefined) return;
+    if (held === o || (Array.isArray(held) && held.length === 1 && held[0] === o)) {
       this.records.delete(o.key);
       this.entDelta(o.key, -1);
+    } else if (Array.isArray(held)) {
+      const i = held.indexOf(o);
+      if (i >= 0) held.splice(i, 1);
+      if (held.length === 1) this.records.set(o.key, held[0]);
     }
     this.changed.add(o.key);
   }

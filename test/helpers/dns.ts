@@ -6,6 +6,7 @@ import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { existsSync, readFileSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import dnsPacket from 'dns-packet';
+import { DNS_NODE_FLAGS } from '../../src/dns/node-flags.ts';
 import type { DnsPidFile } from '../../src/dns/process.ts';
 import type { FeedMessage, FeedReply } from '../../src/dns/feed.ts';
 import { MESHLET_BIN, runProcess } from './run.ts';
@@ -21,7 +22,7 @@ export interface DnsProcess {
 
 export async function startDnsProcess(dir: string, args: readonly string[]): Promise<DnsProcess> {
   const pidFile = `${dir}/dns.pid`;
-  const child = spawn(process.execPath, [MESHLET_BIN, 'dns', '--data-dir', dir, ...args], {
+  const child = spawn(process.execPath, [...DNS_NODE_FLAGS, MESHLET_BIN, 'dns', '--data-dir', dir, ...args], {
     env: { ...process.env, MESHLET_LOG_LEVEL: process.env.MESHLET_LOG_LEVEL ?? 'warn' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

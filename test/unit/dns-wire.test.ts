@@ -156,6 +156,18 @@ test('the answer cache is bounded: the oldest names go first', () => {
   assert.equal(cache.evictions, 2);
 });
 
+test('the answer cache evicts the least recently used name: a hit keeps a name in', () => {
+  const cache = new AnswerCache(2);
+  const e = { buf: Buffer.alloc(12), rcode: 0, expiresAt: Infinity };
+  cache.set(nameKey('a.example'), 1, e);
+  cache.set(nameKey('b.example'), 1, e);
+  assert.ok(cache.get(nameKey('a.example'), 1, 0));
+  cache.set(nameKey('c.example'), 1, e);
+  assert.ok(cache.get(nameKey('a.example'), 1, 0), 'a was used after b');
+  assert.equal(cache.get(nameKey('b.example'), 1, 0), undefined);
+  assert.equal(cache.evictions, 1);
+});
+
 test('walkMessage reads compressed records, and refuses garbage', () => {
   const resp = dnsPacket.encode({
     type: 'response', id: 1, flags: 0, questions: [{ type: 'SRV', name: '_x._tcp.example.com' }],

@@ -140,3 +140,32 @@ test('recursion ACL and resolv.conf', () => {
   assert.ok(!acl.allows('garbage'));
   assert.deepEqual(parseResolvConf('# c\nnameserver 1.1.1.1\nnameserver fe80::1%eth0\nnameserver bogus\nsearch a.example b.example\noptions ndots:5\n'), { nameservers: ['1.1.1.1', 'fe80::1%eth0'], search: ['a.example', 'b.example'] });
 });
+
+test('compact records: a dual-stack headless Service answers AAAA, ip6.arpa PTR and SRV additionals from the held keys, and drops them when it goes', () => {
+  const z = new ClusterZone({ zone: 'cluster.local', ttl: 5, podMode: 'verified' });
+  z.apply({
+    type: 'snapshot', seq: 1,
+    services: [{ namespace: 'ds', name: 'db', clusterIPs: ['None'], ports: [{ name: 'pg', port: 5432, protocol: 'TCP' }] }],
+    endpointSlices: [
+      { namespace: 'ds', name: 'db-4', service: 'db', addressType: 'IPv4', ports: [{ name: 'pg', port: 5432, protocol: 'TCP' }], endpoints: [{ addresses: ['10.244.2.9'], hostname: 'db-0' }, { addresses: ['10.244.255.250'], hostname: 'db-1' }] },
+      { namespace: 'ds', name: 'db-6', service: 'db', addressType: 'IPv6', ports: [{ name: 'pg', port: 5432, protocol: 'TCP' }], endpoints: [{ addresses: ['fd00:10:244::9'], hostname: 'db-0' }] },
+    ],
+    pods: [], namespaces: [{ name: 'ds' }],
+  }, 1);
+  assert.deepEqual(data(look(z, 'db-0.db.ds.svc.cluster.local', TYPE.AAAA)), ['fd00:10:244::9']);
+  assert.deepEqual(data(look(z, 'db-1.db.ds.svc.cluster.local', TYPE.A)), ['10.244.255.250'], 'an IPv4 address over 2^31 as an int32 comes back the same');
+  assert.deepEqual(data(look(z, reverseName('fd00:10:244::9'), TYPE.PTR)), ['db-0.db.ds.svc.cluster.local.']);
+  const srv = look(z, '_pg._tcp.db.ds.svc.cluster.local', TYPE.SRV);
+  assert.equal(srv.kind, 'records');
+  if (srv.kind === 'records') {
+    assert.deepEqual(srv.answers.map((r) => r.name), Array(3).fill('_pg._tcp.db.ds.svc.cluster.local.'), 'one per endpoint address, as before');
+    assert.deepEqual(srv.additional.map((r) => `${r.name} ${'ip' in r.data ? r.data.ip : ''}`).sort(),
+      ['db-0.db.ds.svc.cluster.local. 10.244.2.9', 'db-0.db.ds.svc.cluster.local. fd00:10:244::9', 'db-1.db.ds.svc.cluster.local. 10.244.255.250']);
+  }
+  assert.equal(z.counts().names, 7);
+  z.takeChanged();
+  z.apply({ type: 'delete', seq: 2, kind: 'Service', namespace: 'ds', name: 'db' }, 2);
+  assert.ok(z.takeChanged().has(nameKey('db-0.db.ds.svc.cluster.local')));
+  assert.equal(z.counts().names, 0);
+  assert.equal(look(z, reverseName('10.244.2.9'), TYPE.PTR).kind === 'records', false);
+});
