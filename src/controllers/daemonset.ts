@@ -153,12 +153,13 @@ export interface DaemonSetPlan {
   status: DaemonSetStatus;
 }
 
-const deletePod = (pod: KubeObject): Action => ({
+/** Deletes a pod; `force` (grace 0) for pods whose node is gone, as no kubelet will confirm their end. */
+const deletePod = (pod: KubeObject, force: boolean): Action => ({
   op: 'delete',
   gr: 'pods',
   namespace: pod.metadata.namespace ?? '',
   name: pod.metadata.name ?? '',
-  options: { preconditions: { uid: pod.metadata.uid } },
+  options: { preconditions: { uid: pod.metadata.uid }, ...(force ? { gracePeriodSeconds: 0 } : {}) },
 });
 
 /** What to do for one DaemonSet. Pure. */
@@ -219,7 +220,15 @@ export function reconcileDaemonSet(s: DaemonSetSnapshot): DaemonSetPlan {
     if (live.some(isNew)) status.updatedNumberScheduled++;
   }
   // Pods bound to nodes that are gone.
-  for (const [node, pods] of byNode) if (!known.has(node)) deletes.push(...pods.filter((p) => !isBeingDeleted(p)));
+  const orphaned = new Set<string>();
+  for (const [node, pods] of byNode) {
+    if (known.has(node)) continue;
+    for (const p of pods) {
+      // Gone nodes' pods go at once (upstream's pod GC force-deletes them), even when already terminating.
+      deletes.push(p);
+      orphaned.add(p.metadata.uid ?? '');
+    }
+  }
   status.numberUnavailable = status.desiredNumberScheduled - status.numberAvailable;
 
   const strategy = spec.updateStrategy ?? {};
@@ -266,7 +275,7 @@ export function reconcileDaemonSet(s: DaemonSetSnapshot): DaemonSetPlan {
   if (!deleting && s.expectationsSatisfied) {
     for (const node of creates) actions.push({ op: 'create', gr: 'pods', object: daemonPod(ds, node, hash) });
     const uniq = [...new Map(deletes.map((p) => [p.metadata.uid ?? p.metadata.name, p])).values()];
-    for (const p of uniq) actions.push(deletePod(p));
+    for (const p of uniq) actions.push(deletePod(p, orphaned.has(p.metadata.uid ?? '')));
     createCount = creates.length;
     deleteCount = uniq.length;
     if (createCount > 0) actions.push({ op: 'event', regarding: ds, type: 'Normal', reason: 'SuccessfulCreate', message: `Created ${createCount} pod(s) on: ${creates.join(', ')}` });
