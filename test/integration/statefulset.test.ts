@@ -29,6 +29,9 @@ let kubelet: Promise<void>;
 const held = new Set<string>();
 /** Order in which pods were first seen. */
 const seen: string[] = [];
+/** Every pod (by uid) in the order the fake kubelet first saw it: a replacement can only follow once the
+ * kubelet has made the previous one Ready, so this order is the controller's. */
+const seenUids: { name: string; uid: string }[] = [];
 
 async function kubectl(...args: string[]): Promise<string> {
   const r = await runProcess(KUBECTL, ['--kubeconfig', api.kubeconfigPath, '--cache-dir', join(work, 'cache'), ...args], { env: { ...process.env, HOME: work }, timeoutMs: 60_000 });
@@ -45,6 +48,7 @@ async function fakeKubelet(): Promise<void> {
       for (const p of (await client.list('pods', { namespace: NS })).items) {
         const name = p.metadata.name ?? '';
         if (!seen.includes(name)) seen.push(name);
+        if (!seenUids.some((x) => x.uid === p.metadata.uid)) seenUids.push({ name, uid: p.metadata.uid ?? '' });
         if (p.metadata.deletionTimestamp) await client.delete('pods', NS, name, { gracePeriodSeconds: 0 });
         else if (!held.has(name) && (p.status as { phase?: string } | undefined)?.phase !== 'Running') {
           await client.patch('pods', NS, name, { status: { phase: 'Running', conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: new Date().toISOString() }] } }, 'merge', { subresource: 'status' });
@@ -125,16 +129,14 @@ test('a StatefulSet starts its pods in order, keeps their names and identities, 
   assert.match(table, /^NAME\s+READY\s+AGE\nmlt-w3ds-db\s+3\/3\s/);
 
   // A rolling update replaces the highest ordinal first; the revisions end current.
-  const order: string[] = [];
-  const before = new Map((await stsPods()).map((p) => [p.metadata.name, p.metadata.uid]));
+  const mark = seenUids.length;
   writeFileSync(file, manifest(3, 'db:2'));
   await kubectl('apply', '-f', file);
   await waitFor('all on db:2', async () => {
     const pods = (await stsPods()).filter((p) => !p.metadata.deletionTimestamp);
-    for (const p of pods) if (before.get(p.metadata.name) !== p.metadata.uid && !order.includes(p.metadata.name ?? '')) order.push(p.metadata.name ?? '');
     return pods.length === 3 && pods.every((p) => (p.spec as { containers: { image: string }[] }).containers[0].image === 'db:2');
   });
-  assert.deepEqual(order, ['mlt-w3ds-db-2', 'mlt-w3ds-db-1', 'mlt-w3ds-db-0']);
+  assert.deepEqual(seenUids.slice(mark).map((x) => x.name), ['mlt-w3ds-db-2', 'mlt-w3ds-db-1', 'mlt-w3ds-db-0']);
   await kubectl('-n', NS, 'rollout', 'status', 'sts/mlt-w3ds-db', '--timeout=30s');
   const sts = await client.get('statefulsets.apps', NS, 'mlt-w3ds-db');
   assert.ok(sts);
