@@ -136,6 +136,7 @@ test('a StatefulSet starts its pods in order, keeps their names and identities, 
     const pods = (await stsPods()).filter((p) => !p.metadata.deletionTimestamp);
     return pods.length === 3 && pods.every((p) => (p.spec as { containers: { image: string }[] }).containers[0].image === 'db:2');
   });
+  await waitFor('the kubelet saw the 3 new pods', async () => seenUids.length - mark >= 3);
   assert.deepEqual(seenUids.slice(mark).map((x) => x.name), ['mlt-w3ds-db-2', 'mlt-w3ds-db-1', 'mlt-w3ds-db-0']);
   await kubectl('-n', NS, 'rollout', 'status', 'sts/mlt-w3ds-db', '--timeout=30s');
   const sts = await client.get('statefulsets.apps', NS, 'mlt-w3ds-db');
