@@ -9,6 +9,8 @@ import { InformerFactory, SharedInformers } from '../client/informer-factory.ts'
 import { runLeaderElection } from '../client/leader-election.ts';
 import { deploymentController } from './deployment.ts';
 import { replicaSetController } from './replicaset.ts';
+import { daemonSetController } from './daemonset.ts';
+import { statefulSetController } from './statefulset.ts';
 import { endpointsController } from './endpoints.ts';
 import { garbageCollector } from './garbage-collector.ts';
 import { namespaceController } from './namespace.ts';
@@ -60,6 +62,8 @@ export async function runControllers(
   const controllers: Controller[] = [
     deploymentController(deps),
     replicaSetController(deps),
+    daemonSetController(deps),
+    statefulSetController(deps),
     endpointsController(deps),
     garbageCollector(deps),
     namespaceController(deps),

@@ -58,6 +58,9 @@ export const RESOURCES: readonly ResourceInfo[] = [
   r('apps', 'v1', 'deployments', 'Deployment', true, ['deploy'], ['status', 'scale'], ['all']),
   r('apps', 'v1', 'replicasets', 'ReplicaSet', true, ['rs'], ['status', 'scale'], ['all']),
   r('coordination.k8s.io', 'v1', 'leases', 'Lease', true),
+  r('apps', 'v1', 'daemonsets', 'DaemonSet', true, ['ds'], ['status'], ['all']),
+  r('apps', 'v1', 'statefulsets', 'StatefulSet', true, ['sts'], ['status', 'scale'], ['all']),
+  r('apps', 'v1', 'controllerrevisions', 'ControllerRevision', true),
 ];
 
 /** "pods", "deployments.apps": the group-resource string used as the store's key space. */

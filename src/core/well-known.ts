@@ -20,6 +20,9 @@ export const ENDPOINTSLICES = 'endpointslices.discovery.k8s.io';
 export const NETWORKPOLICIES = 'networkpolicies.networking.k8s.io';
 export const DEPLOYMENTS = 'deployments.apps';
 export const REPLICASETS = 'replicasets.apps';
+export const DAEMONSETS = 'daemonsets.apps';
+export const STATEFULSETS = 'statefulsets.apps';
+export const CONTROLLERREVISIONS = 'controllerrevisions.apps';
 
 // ------------------------------------------------------------ labels
 
@@ -37,6 +40,11 @@ export const ROLE_LABEL = 'kubernetes.io/role';
 export const K8S_APP_LABEL = 'k8s-app';
 /** ReplicaSets and their pods carry their pod template's hash. */
 export const POD_TEMPLATE_HASH_LABEL = 'pod-template-hash';
+/** DaemonSet and StatefulSet pods (and their ControllerRevisions) carry the revision's hash. */
+export const CONTROLLER_REVISION_HASH_LABEL = 'controller-revision-hash';
+/** A StatefulSet pod's own name and ordinal. */
+export const STATEFULSET_POD_NAME_LABEL = 'statefulset.kubernetes.io/pod-name';
+export const POD_INDEX_LABEL = 'apps.kubernetes.io/pod-index';
 /** An EndpointSlice names its Service. */
 export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
 export const ENDPOINTSLICE_MANAGED_BY_LABEL = 'endpointslice.kubernetes.io/managed-by';
@@ -69,6 +77,10 @@ export const POD_NETNS_ANNOTATION = 'meshlet.io/netns';
 export const UNREACHABLE_TAINT = 'node.kubernetes.io/unreachable';
 export const NOT_READY_TAINT = 'node.kubernetes.io/not-ready';
 export const UNSCHEDULABLE_TAINT = 'node.kubernetes.io/unschedulable';
+export const DISK_PRESSURE_TAINT = 'node.kubernetes.io/disk-pressure';
+export const MEMORY_PRESSURE_TAINT = 'node.kubernetes.io/memory-pressure';
+export const PID_PRESSURE_TAINT = 'node.kubernetes.io/pid-pressure';
+export const NETWORK_UNAVAILABLE_TAINT = 'node.kubernetes.io/network-unavailable';
 
 // ------------------------------------------------------------ identities
 

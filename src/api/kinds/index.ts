@@ -5,6 +5,8 @@
 import { groupResource, RESOURCES, type ResourceInfo } from '../../core/resources.ts';
 import type { KubeObject } from '../../core/types.ts';
 import { configMapStrategy } from './configmap.ts';
+import { controllerRevisionStrategy } from './controllerrevision.ts';
+import { daemonSetStrategy } from './daemonset.ts';
 import { endpointSliceStrategy, endpointsStrategy } from './endpoints.ts';
 import { eventStrategy } from './event.ts';
 import { leaseStrategy } from './lease.ts';
@@ -14,6 +16,7 @@ import { nodeStrategy } from './node.ts';
 import { podStrategy } from './pod.ts';
 import { DEFAULT_PRINTER, type Printer } from './printer.ts';
 import { serviceStrategy } from './service.ts';
+import { statefulSetStrategy } from './statefulset.ts';
 import { pathValue, type AdmissionSettings, type FieldGetter, type KindStrategy } from './strategy.ts';
 import { DEFAULT_TOLERATION_SECONDS } from '../default-tolerations.ts';
 
@@ -36,6 +39,9 @@ const MODULES: readonly KindStrategy[] = [
   deploymentStrategy,
   replicaSetStrategy,
   leaseStrategy,
+  daemonSetStrategy,
+  statefulSetStrategy,
+  controllerRevisionStrategy,
 ];
 
 const byGroupResource = new Map(MODULES.map((s) => [s.groupResource, s]));
