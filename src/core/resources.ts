@@ -58,6 +58,8 @@ export const RESOURCES: readonly ResourceInfo[] = [
   r('apps', 'v1', 'deployments', 'Deployment', true, ['deploy'], ['status', 'scale'], ['all']),
   r('apps', 'v1', 'replicasets', 'ReplicaSet', true, ['rs'], ['status', 'scale'], ['all']),
   r('coordination.k8s.io', 'v1', 'leases', 'Lease', true),
+  r('batch', 'v1', 'jobs', 'Job', true, [], ['status'], ['all']),
+  r('batch', 'v1', 'cronjobs', 'CronJob', true, ['cj'], ['status'], ['all']),
 ];
 
 /** "pods", "deployments.apps": the group-resource string used as the store's key space. */

@@ -5,8 +5,10 @@
 import { groupResource, RESOURCES, type ResourceInfo } from '../../core/resources.ts';
 import type { KubeObject } from '../../core/types.ts';
 import { configMapStrategy } from './configmap.ts';
+import { cronJobStrategy } from './cronjob.ts';
 import { endpointSliceStrategy, endpointsStrategy } from './endpoints.ts';
 import { eventStrategy } from './event.ts';
+import { jobStrategy } from './job.ts';
 import { leaseStrategy } from './lease.ts';
 import { namespaceStrategy } from './namespace.ts';
 import { networkPolicyStrategy } from './network-policy.ts';
@@ -32,6 +34,8 @@ const MODULES: readonly KindStrategy[] = [
   deploymentStrategy,
   replicaSetStrategy,
   leaseStrategy,
+  jobStrategy,
+  cronJobStrategy,
 ];
 
 const byGroupResource = new Map(MODULES.map((s) => [s.groupResource, s]));
