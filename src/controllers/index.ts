@@ -8,6 +8,7 @@ import { InformerFactory, SharedInformers } from '../client/informer-factory.ts'
 import { runLeaderElection } from '../client/leader-election.ts';
 import { deploymentController } from './deployment.ts';
 import { replicaSetController } from './replicaset.ts';
+import { jobController } from './job.ts';
 import { endpointsController } from './endpoints.ts';
 import { garbageCollector } from './garbage-collector.ts';
 import { namespaceController } from './namespace.ts';
@@ -49,6 +50,7 @@ export async function runControllers(
   const controllers: Controller[] = [
     deploymentController(deps),
     replicaSetController(deps),
+    jobController(deps),
     endpointsController(deps),
     garbageCollector(deps),
     namespaceController(deps),
