@@ -9,6 +9,7 @@ import { runLeaderElection } from '../client/leader-election.ts';
 import { deploymentController } from './deployment.ts';
 import { replicaSetController } from './replicaset.ts';
 import { jobController } from './job.ts';
+import { cronJobController } from './cronjob.ts';
 import { endpointsController } from './endpoints.ts';
 import { garbageCollector } from './garbage-collector.ts';
 import { namespaceController } from './namespace.ts';
@@ -51,6 +52,7 @@ export async function runControllers(
     deploymentController(deps),
     replicaSetController(deps),
     jobController(deps),
+    cronJobController(deps),
     endpointsController(deps),
     garbageCollector(deps),
     namespaceController(deps),
