@@ -335,13 +335,16 @@ export function reconcileJob(s: JobSnapshot): JobPlan {
   return { actions, creates, deletes, requeueAfterMs };
 }
 
+/** The server stores no zero counts or empty strings (Go's omitempty): they read as absent. */
+const unset = (v: unknown): unknown => (v === 0 || v === '' ? undefined : v);
+
 /** A merge patch from `old` to `next` (removed keys → null); undefined when equal. */
 function statusPatch(old: JobStatus, next: JobStatus): Record<string, unknown> | undefined {
   const patch: Record<string, unknown> = {};
   const o = old as Record<string, unknown>;
   const n = next as Record<string, unknown>;
   for (const k of new Set([...Object.keys(o), ...Object.keys(n)])) {
-    if (!deepEqual(o[k], n[k])) patch[k] = n[k] ?? null;
+    if (!deepEqual(unset(o[k]), unset(n[k]))) patch[k] = n[k] ?? null;
   }
   return Object.keys(patch).length > 0 ? patch : undefined;
 }

@@ -171,6 +171,12 @@ describe('reconcileJob', () => {
     assert.deepEqual(again.actions, []);
   });
 
+  it('zero counts the server leaves out read as equal (no patch loop)', () => {
+    const j = job({ completions: 2, parallelism: 2 }, { startTime: iso(T0), active: 2 });
+    const pods = [pod(j, 'Running'), pod(j, 'Running')];
+    assert.deepEqual(run(j, pods).actions, []);
+  });
+
   it('completedIndexes round-trips', () => {
     assert.equal(formatIndexes([4, 0, 1, 2, 6, 7]), '0-2,4,6-7');
     assert.deepEqual([...parseIndexes('0-2,4,6-7')], [0, 1, 2, 4, 6, 7]);
