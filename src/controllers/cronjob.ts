@@ -14,6 +14,7 @@ import { keyOf, splitKey } from '../client/informer.ts';
 import { deepEqual } from '../core/deep-equal.ts';
 import { CRONJOB_SCHEDULED_TIMESTAMP_ANNOTATION, CRONJOBS, JOBS } from '../core/well-known.ts';
 import { applyActions, throwFirstError, type Action } from './actions.ts';
+import { MAX_REQUEUE_MS } from './job.ts';
 import { conditionOf, controllerRef, isBeingDeleted, isControlledBy, ownerRefTo } from './objects.ts';
 import { enqueueMapped, enqueueSelf, newController, type Controller, type ControllerDeps } from './runtime.ts';
 
@@ -219,7 +220,7 @@ export function cronJobController(deps: ControllerDeps, opts: { now?: () => numb
     const results = await applyActions(deps.client, plan.actions, { logger: log, component: 'cronjob-controller' });
     throwFirstError(results.filter((r) => !(r.action.op === 'create' && isKubeError(r.error, 'AlreadyExists'))));
     // A little after the schedule time, so that the clock has passed it.
-    if (plan.requeueAfterMs !== undefined) controller.queue.addAfter(key, plan.requeueAfterMs + 100);
+    if (plan.requeueAfterMs !== undefined) controller.queue.addAfter(key, Math.min(plan.requeueAfterMs + 100, MAX_REQUEUE_MS));
   };
 
   const controller = newController('cronjob', deps, sync);

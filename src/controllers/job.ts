@@ -20,6 +20,8 @@ import { enqueueMapped, enqueueSelf, newController, type Controller, type Contro
 export const JOB_BURST = 500;
 export const BACKOFF_BASE_MS = 10_000;
 export const BACKOFF_MAX_MS = 360_000;
+/** The longest a key waits for a timed look again (timers take at most 2^31 − 1 ms; a sync recomputes anyway). */
+export const MAX_REQUEUE_MS = 3_600_000;
 
 export interface JobSpec {
   parallelism?: number;
@@ -372,7 +374,7 @@ export function jobController(deps: ControllerDeps, opts: { now?: () => number }
       if (r.action.op === 'delete' && r.action.gr === 'pods') expectations.observe(key, 'delete');
     }
     throwFirstError(results);
-    if (plan.requeueAfterMs !== undefined) controller.queue.addAfter(key, plan.requeueAfterMs + 50);
+    if (plan.requeueAfterMs !== undefined) controller.queue.addAfter(key, Math.min(plan.requeueAfterMs + 50, MAX_REQUEUE_MS));
   };
 
   const controller = newController('job', deps, sync);
