@@ -11,6 +11,8 @@ import { deploymentController } from './deployment.ts';
 import { replicaSetController } from './replicaset.ts';
 import { daemonSetController } from './daemonset.ts';
 import { statefulSetController } from './statefulset.ts';
+import { jobController } from './job.ts';
+import { cronJobController } from './cronjob.ts';
 import { endpointsController } from './endpoints.ts';
 import { garbageCollector } from './garbage-collector.ts';
 import { namespaceController } from './namespace.ts';
@@ -64,6 +66,8 @@ export async function runControllers(
     replicaSetController(deps),
     daemonSetController(deps),
     statefulSetController(deps),
+    jobController(deps),
+    cronJobController(deps),
     endpointsController(deps),
     garbageCollector(deps),
     namespaceController(deps),

@@ -61,6 +61,8 @@ export const RESOURCES: readonly ResourceInfo[] = [
   r('apps', 'v1', 'daemonsets', 'DaemonSet', true, ['ds'], ['status'], ['all']),
   r('apps', 'v1', 'statefulsets', 'StatefulSet', true, ['sts'], ['status', 'scale'], ['all']),
   r('apps', 'v1', 'controllerrevisions', 'ControllerRevision', true),
+  r('batch', 'v1', 'jobs', 'Job', true, [], ['status'], ['all']),
+  r('batch', 'v1', 'cronjobs', 'CronJob', true, ['cj'], ['status'], ['all']),
 ];
 
 /** "pods", "deployments.apps": the group-resource string used as the store's key space. */

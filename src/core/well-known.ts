@@ -15,6 +15,8 @@ export const SYSTEM_NAMESPACES = [DEFAULT_NAMESPACE, KUBE_SYSTEM, KUBE_PUBLIC, N
 
 // ------------------------------------------------------------ group-resources (src/core/resources.ts)
 
+export const JOBS = 'jobs.batch';
+export const CRONJOBS = 'cronjobs.batch';
 export const LEASES = 'leases.coordination.k8s.io';
 export const ENDPOINTSLICES = 'endpointslices.discovery.k8s.io';
 export const NETWORKPOLICIES = 'networkpolicies.networking.k8s.io';
@@ -25,6 +27,16 @@ export const STATEFULSETS = 'statefulsets.apps';
 export const CONTROLLERREVISIONS = 'controllerrevisions.apps';
 
 // ------------------------------------------------------------ labels
+
+/** What a Job's generated selector matches, and its pods carry (the legacy unprefixed forms too). */
+export const JOB_CONTROLLER_UID_LABEL = 'batch.kubernetes.io/controller-uid';
+export const JOB_NAME_LABEL = 'batch.kubernetes.io/job-name';
+export const LEGACY_JOB_CONTROLLER_UID_LABEL = 'controller-uid';
+export const LEGACY_JOB_NAME_LABEL = 'job-name';
+/** An Indexed Job's pod's index: annotation and label. */
+export const JOB_COMPLETION_INDEX = 'batch.kubernetes.io/job-completion-index';
+/** The time a CronJob's Job was scheduled for (RFC 3339). */
+export const CRONJOB_SCHEDULED_TIMESTAMP_ANNOTATION = 'batch.kubernetes.io/cronjob-scheduled-timestamp';
 
 /** Every Namespace carries its own name under this label. */
 export const METADATA_NAME_LABEL = 'kubernetes.io/metadata.name';

@@ -56,6 +56,25 @@ const SERVED: Record<string, Served> = {
       assert.deepEqual(spec(d).selector, { matchLabels: { app: 'mlt-w3api-web' } });
     },
   },
+  cronjob: {
+    args: ['cronjob', 'mlt-w3jobs-cj', '--image=busybox', '--schedule=*/5 * * * *'],
+    check: async (get) => {
+      const c = await get('/apis/batch/v1/namespaces/default/cronjobs/mlt-w3jobs-cj');
+      assert.equal(spec(c).schedule, '*/5 * * * *');
+      assert.equal(spec(c).concurrencyPolicy, 'Allow');
+      assert.equal(spec(c).successfulJobsHistoryLimit, 3);
+    },
+  },
+  job: {
+    args: ['job', 'mlt-w3jobs-job', '--image=busybox'],
+    check: async (get) => {
+      const j = await get('/apis/batch/v1/namespaces/default/jobs/mlt-w3jobs-job');
+      const uid = (j.metadata as { uid: string }).uid;
+      assert.equal(spec(j).backoffLimit, 6);
+      assert.equal(spec(j).completions, 1);
+      assert.deepEqual(spec(j).selector, { matchLabels: { 'batch.kubernetes.io/controller-uid': uid } });
+    },
+  },
   namespace: {
     args: ['namespace', 'mlt-w3api-ns'],
     check: async (get) => assert.equal(((await get('/api/v1/namespaces/mlt-w3api-ns')).status as { phase: string }).phase, 'Active'),
@@ -99,9 +118,7 @@ function unserved(certPath: string, keyPath: string): Record<string, string[]> {
   return {
     clusterrole: ['clusterrole', 'mlt-w3api-cr', '--verb=get', '--resource=pods'],
     clusterrolebinding: ['clusterrolebinding', 'mlt-w3api-crb', '--clusterrole=view', '--user=u'],
-    cronjob: ['cronjob', 'mlt-w3api-cj', '--image=busybox', '--schedule=*/5 * * * *'],
     ingress: ['ingress', 'mlt-w3api-ing', '--rule=example.org/=svc:80'],
-    job: ['job', 'mlt-w3api-job', '--image=busybox'],
     poddisruptionbudget: ['poddisruptionbudget', 'mlt-w3api-pdb', '--selector=app=web', '--min-available=1'],
     priorityclass: ['priorityclass', 'mlt-w3api-pc', '--value=1000'],
     quota: ['quota', 'mlt-w3api-q', '--hard=pods=2'],

@@ -53,7 +53,7 @@ describe('version and group discovery', () => {
       assert.deepEqual(g.versions, [gv]);
       assert.deepEqual(apiGroup(String(g.name)), { kind: 'APIGroup', apiVersion: 'v1', ...g });
     }
-    assert.equal(apiGroup('batch'), undefined);
+    assert.equal(apiGroup('rbac.authorization.k8s.io'), undefined);
     assert.equal(apiGroup(''), undefined);
   });
 });

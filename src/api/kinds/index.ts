@@ -7,8 +7,10 @@ import type { KubeObject } from '../../core/types.ts';
 import { configMapStrategy } from './configmap.ts';
 import { controllerRevisionStrategy } from './controllerrevision.ts';
 import { daemonSetStrategy } from './daemonset.ts';
+import { cronJobStrategy } from './cronjob.ts';
 import { endpointSliceStrategy, endpointsStrategy } from './endpoints.ts';
 import { eventStrategy } from './event.ts';
+import { jobStrategy } from './job.ts';
 import { leaseStrategy } from './lease.ts';
 import { namespaceStrategy } from './namespace.ts';
 import { networkPolicyStrategy } from './network-policy.ts';
@@ -42,6 +44,8 @@ const MODULES: readonly KindStrategy[] = [
   daemonSetStrategy,
   statefulSetStrategy,
   controllerRevisionStrategy,
+  jobStrategy,
+  cronJobStrategy,
 ];
 
 const byGroupResource = new Map(MODULES.map((s) => [s.groupResource, s]));
