@@ -24,7 +24,8 @@ import type { KubeObject } from '../../src/core/types.ts';
 const execFileP = promisify(execFile);
 const TCP = 8080;
 const UDP = 5353;
-const OUTSIDE = `${UNDERLAY_PREFIX}.250`;
+// An outside client's own address on the underlay (not the lab's API address .2, not in its LoadBalancer pool .240/28).
+const OUTSIDE = `${UNDERLAY_PREFIX}.200`;
 const EXTERNAL_IP = '192.0.2.10';
 // TCP: answers "<pod> <peer address>" on connect, then echoes lines. UDP: answers "<pod>".
 const SERVER = `
@@ -40,13 +41,13 @@ socketserver.ThreadingTCPServer.allow_reuse_address = True
 threading.Thread(target=socketserver.ThreadingUDPServer(('0.0.0.0', ${UDP}), U).serve_forever, daemon=True).start()
 socketserver.ThreadingTCPServer(('0.0.0.0', ${TCP}), T).serve_forever()
 `;
-// n TCP connections to ip:port (timeout s each): a JSON list of first lines, or "ERR <errno name>".
+// n TCP connections to ip:port (timeout s each; from source address argv[5] if given): a JSON list of first lines, or "ERR <errno name>".
 const CLIENT = `
 import socket, sys, json, errno
 out = []
 for _ in range(int(sys.argv[3])):
     try:
-        c = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=float(sys.argv[4])); out.append(c.makefile('rb').readline().decode().strip()); c.close()
+        c = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=float(sys.argv[4]), source_address=(sys.argv[5], 0) if len(sys.argv) > 5 else None); out.append(c.makefile('rb').readline().decode().strip()); c.close()
     except Exception as e:
         out.append('ERR ' + (errno.errorcode.get(e.errno, type(e).__name__) if isinstance(e, OSError) and e.errno else type(e).__name__))
 print(json.dumps(out))
@@ -85,7 +86,8 @@ async function py(ns: string, script: string, ...args: string[]): Promise<string
   const { stdout } = await execFileP('ip', ['netns', 'exec', ns, 'python3', '-c', script, ...args], { timeout: 120_000 });
   return stdout.trim();
 }
-const connect = async (ns: string, ip: string, port: number, n: number, timeoutS = 3): Promise<string[]> => JSON.parse(await py(ns, CLIENT, ip, String(port), String(n), String(timeoutS))) as string[];
+const connect = async (ns: string, ip: string, port: number, n: number, timeoutS = 3, source?: string): Promise<string[]> =>
+  JSON.parse(await py(ns, CLIENT, ip, String(port), String(n), String(timeoutS), ...(source ? [source] : []))) as string[];
 const who = (replies: string[]): string[] => replies.map((r) => r.split(' ')[0]);
 
 /** Polls until `ok` holds for what `probe` returns (the proxies program within a sync or two); returns the last result. */
@@ -171,7 +173,7 @@ test('a NodePort answers from the underlay on every node', async () => {
 });
 
 test('externalTrafficPolicy Local: answered only on the node with the endpoint, client address kept; healthCheckNodePort 200 there, 503 elsewhere', async () => {
-  const on2 = await until(() => connect(lab.plan.underlayNetns, nodeIp(1), 30081, 3), (x) => x.every((y) => y.startsWith('w2 ')));
+  const on2 = await until(() => connect(lab.plan.underlayNetns, nodeIp(1), 30081, 3, 3, OUTSIDE), (x) => x.every((y) => y.startsWith('w2 ')));
   assert.deepEqual(on2, [`w2 ${OUTSIDE}`, `w2 ${OUTSIDE}`, `w2 ${OUTSIDE}`], 'the endpoint sees the outside client address (no SNAT)');
   for (const i of [0, 2]) assert.deepEqual(await connect(lab.plan.underlayNetns, nodeIp(i), 30081, 1, 1), ['ERR TimeoutError'], `node-${i + 1} has no endpoint: dropped`);
   const h2 = await until(() => py(lab.plan.underlayNetns, HTTP_GET, nodeIp(1), '30090').catch((e: Error) => e.message), (s) => s.startsWith('200 '));
