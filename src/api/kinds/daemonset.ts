@@ -1,15 +1,15 @@
 // DaemonSets (apps/v1): a selector matching the pod template, the shared pod
 // spec rules, upstream's defaults (RollingUpdate with maxUnavailable 1 and
 // maxSurge 0, revisionHistoryLimit 10) and the `kubectl get ds` columns.
-// The template/selector checks StatefulSets share live here too.
+// The template-owner checks StatefulSets share live here too (selector and template: pod-template.ts).
 import { deepEqual } from '../../core/deep-equal.ts';
-import { labelSelectorRequirements, matchesLabels } from '../../core/selectors.ts';
-import type { KubeObject, LabelSelector, StatusCause } from '../../core/types.ts';
+import type { KubeObject, StatusCause } from '../../core/types.ts';
 import { DAEMONSETS } from '../../core/well-known.ts';
-import { asList, asObj, cause, checkEnum, checkLabels, checkNonNegative, checkSelector, child, setDefault, type Obj } from './checks.ts';
-import { defaultPodSpec, POD_SPEC_LISTS, validatePodSpec } from './pod-spec.ts';
+import { asObj, cause, checkEnum, checkNonNegative, child, setDefault, type Obj } from './checks.ts';
+import { defaultPodSpec, POD_SPEC_LISTS } from './pod-spec.ts';
 import { ageCell, col, list, mapSelectorText, num, printer, record, selectorText, text, type Column } from './printer.ts';
 import { CONDITIONS, prefixed, type KindStrategy } from './strategy.ts';
+import { validateSelectorAndTemplate } from './pod-template.ts';
 
 /** spec.selector (required, non-empty, immutable) matches spec.template's labels; the template is a valid pod template. */
 export function validatePodTemplateOwner(kind: string, obj: KubeObject, old: KubeObject | undefined): StatusCause[] {
@@ -18,26 +18,7 @@ export function validatePodTemplateOwner(kind: string, obj: KubeObject, old: Kub
   if (!spec) return [cause.required('spec')];
   out.push(...checkNonNegative('spec.minReadySeconds', spec.minReadySeconds));
   out.push(...checkNonNegative('spec.revisionHistoryLimit', spec.revisionHistoryLimit));
-  const selector = asObj(spec.selector);
-  const template = asObj(spec.template);
-  if (!selector) out.push(cause.required('spec.selector'));
-  else {
-    const selCauses = checkSelector('spec.selector', selector);
-    out.push(...selCauses);
-    const empty = Object.keys(asObj(selector.matchLabels) ?? {}).length === 0 && asList(selector.matchExpressions).length === 0;
-    if (empty) out.push(cause.invalid('spec.selector', selector, `empty selector is invalid for ${kind}`));
-    else if (selCauses.length === 0 && template) {
-      const labels = asObj(asObj(template.metadata)?.labels) as Record<string, string> | undefined;
-      if (!matchesLabels(labelSelectorRequirements(selector as LabelSelector), labels)) {
-        out.push(cause.invalid('spec.template.metadata.labels', labels ?? {}, '`selector` does not match template `labels`'));
-      }
-    }
-  }
-  if (!template) out.push(cause.required('spec.template'));
-  else {
-    out.push(...checkLabels('spec.template.metadata.labels', asObj(template.metadata)?.labels));
-    out.push(...validatePodSpec('spec.template.spec', template.spec, { requireImage: false, restartPolicies: ['Always'] }));
-  }
+  out.push(...validateSelectorAndTemplate('spec', spec, { selectorRequired: true, nonEmptySelectorFor: kind, restartPolicies: ['Always'] }));
   if (old && !deepEqual(asObj(old.spec)?.selector, spec.selector)) {
     out.push(cause.invalid('spec.selector', spec.selector, 'field is immutable'));
   }

@@ -2,7 +2,6 @@
 // spec.manualSelector, upstream's defaults, the Job spec rules (shared with a
 // CronJob's jobTemplate), and kubectl's Status/Completions/Duration columns.
 import { deepEqual } from '../../core/deep-equal.ts';
-import { labelSelectorRequirements, matchesLabels } from '../../core/selectors.ts';
 import type { KubeObject, LabelSelector, StatusCause } from '../../core/types.ts';
 import {
   JOB_CONTROLLER_UID_LABEL,
@@ -11,10 +10,11 @@ import {
   LEGACY_JOB_CONTROLLER_UID_LABEL,
   LEGACY_JOB_NAME_LABEL,
 } from '../../core/well-known.ts';
-import { asObj, cause, checkEnum, checkLabels, checkNonNegative, checkSelector, child, setDefault, type Obj } from './checks.ts';
-import { defaultPodSpec, POD_SPEC_LISTS, validatePodSpec } from './pod-spec.ts';
+import { asObj, cause, checkEnum, checkNonNegative, child, setDefault, type Obj } from './checks.ts';
+import { defaultPodSpec, POD_SPEC_LISTS } from './pod-spec.ts';
 import { age, ageCell, col, humanDuration, list, num, printer, record, selectorText, text, type Column } from './printer.ts';
 import { CONDITIONS, prefixed, type KindStrategy } from './strategy.ts';
+import { validateSelectorAndTemplate } from './pod-template.ts';
 
 export const COMPLETION_MODES = ['NonIndexed', 'Indexed'] as const;
 export const JOB_RESTART_POLICIES = ['OnFailure', 'Never'] as const;
@@ -48,25 +48,7 @@ export function validateJobSpec(field: string, specValue: unknown, opts: { selec
       out.push(cause.invalid(`${field}.completions`, spec.completions, `must be less than or equal to ${MAX_INDEXED_COMPLETIONS} when completion mode is Indexed`));
     }
   }
-  const template = asObj(spec.template);
-  const selector = asObj(spec.selector);
-  if (!selector) {
-    if (opts.selectorRequired) out.push(cause.required(`${field}.selector`));
-  } else {
-    const selCauses = checkSelector(`${field}.selector`, selector);
-    out.push(...selCauses);
-    if (selCauses.length === 0 && template) {
-      const labels = asObj(asObj(template.metadata)?.labels) as Record<string, string> | undefined;
-      if (!matchesLabels(labelSelectorRequirements(selector as LabelSelector), labels)) {
-        out.push(cause.invalid(`${field}.template.metadata.labels`, labels ?? {}, '`selector` does not match template `labels`'));
-      }
-    }
-  }
-  if (!template) out.push(cause.required(`${field}.template`));
-  else {
-    out.push(...checkLabels(`${field}.template.metadata.labels`, asObj(template.metadata)?.labels));
-    out.push(...validatePodSpec(`${field}.template.spec`, template.spec, { requireImage: false, restartPolicies: JOB_RESTART_POLICIES }));
-  }
+  out.push(...validateSelectorAndTemplate(field, spec, { selectorRequired: opts.selectorRequired, restartPolicies: JOB_RESTART_POLICIES }));
   return out;
 }
 

@@ -2,13 +2,13 @@
 // shared pod spec rules on the template, defaults (a Deployment's rolling
 // update strategy), printers and the Scale-carrying status.
 import { deepEqual } from '../../core/deep-equal.ts';
-import { labelSelectorRequirements, matchesLabels } from '../../core/selectors.ts';
-import type { KubeObject, LabelSelector, StatusCause } from '../../core/types.ts';
+import type { KubeObject, StatusCause } from '../../core/types.ts';
 import { REPLICASETS } from '../../core/well-known.ts';
-import { asList, asObj, cause, checkEnum, checkLabels, checkNonNegative, checkSelector, child, setDefault } from './checks.ts';
-import { defaultPodSpec, POD_SPEC_LISTS, validatePodSpec } from './pod-spec.ts';
+import { asObj, cause, checkEnum, checkNonNegative, child, setDefault } from './checks.ts';
+import { defaultPodSpec, POD_SPEC_LISTS } from './pod-spec.ts';
 import { ageCell, col, list, num, printer, record, selectorText, text, type Column } from './printer.ts';
 import { CONDITIONS, pathValue, prefixed, type KindStrategy } from './strategy.ts';
+import { validateSelectorAndTemplate } from './pod-template.ts';
 
 function validateWorkload(obj: KubeObject, old: KubeObject | undefined, withStrategy: boolean): StatusCause[] {
   const out: StatusCause[] = [];
@@ -17,26 +17,7 @@ function validateWorkload(obj: KubeObject, old: KubeObject | undefined, withStra
   out.push(...checkNonNegative('spec.replicas', spec.replicas));
   out.push(...checkNonNegative('spec.minReadySeconds', spec.minReadySeconds));
   out.push(...checkNonNegative('spec.revisionHistoryLimit', spec.revisionHistoryLimit));
-  const selector = asObj(spec.selector);
-  const template = asObj(spec.template);
-  if (!selector) out.push(cause.required('spec.selector'));
-  else {
-    const selCauses = checkSelector('spec.selector', selector);
-    out.push(...selCauses);
-    const empty = Object.keys(asObj(selector.matchLabels) ?? {}).length === 0 && asList(selector.matchExpressions).length === 0;
-    if (empty) out.push(cause.invalid('spec.selector', selector, 'empty selector is invalid for deployment'));
-    else if (selCauses.length === 0 && template) {
-      const labels = asObj(asObj(template.metadata)?.labels) as Record<string, string> | undefined;
-      if (!matchesLabels(labelSelectorRequirements(selector as LabelSelector), labels)) {
-        out.push(cause.invalid('spec.template.metadata.labels', labels ?? {}, '`selector` does not match template `labels`'));
-      }
-    }
-  }
-  if (!template) out.push(cause.required('spec.template'));
-  else {
-    out.push(...checkLabels('spec.template.metadata.labels', asObj(template.metadata)?.labels));
-    out.push(...validatePodSpec('spec.template.spec', template.spec, { requireImage: false, restartPolicies: ['Always'] }));
-  }
+  out.push(...validateSelectorAndTemplate('spec', spec, { selectorRequired: true, nonEmptySelectorFor: 'deployment', restartPolicies: ['Always'] }));
   if (withStrategy) {
     const strategy = asObj(spec.strategy);
     if (strategy) {
