@@ -24,9 +24,10 @@ export interface BenchLab {
   down(): Promise<void>;
 }
 
-export async function startBenchLab(tag: string, nodes: number, network: LabNetworkOptions = {}): Promise<BenchLab> {
+/** `namePrefix` (at most 8 characters) replaces the default "mlt…<tag>" lab name with "<namePrefix><4 hex>". */
+export async function startBenchLab(tag: string, nodes: number, network: LabNetworkOptions = {}, namePrefix?: string): Promise<BenchLab> {
   const root = mkdtempSync(join(tmpdir(), `mlt-bench-${tag}-`));
-  const name = `mlt${randomBytes(2).toString('hex')}${tag.slice(0, 3)}`;
+  const name = namePrefix ? `${namePrefix}${randomBytes(2).toString('hex')}` : `mlt${randomBytes(2).toString('hex')}${tag.slice(0, 3)}`;
   const progress = new Progress(process.stderr);
   let plan: LabPlan;
   try {
