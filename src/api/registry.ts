@@ -462,8 +462,9 @@ export class Registry {
       const budgets = (await this.store.list(PODDISRUPTIONBUDGETS, ns)).items;
       const decision = decideEviction(pod, budgets, this.now().getTime());
       if (!decision.allow) {
-        const details = decision.cause ? { causes: [{ reason: 'DisruptionBudget', message: decision.cause }] } : undefined;
-        throw new KubeError(decision.code, decision.message, decision.code === 'TooManyRequests' ? { ...details, retryAfterSeconds: 10 } : details);
+        // No retryAfterSeconds: with a Retry-After header client-go would itself retry the POST up to 10 times
+        // before kubectl drain saw the 429; without it drain prints the refusal and retries every 5 s.
+        throw new KubeError(decision.code, decision.message, decision.cause ? { causes: [{ reason: 'DisruptionBudget', message: decision.cause }] } : undefined);
       }
       if (decision.status) {
         const budget = budgets.find((b) => pdbCovers(b, pod));
