@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { budgetStatus, decideEviction, EVICTION_REFUSED, pdbCovers, scaledValue } from '../../src/core/disruption.ts';
+import { podDisruptionBudgetStrategy } from '../../src/api/kinds/poddisruptionbudget.ts';
 import type { KubeObject } from '../../src/core/types.ts';
 
 const NOW = Date.parse('2026-12-01T12:00:00Z');
@@ -106,5 +107,23 @@ describe('eviction decision', () => {
     assert.deepEqual(decideEviction(pod('a', { deleting: true }), [budget], NOW), { allow: true });
     const two = decideEviction(pod('a'), [budget, { ...budget, metadata: { ...budget.metadata, name: 'c' } }], NOW);
     assert.equal(!two.allow && two.code, 'InternalError');
+  });
+});
+
+describe('PodDisruptionBudget validation', () => {
+  const validate = (spec: Record<string, unknown>) => (podDisruptionBudgetStrategy.validate?.(pdb(spec)) ?? []).map((c) => `${c.field}: ${c.message}`);
+
+  it('takes exactly one of minAvailable and maxUnavailable, integers ≥ 0 or percentages', () => {
+    assert.deepEqual(validate({ minAvailable: 2 }), []);
+    assert.deepEqual(validate({ maxUnavailable: '25%' }), []);
+    assert.match(validate({ minAvailable: 1, maxUnavailable: 1 }).join(), /cannot be both set/);
+    assert.match(validate({}).join(), /spec.minAvailable: Required value/);
+    assert.match(validate({ minAvailable: -1 }).join(), /spec.minAvailable: Invalid value/);
+    assert.match(validate({ maxUnavailable: 'half' }).join(), /spec.maxUnavailable: Invalid value/);
+    assert.match(validate({ minAvailable: '150%' }).join(), /must not be greater than 100%/);
+  });
+
+  it('checks the selector', () => {
+    assert.match(validate({ minAvailable: 1, selector: { matchExpressions: [{ key: 'a', operator: 'Near' }] } }).join(), /spec.selector/);
   });
 });
