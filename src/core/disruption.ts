@@ -153,6 +153,12 @@ export function decideEviction(pod: KubeObject, budgets: readonly KubeObject[], 
   if ((status.observedGeneration ?? 0) < (pdb.metadata.generation ?? 0) || status.disruptionsAllowed === undefined) {
     return { allow: false, code: 'TooManyRequests', message: EVICTION_REFUSED, cause: `The disruption budget ${name} is still being processed by the server.` };
   }
+  // An unready pod adds nothing to currentHealthy: upstream's unhealthyPodEvictionPolicy lets it go without charge
+  // always (AlwaysAllow) or while the budget is met (IfHealthyBudget, the default).
+  if (!isReady(pod)) {
+    const policy = (pdb.spec as { unhealthyPodEvictionPolicy?: string } | undefined)?.unhealthyPodEvictionPolicy ?? 'IfHealthyBudget';
+    if (policy === 'AlwaysAllow' || (status.currentHealthy ?? 0) >= (status.desiredHealthy ?? 0)) return { allow: true };
+  }
   if (status.disruptionsAllowed < 0) return { allow: false, code: 'Forbidden', message: 'pdb disruptions allowed is negative' };
   if (status.disruptionsAllowed === 0) {
     return {

@@ -100,6 +100,16 @@ describe('eviction decision', () => {
     assert.equal(!d.allow && d.code, 'TooManyRequests');
   });
 
+  it('lets an unready pod go without charge while the budget is met, or always with AlwaysAllow', () => {
+    const met = pdb({ minAvailable: 2 }, { ...healthy, disruptionsAllowed: 0, currentHealthy: 2, desiredHealthy: 2 });
+    assert.deepEqual(decideEviction(pod('c', { ready: false }), [met], NOW), { allow: true });
+    const short = pdb({ minAvailable: 2 }, { ...healthy, disruptionsAllowed: 0, currentHealthy: 1, desiredHealthy: 2 });
+    assert.equal(decideEviction(pod('c', { ready: false }), [short], NOW).allow, false);
+    const always = pdb({ minAvailable: 2, unhealthyPodEvictionPolicy: 'AlwaysAllow' }, { ...healthy, disruptionsAllowed: 0, currentHealthy: 1, desiredHealthy: 2 });
+    assert.deepEqual(decideEviction(pod('c', { ready: false }), [always], NOW), { allow: true });
+    assert.equal(decideEviction(pod('a'), [always], NOW).allow, false, 'a ready pod is still refused');
+  });
+
   it('lets uncovered, terminal and deleting pods go without charging; refuses two budgets', () => {
     const budget = pdb({ minAvailable: 2 }, { ...healthy, disruptionsAllowed: 0 });
     assert.deepEqual(decideEviction(pod('x', { labels: { app: 'db' } }), [budget], NOW), { allow: true });
