@@ -65,6 +65,7 @@ const SUBRESOURCES: Readonly<Record<Subresource, (info: ResourceInfo) => JsonObj
   scale: () => ({ group: 'autoscaling', version: 'v1', kind: 'Scale', verbs: ['get', 'patch', 'update'] }),
   binding: () => ({ kind: 'Binding', verbs: ['create'] }),
   log: () => ({ kind: 'Pod', verbs: ['get'] }),
+  eviction: () => ({ group: 'policy', version: 'v1', kind: 'Eviction', verbs: ['create'] }),
 };
 
 function resourceEntries(info: ResourceInfo): JsonObject[] {
@@ -118,6 +119,7 @@ const SUBRESOURCE_KINDS: Readonly<Record<Subresource, (info: ResourceInfo) => { 
   scale: () => ({ group: 'autoscaling', version: 'v1', kind: 'Scale' }),
   binding: (info) => ({ group: info.group, version: info.version, kind: 'Binding' }),
   log: (info) => ({ group: info.group, version: info.version, kind: 'Pod' }),
+  eviction: () => ({ group: 'policy', version: 'v1', kind: 'Eviction' }),
 };
 
 function discoveryResource(info: ResourceInfo): JsonObject {

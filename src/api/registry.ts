@@ -15,6 +15,8 @@ import {
 } from '../core/selectors.ts';
 import type { Json, JsonObject, KubeObject, StatusCause } from '../core/types.ts';
 import type { Store } from '../store/types.ts';
+import { decideEviction, pdbCovers } from '../core/disruption.ts';
+import { PODDISRUPTIONBUDGETS } from '../core/well-known.ts';
 import { applyJsonPatch, applyMergePatch, applyServerSideApply, applyStrategicMergePatch } from './patch.ts';
 import { applyDefaults, unknownTopLevelFields, validateObject } from './validation.ts';
 import { ClusterIpAllocator } from './cluster-ip.ts';
@@ -148,7 +150,7 @@ export class Registry {
   /** GET on an item or a subresource: the object, or a Scale. */
   async get(route: ResourceRoute): Promise<Reply> {
     if (route.subresource === 'log') podLogsUnavailable(route.namespace ?? '', route.name ?? '');
-    if (route.subresource === 'binding' || route.subresource === 'finalize') {
+    if (route.subresource === 'binding' || route.subresource === 'eviction' || route.subresource === 'finalize') {
       throw new KubeError('MethodNotAllowed', `GET is not supported on ${route.info.resource}/${route.subresource}`);
     }
     const obj = await this.getObject(route);
@@ -182,6 +184,7 @@ export class Registry {
 
   async create(route: ResourceRoute, body: Json | undefined, query: URLSearchParams, admit?: Admit): Promise<Reply> {
     if (route.subresource === 'binding') return this.bind(route, requireBody(body));
+    if (route.subresource === 'eviction') return this.evict(route, requireBody(body));
     if (route.subresource) throw new KubeError('MethodNotAllowed', `POST is not supported on ${route.info.resource}/${route.subresource}`);
     const obj = checkBody(requireBody(body), { apiVersion: apiVersionOf(route.info), kind: route.info.kind }, route.namespace, undefined);
     strictFieldCheck(route.info, obj, query);
@@ -304,7 +307,7 @@ export class Registry {
     const { info } = route;
     const name = route.name ?? '';
     if (route.subresource === 'scale') return this.updateScale(route, requireBody(body));
-    if (route.subresource === 'log' || route.subresource === 'binding') {
+    if (route.subresource === 'log' || route.subresource === 'binding' || route.subresource === 'eviction') {
       throw new KubeError('MethodNotAllowed', `PUT is not supported on ${info.resource}/${route.subresource}`);
     }
     const candidate = checkBody(requireBody(body), { apiVersion: apiVersionOf(info), kind: info.kind }, route.namespace, name);
@@ -341,7 +344,7 @@ export class Registry {
     const { info } = route;
     const type = mediaType(contentType);
     const patch = requireBody(body);
-    if (route.subresource === 'log' || route.subresource === 'binding' || route.subresource === 'finalize') {
+    if (route.subresource === 'log' || route.subresource === 'binding' || route.subresource === 'eviction' || route.subresource === 'finalize') {
       throw new KubeError('MethodNotAllowed', `PATCH is not supported on ${info.resource}/${route.subresource}`);
     }
     if (type === 'application/apply-patch+yaml') return this.apply(route, patch, query, admit);
@@ -437,6 +440,45 @@ export class Registry {
       return bindPod(old, nodeName, this.now());
     });
     return { code: 201, body: successStatus(201) };
+  }
+
+  // --------------------------------------------------------------- eviction
+
+  /**
+   * POST pods/<name>/eviction: deletes the pod (with the Eviction's deleteOptions)
+   * unless the PodDisruptionBudget covering it allows no disruption (429). An
+   * approved eviction first charges the budget (status.disruptionsAllowed - 1 and
+   * the pod in status.disruptedPods, written with the budget's resourceVersion so
+   * that two evictions cannot spend one disruption), then deletes.
+   */
+  private async evict(route: ResourceRoute, body: Json): Promise<Reply> {
+    const eviction = checkBody(body, { apiVersion: 'policy/v1', kind: 'Eviction' }, route.namespace, route.name);
+    const raw = (eviction as unknown as JsonObject).deleteOptions;
+    const opts = parseDeleteOptions(raw === null ? undefined : raw, new URLSearchParams());
+    const podRoute: ResourceRoute = { ...route, subresource: undefined };
+    const ns = route.namespace ?? '';
+    for (let attempt = 0; ; attempt++) {
+      const pod = await this.getObject(podRoute);
+      const budgets = (await this.store.list(PODDISRUPTIONBUDGETS, ns)).items;
+      const decision = decideEviction(pod, budgets, this.now().getTime());
+      if (!decision.allow) {
+        // No retryAfterSeconds: with a Retry-After header client-go would itself retry the POST up to 10 times
+        // before kubectl drain saw the 429; without it drain prints the refusal and retries every 5 s.
+        throw new KubeError(decision.code, decision.message, decision.cause ? { causes: [{ reason: 'DisruptionBudget', message: decision.cause }] } : undefined);
+      }
+      if (decision.status) {
+        const budget = budgets.find((b) => pdbCovers(b, pod));
+        if (!budget) throw new KubeError('InternalError', 'the covering disruption budget vanished');
+        try {
+          await this.store.update(PODDISRUPTIONBUDGETS, { ...budget, status: decision.status as unknown as JsonObject });
+        } catch (err) {
+          if (isKubeError(err, 'Conflict') && attempt < MAX_RETRIES) continue;
+          throw err;
+        }
+      }
+      await this.deleteOne(podRoute, opts);
+      return { code: 201, body: successStatus(201) };
+    }
   }
 
   // ----------------------------------------------------------------- delete

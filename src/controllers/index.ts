@@ -13,6 +13,7 @@ import { daemonSetController } from './daemonset.ts';
 import { statefulSetController } from './statefulset.ts';
 import { jobController } from './job.ts';
 import { cronJobController } from './cronjob.ts';
+import { disruptionController } from './disruption.ts';
 import { endpointsController } from './endpoints.ts';
 import { garbageCollector } from './garbage-collector.ts';
 import { namespaceController } from './namespace.ts';
@@ -68,6 +69,7 @@ export async function runControllers(
     statefulSetController(deps),
     jobController(deps),
     cronJobController(deps),
+    disruptionController(deps),
     endpointsController(deps),
     garbageCollector(deps),
     namespaceController(deps),

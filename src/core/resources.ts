@@ -1,7 +1,7 @@
 // The one table of every kind meshlet serves. Discovery, OpenAPI, routing,
 // the store's keys and the CLI all read it from here.
 
-export type Subresource = 'status' | 'scale' | 'binding' | 'log';
+export type Subresource = 'status' | 'scale' | 'binding' | 'log' | 'eviction';
 
 export interface ResourceInfo {
   /** API group; '' for core. */
@@ -48,7 +48,7 @@ function r(
 export const RESOURCES: readonly ResourceInfo[] = [
   r('', 'v1', 'namespaces', 'Namespace', false, ['ns'], ['status']),
   r('', 'v1', 'nodes', 'Node', false, ['no'], ['status']),
-  r('', 'v1', 'pods', 'Pod', true, ['po'], ['status', 'binding', 'log'], ['all']),
+  r('', 'v1', 'pods', 'Pod', true, ['po'], ['status', 'binding', 'log', 'eviction'], ['all']),
   r('', 'v1', 'services', 'Service', true, ['svc'], ['status'], ['all']),
   r('', 'v1', 'endpoints', 'Endpoints', true, ['ep']),
   r('', 'v1', 'configmaps', 'ConfigMap', true, ['cm']),
@@ -63,6 +63,7 @@ export const RESOURCES: readonly ResourceInfo[] = [
   r('apps', 'v1', 'controllerrevisions', 'ControllerRevision', true),
   r('batch', 'v1', 'jobs', 'Job', true, [], ['status'], ['all']),
   r('batch', 'v1', 'cronjobs', 'CronJob', true, ['cj'], ['status'], ['all']),
+  r('policy', 'v1', 'poddisruptionbudgets', 'PodDisruptionBudget', true, ['pdb'], ['status']),
 ];
 
 /** "pods", "deployments.apps": the group-resource string used as the store's key space. */

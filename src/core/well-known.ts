@@ -23,6 +23,7 @@ export const NETWORKPOLICIES = 'networkpolicies.networking.k8s.io';
 export const DEPLOYMENTS = 'deployments.apps';
 export const REPLICASETS = 'replicasets.apps';
 export const DAEMONSETS = 'daemonsets.apps';
+export const PODDISRUPTIONBUDGETS = 'poddisruptionbudgets.policy';
 export const STATEFULSETS = 'statefulsets.apps';
 export const CONTROLLERREVISIONS = 'controllerrevisions.apps';
 

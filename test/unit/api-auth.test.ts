@@ -58,6 +58,10 @@ test('authorization policy', () => {
   assert.ok(isAllowed(node, { verb: 'create', resource: 'events' }));
   assert.ok(isAllowed(node, { verb: 'delete', resource: 'pods' }));
   assert.ok(!isAllowed(node, { verb: 'update', resource: 'pods' }));
+  // NodeRestriction: a node may not evict pods (pods/eviction), nor write PodDisruptionBudgets.
+  assert.ok(!isAllowed(node, { verb: 'create', resource: 'pods', subresource: 'eviction', namespace: 'default', name: 'x' }));
+  assert.ok(isAllowed(admin, { verb: 'create', resource: 'pods', subresource: 'eviction', namespace: 'default', name: 'x' }));
+  for (const verb of ['create', 'update', 'patch', 'delete']) assert.ok(!isAllowed(node, { verb, resource: 'poddisruptionbudgets.policy', namespace: 'default', name: 'x' }));
   assert.ok(!isAllowed(node, { verb: 'create', resource: 'deployments.apps' }));
   assert.ok(!isAllowed(node, { verb: 'delete', resource: 'nodes' }));
   assert.ok(!isAllowed(nobody, { verb: 'get', resource: 'pods' }));

@@ -120,6 +120,14 @@ export function checkNonNegative(field: string, value: unknown): StatusCause[] {
   return Number.isInteger(value) && (value as number) >= 0 ? [] : [cause.invalid(field, value, 'must be greater than or equal to 0')];
 }
 
+/** An IntOrString that is an integer or "<n>%"; its value as given. */
+export function checkIntOrPercent(field: string, v: unknown): StatusCause[] {
+  if (v === undefined) return [];
+  if (typeof v === 'number' && Number.isInteger(v) && v >= 0) return [];
+  if (typeof v === 'string' && /^\d+%$/.test(v)) return [];
+  return [cause.invalid(field, v, 'a valid percent string must be a numeric string followed by an ending \'%\' (e.g. \'1%\',  or \'93%\')')];
+}
+
 export function checkLabels(field: string, labels: unknown): StatusCause[] {
   const out: StatusCause[] = [];
   for (const [key, value] of Object.entries(asObj(labels) ?? {})) {

@@ -5,7 +5,7 @@
 import { deepEqual } from '../../core/deep-equal.ts';
 import type { KubeObject, StatusCause } from '../../core/types.ts';
 import { DAEMONSETS } from '../../core/well-known.ts';
-import { asObj, cause, checkEnum, checkNonNegative, child, setDefault, type Obj } from './checks.ts';
+import { asObj, cause, checkEnum, checkIntOrPercent, checkNonNegative, child, setDefault, type Obj } from './checks.ts';
 import { defaultPodSpec, POD_SPEC_LISTS } from './pod-spec.ts';
 import { ageCell, col, list, mapSelectorText, num, printer, record, selectorText, text, type Column } from './printer.ts';
 import { CONDITIONS, prefixed, type KindStrategy } from './strategy.ts';
@@ -23,14 +23,6 @@ export function validatePodTemplateOwner(kind: string, obj: KubeObject, old: Kub
     out.push(cause.invalid('spec.selector', spec.selector, 'field is immutable'));
   }
   return out;
-}
-
-/** An IntOrString that is an integer or "<n>%"; its value as given. */
-function checkIntOrPercent(field: string, v: unknown): StatusCause[] {
-  if (v === undefined) return [];
-  if (typeof v === 'number' && Number.isInteger(v) && v >= 0) return [];
-  if (typeof v === 'string' && /^\d+%$/.test(v)) return [];
-  return [cause.invalid(field, v, 'a valid percent string must be a numeric string followed by an ending \'%\' (e.g. \'1%\',  or \'93%\')')];
 }
 
 function isZero(v: unknown): boolean {

@@ -16,6 +16,7 @@ import { namespaceStrategy } from './namespace.ts';
 import { networkPolicyStrategy } from './network-policy.ts';
 import { nodeStrategy } from './node.ts';
 import { podStrategy } from './pod.ts';
+import { podDisruptionBudgetStrategy } from './poddisruptionbudget.ts';
 import { DEFAULT_PRINTER, type Printer } from './printer.ts';
 import { serviceStrategy } from './service.ts';
 import { statefulSetStrategy } from './statefulset.ts';
@@ -46,6 +47,7 @@ const MODULES: readonly KindStrategy[] = [
   controllerRevisionStrategy,
   jobStrategy,
   cronJobStrategy,
+  podDisruptionBudgetStrategy,
 ];
 
 const byGroupResource = new Map(MODULES.map((s) => [s.groupResource, s]));
