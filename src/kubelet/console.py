@@ -190,10 +190,18 @@ def main_serve(sock_path, tty, stdin_once, argv):
         os.unlink(sock_path)
     except FileNotFoundError:
         pass
+    # Bound and listening under a temporary name, then renamed: the path appears
+    # only once connections to it are accepted (no ECONNREFUSED window).
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(sock_path)
-    os.chmod(sock_path, 0o600)
+    tmp_path = sock_path + '.tmp'
+    try:
+        os.unlink(tmp_path)
+    except FileNotFoundError:
+        pass
+    listener.bind(tmp_path)
+    os.chmod(tmp_path, 0o600)
     listener.listen(8)
+    os.rename(tmp_path, sock_path)
     listener.setblocking(False)
     pid, stdin_fd, outputs = spawn(argv, tty)
     wr, ww = wake_pipe()
