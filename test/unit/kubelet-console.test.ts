@@ -32,10 +32,13 @@ test('pty mode: a terminal sized through fd 3, stdin to it, the exit code back',
   assert.match(out, /got hello/);
 });
 
-test('serve mode: output to the log and to an attached client, stdin from it, stdinOnce closes it', async () => {
+test('serve mode: output to the log and to an attached client, stdin from it, stdinOnce closes it', async (t) => {
   const sock = join(dir, 's.sock');
   const argv = consoleArgv(sock, { stdin: true, stdinOnce: true }, ['sh', '-c', 'while read l; do echo "out $l"; echo "err $l" >&2; done; exit 3']);
   const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+  t.after(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
   let log = '';
   child.stdout!.on('data', (d: Buffer) => (log += d));
   child.stderr!.on('data', (d: Buffer) => (log += d));
