@@ -65,6 +65,14 @@ const SERVED: Record<string, Served> = {
       assert.equal(spec(c).successfulJobsHistoryLimit, 3);
     },
   },
+  poddisruptionbudget: {
+    args: ['poddisruptionbudget', 'mlt-w4pdb-pdb', '--selector=app=web', '--min-available=1'],
+    check: async (get) => {
+      const p = await get('/apis/policy/v1/namespaces/default/poddisruptionbudgets/mlt-w4pdb-pdb');
+      assert.equal(spec(p).minAvailable, 1);
+      assert.deepEqual(spec(p).selector, { matchLabels: { app: 'web' } });
+    },
+  },
   job: {
     args: ['job', 'mlt-w3jobs-job', '--image=busybox'],
     check: async (get) => {
@@ -119,7 +127,6 @@ function unserved(certPath: string, keyPath: string): Record<string, string[]> {
     clusterrole: ['clusterrole', 'mlt-w3api-cr', '--verb=get', '--resource=pods'],
     clusterrolebinding: ['clusterrolebinding', 'mlt-w3api-crb', '--clusterrole=view', '--user=u'],
     ingress: ['ingress', 'mlt-w3api-ing', '--rule=example.org/=svc:80'],
-    poddisruptionbudget: ['poddisruptionbudget', 'mlt-w3api-pdb', '--selector=app=web', '--min-available=1'],
     priorityclass: ['priorityclass', 'mlt-w3api-pc', '--value=1000'],
     quota: ['quota', 'mlt-w3api-q', '--hard=pods=2'],
     role: ['role', 'mlt-w3api-role', '--verb=get', '--resource=pods'],
