@@ -10,33 +10,12 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import type { FeedEndpointSlice, FeedPod, FeedService, FeedSnapshot } from '../src/dns/feed.ts';
+import { clusterData } from './dns-cluster-data.ts';
 import { FeedClient, startDnsProcess } from '../test/helpers/dns.ts';
 import { machineInfo, median, parseFlags, printResult } from './stats.ts';
 
 const flags = parseFlags(process.argv.slice(2), { services: 10000, endpoints: 5, runs: 3, workers: 1 });
 const Z = 'cluster.local';
-const svcIP = (i: number): string => `10.96.${(i >> 8) & 255}.${i & 255}`;
-const epIP = (i: number): string => `10.${244 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`;
-
-function clusterData(): FeedSnapshot {
-  const services: FeedService[] = [];
-  const endpointSlices: FeedEndpointSlice[] = [];
-  const pods: FeedPod[] = [];
-  let ep = 0;
-  for (let i = 0; i < flags.services; i++) {
-    services.push({ namespace: 'default', name: `svc-${i}`, clusterIPs: [svcIP(i + 10)], ports: [{ name: 'http', port: 80, protocol: 'TCP' }] });
-    const endpoints = [];
-    for (let j = 0; j < flags.endpoints; j++) {
-      const ip = epIP(256 + ep++);
-      endpoints.push({ addresses: [ip], podName: `svc-${i}-${j}` });
-      pods.push({ namespace: 'default', name: `svc-${i}-${j}`, ips: [ip] });
-    }
-    endpointSlices.push({ namespace: 'default', name: `svc-${i}-x`, service: `svc-${i}`, addressType: 'IPv4', ports: [{ name: 'http', port: 8080, protocol: 'TCP' }], endpoints });
-  }
-  return { type: 'snapshot', seq: 1, services, endpointSlices, pods, namespaces: [{ name: 'default' }] };
-}
-
 function rssKiB(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) : NaN;
@@ -89,7 +68,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'mlt-dns-mem-'));
-  const line = JSON.stringify(clusterData());
+  const line = JSON.stringify(clusterData(flags.services, flags.endpoints));
   const names = Array.from({ length: flags.services }, (_, i) => `svc-${i}.default.svc.${Z}`);
   const runs: { idleMiB: number; loadedMiB: number; askedMiB: number; loadMs: number; answered: number }[] = [];
   try {

@@ -20,7 +20,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import dnsPacket from 'dns-packet';
-import type { FeedEndpointSlice, FeedPod, FeedService, FeedSnapshot } from '../src/dns/feed.ts';
+import { clusterData, svcIP } from './dns-cluster-data.ts';
 import { FeedClient, StubUpstream, startDnsProcess, type DnsProcess } from '../test/helpers/dns.ts';
 import { runProcess } from '../test/helpers/run.ts';
 import { machineInfo, median, parseFlags, percentile, printResult } from './stats.ts';
@@ -44,27 +44,6 @@ const serverHost = podNetns ? NET.server : '127.0.0.1';
 const podSource = podNetns ? NET.pod : '127.0.0.1';
 const strangerSource = podNetns ? NET.stranger : '127.0.0.2';
 const Z = 'cluster.local';
-const svcIP = (i: number): string => `10.96.${(i >> 8) & 255}.${i & 255}`;
-const epIP = (i: number): string => `10.${244 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`;
-
-function clusterData(): FeedSnapshot {
-  const services: FeedService[] = [];
-  const endpointSlices: FeedEndpointSlice[] = [];
-  const pods: FeedPod[] = [{ namespace: 'default', name: 'bench-client', ips: [podSource] }];
-  let ep = 0;
-  for (let i = 0; i < flags.services; i++) {
-    services.push({ namespace: 'default', name: `svc-${i}`, clusterIPs: [svcIP(i + 10)], ports: [{ name: 'http', port: 80, protocol: 'TCP' }] });
-    const endpoints = [];
-    for (let j = 0; j < flags.endpoints; j++) {
-      const ip = epIP(256 + ep++);
-      endpoints.push({ addresses: [ip], podName: `svc-${i}-${j}` });
-      pods.push({ namespace: 'default', name: `svc-${i}-${j}`, ips: [ip] });
-    }
-    endpointSlices.push({ namespace: 'default', name: `svc-${i}-x`, service: `svc-${i}`, addressType: 'IPv4', ports: [{ name: 'http', port: 8080, protocol: 'TCP' }], endpoints });
-  }
-  return { type: 'snapshot', seq: 1, services, endpointSlices, pods, namespaces: [{ name: 'default' }] };
-}
-
 interface PerfResult {
   qps: number;
   avgLatencyMs: number;
@@ -170,7 +149,7 @@ async function main(): Promise<void> {
   try {
     for (let i = 0; i < flags.outside; i++) upstream.add(`host-${i}.example.com`, 'A', `192.0.2.${i % 250}`, 3600);
     await upstream.start();
-    const data = clusterData();
+    const data = clusterData(flags.services, flags.endpoints, [{ namespace: 'default', name: 'bench-client', ips: [podSource] }]);
     const line = JSON.stringify(data);
 
     // Query files.
