@@ -127,6 +127,8 @@ export async function serveWatch(store: Store, req: WatchRequest, res: ServerRes
   const knownHistory = startRv === '';
   // An unreachable store is a plain 503 with Retry-After, before the 200 of the stream.
   if (!knownHistory) await store.currentResourceVersion();
+  // The client went while the snapshot was read: no stream to start.
+  if (ended) return { close: end, done };
 
   // Events may arrive while the stream is being set up; queue until headers are out.
   const pending: StoreEvent[] = [];
@@ -169,13 +171,17 @@ export async function serveWatch(store: Store, req: WatchRequest, res: ServerRes
     end();
     return { close: end, done };
   }
-  if (ended) storeWatch.close();
+  // The client went (or the server closed) while the watch was being set up: nothing more to do.
+  if (ended) {
+    storeWatch.close();
+    return { close: end, done };
+  }
   for (const obj of initial) {
     tracker.hold(obj);
     send('ADDED', req.encode(obj));
   }
   live = true;
   for (const event of pending.splice(0)) deliver(event);
-  if (req.timeoutSeconds !== undefined && req.timeoutSeconds > 0) timer = setTimeout(end, req.timeoutSeconds * 1000);
+  if (!ended && req.timeoutSeconds !== undefined && req.timeoutSeconds > 0) timer = setTimeout(end, req.timeoutSeconds * 1000);
   return { close: end, done };
 }
