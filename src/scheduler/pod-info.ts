@@ -3,7 +3,7 @@
 // and the placement constraints it carries.
 
 import type { Container, Pod, ResourceList, Toleration } from './api-types.ts';
-import { intValue, milliValue } from './quantity.ts';
+import { intValue, milliValue } from '../core/quantity.ts';
 import { hashString } from './hash.ts';
 import { compileTerm, type CompiledTerm } from './node-selector.ts';
 import { objectKey } from '../client/informer.ts';

@@ -3,7 +3,7 @@
 // an assumed placement, touches only the one node concerned.
 
 import type { Node, Pod, ResourceList, Taint } from './api-types.ts';
-import { intValue, milliValue } from './quantity.ts';
+import { intValue, milliValue } from '../core/quantity.ts';
 import { hashString } from './hash.ts';
 import { podInfoOf, podKey, type HostPort, type PodInfo, type Requests } from './pod-info.ts';
 

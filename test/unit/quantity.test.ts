@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { intValue, milliValue, parseQuantity, QuantityError } from '../../src/scheduler/quantity.ts';
+import { intValue, milliValue, parseQuantity, QuantityError } from '../../src/core/quantity.ts';
 
 test('cpu quantities in millicores', () => {
   assert.equal(milliValue('100m'), 100);
