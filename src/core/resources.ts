@@ -16,6 +16,8 @@ export interface ResourceInfo {
   shortNames: string[];
   subresources: Subresource[];
   categories: string[];
+  /** The verbs served, when not all of RESOURCE_VERBS (the read-only metrics kinds, src/core/metrics-resources.ts). */
+  verbs?: readonly string[];
 }
 
 const VERBS = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'] as const;
