@@ -105,9 +105,9 @@ export function resourceByUserName(name: string): ResourceInfo | undefined {
   );
 }
 
-/** The group-versions served, in discovery order. */
-export function groupVersions(): { group: string; version: string }[] {
+/** The group-versions of these kinds (default: the stored ones), in discovery order. */
+export function groupVersions(infos: readonly ResourceInfo[] = RESOURCES): { group: string; version: string }[] {
   const seen = new Map<string, { group: string; version: string }>();
-  for (const info of RESOURCES) seen.set(apiVersionOf(info), { group: info.group, version: info.version });
+  for (const info of infos) seen.set(apiVersionOf(info), { group: info.group, version: info.version });
   return [...seen.values()];
 }
