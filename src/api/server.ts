@@ -47,6 +47,8 @@ import { DEFAULT_SERVICE_CIDR } from '../core/service-cidr.ts';
 import type { DefaultTolerationSeconds } from './default-tolerations.ts';
 import { Registry, parseFilter, type Admit, type Reply } from './registry.ts';
 import { servePodLogs } from './pod-logs.ts';
+import { serveMetrics } from './metrics-api.ts';
+import { UsageScraper } from './metrics-api-scraper.ts';
 import { queryFlag } from './query-params.ts';
 import { STREAM_SUBRESOURCES, route, type DiscoveryRoute, type ResourceRoute } from './router.ts';
 import { serveStreamUpgrade, type StreamProxyDeps } from './stream-proxy.ts';
@@ -78,6 +80,8 @@ export interface ApiServerOptions {
   serviceNodePortRange?: string;
   /** Seconds new pods tolerate the not-ready and unreachable NoExecute taints (default 300 each). */
   defaultTolerations?: DefaultTolerationSeconds;
+  /** metrics.k8s.io's scrape of the kubelets: per-node timeout (default 2 s), cache TTL (default 5 s), concurrency (default 16). */
+  resourceMetrics?: { scrapeTimeoutMs?: number; cacheTtlMs?: number; concurrency?: number };
 }
 
 export interface ApiServer {
@@ -101,6 +105,7 @@ interface Context {
   metrics: ApiMetrics;
   watches: Set<ActiveWatch>;
   bookmarkIntervalMs: number;
+  scraper: UsageScraper;
 }
 
 export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer> {
@@ -118,15 +123,24 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     if (!isKubeError(err, 'Invalid')) throw err;
     logger.error({ err, clusterIP: clusterIps.dnsAddress }, 'cannot create Service kube-system/kube-dns: another Service holds the cluster DNS address');
   }
+  const metrics = createApiMetrics();
   const ctx: Context = {
     store: opts.store,
     registry,
     tokens: opts.tokens,
     maxBodyBytes: opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
     logger,
-    metrics: createApiMetrics(),
+    metrics,
     watches: new Set(),
     bookmarkIntervalMs: opts.watchBookmarkIntervalMs ?? 10_000,
+    scraper: new UsageScraper({
+      tokens: opts.tokens,
+      logger,
+      registry: metrics.registry,
+      timeoutMs: opts.resourceMetrics?.scrapeTimeoutMs,
+      cacheTtlMs: opts.resourceMetrics?.cacheTtlMs,
+      concurrency: opts.resourceMetrics?.concurrency,
+    }),
   };
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
     handle(ctx, req, res).catch((err: unknown) => {
@@ -269,6 +283,11 @@ async function handle(ctx: Context, req: IncomingMessage, res: ServerResponse): 
         const reply = await resourceRequest(ctx, r, req, url.searchParams, admit);
         writeObject(res, reply.code, reply.body);
       }
+    } else if (r.type === 'resourceMetrics') {
+      verb = r.verb;
+      resource = r.gr;
+      authorize(identity!, { verb: r.verb, resource: r.gr, namespace: r.namespace, name: r.name });
+      writeObject(res, 200, await serveMetrics({ store: ctx.store, scraper: ctx.scraper }, r, url.searchParams));
     } else {
       if (identity) authorizeNonResource(identity, url.pathname);
       await discoveryRequest(ctx, r, req, res);
