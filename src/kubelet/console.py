@@ -104,19 +104,27 @@ def write_all(fd, data):
         data = data[os.write(fd, data):]
 
 
-def wake_pipe():
-    r, w = os.pipe()
-    os.set_blocking(r, False)
-    os.set_blocking(w, False)
-    return r, w
+def relay_signals(pid):
+    """Passes the FORWARDED signals on to pid; returns the read end of a pipe written on each SIGCHLD (to wake the loop)."""
+    wr, ww = os.pipe()
+    os.set_blocking(wr, False)
+    os.set_blocking(ww, False)
+    for s in FORWARDED:
+        signal.signal(s, lambda n, _f: os.kill(pid, n))
+    signal.signal(signal.SIGCHLD, lambda _n, _f: os.write(ww, b'x'))
+    return wr
+
+
+def unlink_if_present(path):
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
 
 
 def main_pty(argv):
     pid, master, _ = spawn(argv, True)
-    wr, ww = wake_pipe()
-    for s in FORWARDED:
-        signal.signal(s, lambda n, _f: os.kill(pid, n))
-    signal.signal(signal.SIGCHLD, lambda _n, _f: os.write(ww, b'x'))
+    wr = relay_signals(pid)
     sel = selectors.DefaultSelector()
     sel.register(master, selectors.EVENT_READ, 'out')
     sel.register(0, selectors.EVENT_READ, 'in')
@@ -186,28 +194,19 @@ def frame(channel, data):
 
 
 def main_serve(sock_path, tty, stdin_once, argv):
-    try:
-        os.unlink(sock_path)
-    except FileNotFoundError:
-        pass
+    unlink_if_present(sock_path)
     # Bound and listening under a temporary name, then renamed: the path appears
     # only once connections to it are accepted (no ECONNREFUSED window).
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     tmp_path = sock_path + '.tmp'
-    try:
-        os.unlink(tmp_path)
-    except FileNotFoundError:
-        pass
+    unlink_if_present(tmp_path)
     listener.bind(tmp_path)
     os.chmod(tmp_path, 0o600)
     listener.listen(8)
     os.rename(tmp_path, sock_path)
     listener.setblocking(False)
     pid, stdin_fd, outputs = spawn(argv, tty)
-    wr, ww = wake_pipe()
-    for s in FORWARDED:
-        signal.signal(s, lambda n, _f: os.kill(pid, n))
-    signal.signal(signal.SIGCHLD, lambda _n, _f: os.write(ww, b'x'))
+    wr = relay_signals(pid)
     sel = selectors.DefaultSelector()
     sel.register(listener, selectors.EVENT_READ, 'accept')
     sel.register(wr, selectors.EVENT_READ, 'wake')
