@@ -99,6 +99,14 @@ def reap(child):
             code = status_code(status)
 
 
+def read_output(fd):
+    """Up to 64 KiB of a command's output; b'' at its end (a terminal whose command side is gone reads EIO)."""
+    try:
+        return os.read(fd, 65536)
+    except OSError:
+        return b''
+
+
 def write_all(fd, data):
     while data:
         data = data[os.write(fd, data):]
@@ -144,10 +152,7 @@ def main_pty(argv):
         for key, _ in events:
             what = key.data
             if what == 'out':
-                try:
-                    data = os.read(master, 65536)
-                except OSError:
-                    data = b''
+                data = read_output(master)
                 if not data:
                     sel.unregister(master)
                     return code if code is not None else wait_code(pid)
@@ -254,10 +259,7 @@ def main_serve(sock_path, tty, stdin_once, argv):
                         code = got
                 elif what[0] == 'out':
                     fd, ch = key.fd, what[1]
-                    try:
-                        data = os.read(fd, 65536)
-                    except OSError:
-                        data = b''
+                    data = read_output(fd)
                     if not data:
                         sel.unregister(fd)
                         open_outputs -= 1
