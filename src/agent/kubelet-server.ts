@@ -16,6 +16,7 @@ import type { Duplex, Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { KubeError, type Reason } from '../core/errors.ts';
 import type { LogOptions } from '../kubelet/logs.ts';
+import { KUBELET_USAGE_PATH, type UsageSummary } from '../core/usage-summary.ts';
 import { listenHttp, type HttpListen, type Listening } from './http-listener.ts';
 import type { Registry } from 'prom-client';
 import { NAME_SEGMENT, createStreamMetrics, handleStreamUpgrade, rejectUpgrade, streamingWebSocketServer, type StreamingDeps } from './streaming.ts';
@@ -78,6 +79,8 @@ export interface KubeletServerOptions {
   streaming?: Omit<StreamingDeps, 'logger' | 'metrics'>;
   /** Where the streaming metrics go. */
   metrics?: Registry;
+  /** GET KUBELET_USAGE_PATH: the usage summary (src/core/usage-summary.ts); without it 404. */
+  usage?: () => UsageSummary;
   /** GET /policyDenials (the policy part's denial records); without it 404. */
   policyDenials?: (query: URLSearchParams, res: ServerResponse) => void;
   logger: Logger;
@@ -110,6 +113,12 @@ function handle(opts: KubeletServerOptions, req: IncomingMessage, res: ServerRes
     if (!bearerMatches(req.headers.authorization, opts.token)) throw new KubeError('Unauthorized', 'Unauthorized');
     if (req.method !== 'GET') throw new KubeError('MethodNotAllowed', `${req.method} is not supported`);
     const url = new URL(req.url ?? '/', 'http://kubelet');
+    if (url.pathname === KUBELET_USAGE_PATH) {
+      if (!opts.usage) throw new KubeError('NotFound', 'usage figures are off on this node');
+      const body = JSON.stringify(opts.usage());
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-cache' }).end(body);
+      return;
+    }
     if (url.pathname === '/policyDenials') {
       if (!opts.policyDenials) throw new KubeError('NotFound', 'network policy is off on this node');
       opts.policyDenials(url.searchParams, res);

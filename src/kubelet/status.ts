@@ -26,7 +26,7 @@ export function terminatedOf(run: RunObservation, containerID?: string): Contain
   const exitCode = run.exitCode ?? 137;
   const t: ContainerStateTerminated = {
     exitCode,
-    reason: run.unknown ? 'ContainerStatusUnknown' : exitCode === 0 ? 'Completed' : 'Error',
+    reason: run.unknown ? 'ContainerStatusUnknown' : run.oomKilled ? 'OOMKilled' : exitCode === 0 ? 'Completed' : 'Error',
     startedAt: kubeTime(run.startedAt),
     finishedAt: kubeTime(run.finishedAt ?? run.startedAt),
   };
