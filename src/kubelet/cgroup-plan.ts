@@ -72,7 +72,8 @@ export function parseProcCgroup(text: string): Map<string, string> {
 /** The directory of cgroup `path` in a mount whose root is `root` (a cgroup namespace or bind mount shows a sub-tree). */
 function dirIn(mount: MountEntry, path: string): string {
   const rel = mount.root === '/' ? path : path.startsWith(mount.root) ? path.slice(mount.root.length) : path;
-  return join(mount.mountPoint, rel || '/');
+  const dir = join(mount.mountPoint, rel || '/');
+  return dir.length > 1 && dir.endsWith('/') ? dir.slice(0, -1) : dir;
 }
 
 /**

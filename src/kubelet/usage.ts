@@ -22,7 +22,7 @@ export interface UsagePod {
 }
 
 export interface UsageSamplerOptions {
-  cgroups: PodCgroups;
+  cgroups: Pick<PodCgroups, 'paths' | 'readUsage' | 'containerNames'>;
   nodeName: string;
   /** The pods with state on this node. */
   pods: () => UsagePod[];
