@@ -101,7 +101,7 @@ export function podNetworkConfig(cmd: RunCommand, dataDir: string, nodeIP: strin
  * cannot be made (no cgroup hierarchy, v2 without cpu/memory delegated) runs pods
  * without them and says why: no limits, no OOMKilled, no usage figures.
  */
-async function openPodCgroups(cmd: RunCommand, nodeName: string, logger: Logger): Promise<PodCgroups | undefined> {
+async function openPodCgroups(cmd: RunCommand, nodeName: string, dataDir: string, logger: Logger): Promise<PodCgroups | undefined> {
   if (booleanOption(cmd.options, 'no-cgroups')) return undefined;
   const parentText = stringOption(cmd.options, 'cgroup-parent');
   let parent: string;
@@ -111,7 +111,7 @@ async function openPodCgroups(cmd: RunCommand, nodeName: string, logger: Logger)
     throw new UsageError(`--cgroup-parent: ${(err as Error).message}`);
   }
   try {
-    return await PodCgroups.open({ parent, logger });
+    return await PodCgroups.open({ parent, logger, recordDir: dataDir });
   } catch (err) {
     logger.error({ err }, 'pod cgroups unavailable: pods run without limits or usage figures');
     return undefined;
@@ -233,7 +233,7 @@ export async function runAgent(cmd: RunCommand): Promise<number | undefined> {
         logger.info({ dnsIp, pid: dns.process.pid, adopted: dns.process.adopted }, 'cluster DNS ready');
       }
 
-      const cgroups = await openPodCgroups(cmd, nodeName, logger);
+      const cgroups = await openPodCgroups(cmd, nodeName, dataDir, logger);
       const kubelet = new Kubelet({
         nodeName, nodeIp: nodeIP, dataDir, netnsPrefix: net.netnsPrefix, mtu: network.mtu, dnsIp,
         ipam: podIps.kubeletIpam(), client, informers, logger,

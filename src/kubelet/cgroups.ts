@@ -22,6 +22,8 @@ import type { ContainerSpec, KubeletPod } from './pod-spec.ts';
 export interface PodCgroupsOptions {
   /** The node's cgroup name under the agent's own (cgroup-plan.ts defaultCgroupParent). */
   parent: string;
+  /** Where to record the node cgroup's directories (CGROUPS_RECORD), for removal by another process (`lab down`). */
+  recordDir?: string;
   logger: Logger;
   /** Where /proc is read from (detection). */
   mountinfo?: string;
@@ -32,6 +34,54 @@ export interface PodCgroupsOptions {
 export interface CgroupJoin {
   procs: string[];
   oomKills?: number;
+}
+
+/** <agent data dir>/cgroups.json: the node cgroup's directories (they depend on the agent's own cgroup, which another process may not share). */
+export const CGROUPS_RECORD = 'cgroups.json';
+
+export interface CgroupsRecord {
+  parent: string;
+  dirs: string[];
+}
+
+const CGROUP_FS = '/sys/fs/cgroup/';
+
+/**
+ * Removes the node cgroups an agent recorded in its data dir (processes still in
+ * them are SIGKILLed), leaves first. Only directories under /sys/fs/cgroup named
+ * exactly `parent` are touched. The directories removed.
+ */
+export async function removeRecordedCgroups(dataDir: string, parent: string): Promise<string[]> {
+  let record: CgroupsRecord;
+  try {
+    record = JSON.parse(readFileSync(join(dataDir, CGROUPS_RECORD), 'utf8')) as CgroupsRecord;
+  } catch {
+    return [];
+  }
+  checkCgroupParent(parent);
+  const removed: string[] = [];
+  for (const dir of Array.isArray(record.dirs) ? record.dirs : []) {
+    if (typeof dir !== 'string' || !dir.startsWith(CGROUP_FS) || dir.split('/').pop() !== parent || dir.includes('/../')) continue;
+    if (await removeTree(dir)) removed.push(dir);
+  }
+  return removed;
+}
+
+async function removeTree(dir: string): Promise<boolean> {
+  if (!existsSync(dir)) return false;
+  for (let attempt = 0; attempt < 40; attempt++) {
+    try {
+      for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) await removeTree(join(dir, e.name));
+      for (const p of (readText(join(dir, 'cgroup.procs')) ?? '').split(/\s+/).filter((x) => /^\d+$/.test(x))) signal(Number(p), 'SIGKILL');
+      await rmdir(dir);
+      return true;
+    } catch (err) {
+      if (isCode(err, 'ENOENT')) return true;
+      if (!isCode(err, 'EBUSY')) throw err;
+      await sleep(50);
+    }
+  }
+  return false;
 }
 
 function readText(path: string): string | undefined {
@@ -62,6 +112,10 @@ export class PodCgroups {
     const cg = new PodCgroups(h, parent, opts.logger);
     if (h.version === 'v2') await cg.delegateV2(h.base.memory);
     for (const dir of distinctDirs(cg.paths.node)) await cg.makeDir(dir);
+    if (opts.recordDir) {
+      const record: CgroupsRecord = { parent, dirs: distinctDirs(cg.paths.node) };
+      await writeFile(join(opts.recordDir, CGROUPS_RECORD), JSON.stringify(record));
+    }
     cg.log.info({ base: h.base, parent }, 'pod cgroups ready');
     return cg;
   }
