@@ -115,6 +115,11 @@ export function checkCgroupParent(name: string): string {
   return name;
 }
 
+/** A recorded node cgroup directory that may be removed: under /sys/fs/cgroup, normalised, named exactly `parent`. */
+export function isNodeCgroupDir(dir: unknown, parent: string): boolean {
+  return typeof dir === 'string' && dir.startsWith('/sys/fs/cgroup/') && join(dir) === dir && !dir.includes('/../') && dir.split('/').pop() === checkCgroupParent(parent);
+}
+
 export const POD_CGROUP_PREFIX = 'pod-';
 
 export function podCgroupName(uid: string): string {

@@ -11,7 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import {
   V2_SUBTREE, CgroupUnavailableError, cgroupPaths, checkCgroupParent, containerLimits, detectHierarchy,
-  distinctDirs, limitWrites, missingControllers, oomFile, parseOomKills, podLimits, uidOfPodCgroup,
+  distinctDirs, isNodeCgroupDir, limitWrites, missingControllers, oomFile, parseOomKills, podLimits, uidOfPodCgroup,
   type CgroupHierarchy, type CgroupLimits, type CgroupPaths, type Controller,
 } from './cgroup-plan.ts';
 import { parseReading, usageFiles, type UsageReading } from './usage-plan.ts';
@@ -44,8 +44,6 @@ export interface CgroupsRecord {
   dirs: string[];
 }
 
-const CGROUP_FS = '/sys/fs/cgroup/';
-
 /**
  * Removes the node cgroups an agent recorded in its data dir (processes still in
  * them are SIGKILLed), leaves first. Only directories under /sys/fs/cgroup named
@@ -61,7 +59,7 @@ export async function removeRecordedCgroups(dataDir: string, parent: string): Pr
   checkCgroupParent(parent);
   const removed: string[] = [];
   for (const dir of Array.isArray(record.dirs) ? record.dirs : []) {
-    if (typeof dir !== 'string' || !dir.startsWith(CGROUP_FS) || dir.split('/').pop() !== parent || dir.includes('/../')) continue;
+    if (!isNodeCgroupDir(dir, parent)) continue;
     if (await removeTree(dir)) removed.push(dir);
   }
   return removed;

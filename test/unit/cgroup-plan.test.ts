@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import {
   CgroupUnavailableError, cgroupPaths, checkCgroupParent, containerLimits, defaultCgroupParent, detectHierarchy, limitWrites,
   milliCpuToQuota, milliCpuToShares, missingControllers, parseOomKills, podCgroupName, podLimits, sharesToWeight,
-  uidOfPodCgroup, wasOomKilled, ResourceSpecError,
+  uidOfPodCgroup, wasOomKilled, ResourceSpecError, isNodeCgroupDir,
 } from '../../src/kubelet/cgroup-plan.ts';
 import { cgroupJoinArgv } from '../../src/kubelet/container-plan.ts';
 import { terminatedOf } from '../../src/kubelet/status.ts';
@@ -66,6 +66,10 @@ test('names reaching the filesystem are validated', () => {
   const p = cgroupPaths(detectHierarchy(V2_MOUNTINFO, V2_PROC), 'meshlet-n1');
   assert.throws(() => p.container('memory', 'u', 'Bad/Name'), /invalid container name/);
   assert.equal(uidOfPodCgroup('pod-1234-ab'), '1234-ab');
+  assert.equal(isNodeCgroupDir('/sys/fs/cgroup/memory/a/meshlet-lab-node-1', 'meshlet-lab-node-1'), true);
+  assert.equal(isNodeCgroupDir('/sys/fs/cgroup/memory/../../etc/meshlet-lab-node-1', 'meshlet-lab-node-1'), false);
+  assert.equal(isNodeCgroupDir('/tmp/meshlet-lab-node-1', 'meshlet-lab-node-1'), false);
+  assert.equal(isNodeCgroupDir('/sys/fs/cgroup/memory', 'meshlet-lab-node-1'), false);
   assert.equal(uidOfPodCgroup('web'), undefined);
 });
 
