@@ -161,3 +161,18 @@ test('limits, OOMKilled, throttling, usage and clean-up of pod cgroups', async (
   await waitFor('pod cgroups removed', async () => [hogUid, retryUid, burnUid].every((uid) => CONTROLLERS.every((c) => !existsSync(cg.paths.pod(c, uid)))));
   assert.deepEqual(cg.podUids(), []);
 });
+
+test('a v2 hierarchy without cpu and memory for the agent is refused with why (this host\'s controller-less cgroup2)', async (t) => {
+  const real = readFileSync('/proc/self/mountinfo', 'utf8');
+  const unified = real.split('\n').filter((l) => / - cgroup2 /.test(l));
+  if (unified.length === 0) return t.skip('no cgroup2 mount on this host');
+  const procCgroup = readFileSync('/proc/self/cgroup', 'utf8');
+  const base = `${unified[0].split(' ')[4]}${procCgroup.split('\n').find((l) => l.startsWith('0::'))?.slice(3) ?? '/'}`;
+  const controllers = readFileSync(join(base, 'cgroup.controllers'), 'utf8');
+  if (/\bmemory\b/.test(controllers) && /\bcpu\b/.test(controllers)) return t.skip('the unified hierarchy has the controllers here (a v2 host)');
+  await assert.rejects(
+    PodCgroups.open({ parent: `${parent}-v2`, logger, mountinfo: unified.join('\n'), procCgroup }),
+    (err: Error) => err.name === 'CgroupUnavailableError' && /cgroup v2: .* has no (cpu, memory|cpu|memory) controller/.test(err.message),
+  );
+  assert.equal(existsSync(join(base, `${parent}-v2`)), false, 'nothing was created');
+});
