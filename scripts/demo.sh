@@ -84,6 +84,32 @@ kubectl_ create job hello -n demo --image=busybox -- sh -c 'echo hello from a Jo
 kubectl_ wait -n demo --for=condition=complete job/hello --timeout=60s
 kubectl_ get job hello -n demo
 
+step "resource limits: each pod has its own cgroup; a container over its 48Mi memory limit is OOMKilled"
+kubectl_ apply -f - <<'YAML'
+apiVersion: v1
+kind: Pod
+metadata: {name: hog, namespace: demo}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: hog
+    image: python
+    command: [python3, -c, "b = b'x' * (256 << 20)"]
+    resources: {limits: {memory: 48Mi}}
+YAML
+for _ in $(seq 1 60); do
+  reason=$(kubectl_ get pod hog -n demo -o jsonpath='{.status.containerStatuses[0].state.terminated.reason}' 2>/dev/null || true)
+  [[ -n $reason ]] && break
+  sleep 0.5
+done
+kubectl_ get pod hog -n demo
+kubectl_ get pod hog -n demo -o jsonpath='terminated: reason={.status.containerStatuses[0].state.terminated.reason} exitCode={.status.containerStatuses[0].state.terminated.exitCode}{"\n"}'
+
+step "kubectl top (metrics.k8s.io: the API server reads each node agent's cgroup figures)"
+for _ in $(seq 1 30); do kubectl_ top pods -n demo >/dev/null 2>&1 && break; sleep 1; done
+kubectl_ top nodes || true
+kubectl_ top pods -n demo --containers || true
+
 step "kubectl exec (WebSocket through the API server to the node agent, into the pod's namespaces)"
 kubectl_ exec -n demo probe -- sh -c 'echo "hello from $(hostname)"; ip -4 -br addr show eth0'
 
