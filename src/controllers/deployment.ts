@@ -2,10 +2,9 @@
 // template's hash), rolled from old to new by RollingUpdate or Recreate.
 import type { KubeObject, LabelSelector } from '../core/types.ts';
 import { keyOf, splitKey } from '../client/informer.ts';
-import { isKubeError } from '../core/errors.ts';
 import { deepEqual } from '../core/deep-equal.ts';
 import { kubeTime } from '../core/time.ts';
-import { applyActions, type Action } from './actions.ts';
+import { applyActions, exceptAlreadyCreated, throwFirstError, type Action } from './actions.ts';
 import {
   byAge,
   controllerRef,
@@ -351,12 +350,7 @@ export function deploymentController(deps: ControllerDeps): Controller {
     const d = depInf.getByName(namespace, name);
     if (!d) return;
     const actions = reconcileDeployment({ deployment: d, replicaSets: rsInf.list(namespace), nowMs: Date.now() });
-    const results = await applyActions(deps.client, actions, { logger: log, component: 'deployment-controller' });
-    for (const r of results) {
-      // The cache had not yet seen the ReplicaSet we created last time: not an error.
-      if (r.error && r.action.op === 'create' && isKubeError(r.error, 'AlreadyExists')) continue;
-      if (r.error) throw r.error;
-    }
+    throwFirstError(exceptAlreadyCreated(await applyActions(deps.client, actions, { logger: log, component: 'deployment-controller' })));
   };
 
   const controller = newController('deployment', deps, sync);
