@@ -269,8 +269,9 @@ export function reconcileDeployment(s: DeploymentSnapshot): Action[] {
           budget -= down;
         }
       }
-      // Then available ones, keeping minAvailable.
-      const available = owned.reduce((n, rs) => n + (st(rs).availableReplicas ?? 0), 0);
+      // Then available ones, keeping minAvailable. A ReplicaSet whose status is older than its last scale-down
+      // still counts the pods it is about to delete: at most its replicas stay available.
+      const available = owned.reduce((n, rs) => n + Math.min(st(rs).availableReplicas ?? 0, specReplicas(rs)), 0);
       let canRemove = available - minAvailable;
       for (const rs of oldRSs) {
         if (canRemove <= 0) break;
