@@ -11,10 +11,10 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
 import { startTestApiServer, type TestApiServer } from '../helpers/api-server.ts';
 import { KUBECTL, runProcess, type RunResult } from '../helpers/run.ts';
+import { waitFor } from '../helpers/kubelet-node.ts';
 import { createClient } from '../../src/client/http-client.ts';
 import { startControllers } from '../../src/controllers/index.ts';
 import { jobFromTemplate } from '../../src/controllers/cronjob.ts';
@@ -40,16 +40,6 @@ async function ok(args: string[]): Promise<string> {
   const r = await kubectl(args);
   assert.equal(r.code, 0, `kubectl ${args.join(' ')}: ${r.stderr}`);
   return r.stdout;
-}
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
 }
 
 const podSpec = { terminationGracePeriodSeconds: 0, containers: [{ name: 'main', image: 'busybox', command: ['sleep', '3600'] }] };
