@@ -291,22 +291,14 @@ export function reconcileDaemonSet(s: DaemonSetSnapshot): DaemonSetPlan {
 }
 
 export function daemonSetController(deps: ControllerDeps): Controller {
-  const podInf = deps.informers.informer('pods');
   const nodeInf = deps.informers.informer('nodes');
   const revInf = deps.informers.informer(CONTROLLERREVISIONS);
   const { controller, owners, ownerKeys } = podOwnerController(deps, {
     name: 'daemonset',
     resource: DAEMONSETS,
     kind: 'DaemonSet',
-    plan: (ds, expectationsSatisfied) => ({
-      ...reconcileDaemonSet({
-        ds,
-        nodes: nodeInf.list() as Node[],
-        pods: podInf.list(ds.metadata.namespace),
-        revisions: revInf.list(ds.metadata.namespace) as Revision[],
-        nowMs: Date.now(),
-        expectationsSatisfied,
-      }),
+    plan: (ds, view) => ({
+      ...reconcileDaemonSet({ ds, ...view, nodes: nodeInf.list() as Node[], revisions: revInf.list(ds.metadata.namespace) as Revision[] }),
       requeueAfterMs: minReadyRequeue((ds.spec as DaemonSetSpec).minReadySeconds),
     }),
   });

@@ -351,15 +351,14 @@ function statusPatch(old: JobStatus, next: JobStatus): Record<string, unknown> |
 }
 
 export function jobController(deps: ControllerDeps, opts: { now?: () => number } = {}): Controller {
-  const now = opts.now ?? Date.now;
-  const podInf = deps.informers.informer('pods');
   return podOwnerController(deps, {
     name: 'job',
     resource: JOBS,
     kind: 'Job',
     apiVersion: 'batch/v1',
-    plan: (job, expectationsSatisfied) => {
-      const plan = reconcileJob({ job, pods: podInf.list(job.metadata.namespace), nowMs: now(), expectationsSatisfied });
+    now: opts.now,
+    plan: (job, view) => {
+      const plan = reconcileJob({ job, ...view });
       // A little after the time, so that the clock has passed it.
       return { ...plan, requeueAfterMs: plan.requeueAfterMs === undefined ? undefined : Math.min(plan.requeueAfterMs + 50, MAX_REQUEUE_MS) };
     },

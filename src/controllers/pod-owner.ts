@@ -21,6 +21,14 @@ export interface PodOwnerPlan {
   requeueAfterMs?: number;
 }
 
+/** What the shell hands a plan: the pods of the owner's namespace, the time, and whether it may create or delete pods now. */
+export interface OwnerView {
+  pods: readonly KubeObject[];
+  nowMs: number;
+  /** False while an earlier create/delete is still unseen: create and delete no pods now. */
+  expectationsSatisfied: boolean;
+}
+
 export interface PodOwnerOptions {
   /** The controller's name (`replicaset`): its log field, queue and `<name>-controller` event source. */
   name: string;
@@ -29,8 +37,10 @@ export interface PodOwnerOptions {
   /** The owners' kind, and apiVersion when it must match too, as pods' controller references name them. */
   kind: string;
   apiVersion?: string;
-  /** The plan for one owner; `expectationsSatisfied` false means: create and delete no pods now. */
-  plan: (owner: KubeObject, expectationsSatisfied: boolean) => PodOwnerPlan;
+  /** The plan for one owner, from the pods of its namespace (see OwnerView). */
+  plan: (owner: KubeObject, view: OwnerView) => PodOwnerPlan;
+  /** The clock (tests inject one). */
+  now?: () => number;
   /** The owner keys a pod concerns when it has no controller (a ReplicaSet adopting orphans). */
   orphanKeys?: (pod: KubeObject) => string[];
 }
@@ -47,6 +57,7 @@ export function podOwnerController(deps: ControllerDeps, opts: PodOwnerOptions):
   const pods = deps.informers.informer('pods');
   const expectations = new Expectations();
   const log = deps.logger.child({ controller: opts.name });
+  const now = opts.now ?? Date.now;
   const ownerKeys = (o: KubeObject): string[] => {
     const k = controllerKeyOf(o, opts.kind, opts.apiVersion);
     return k ? [k] : [];
@@ -59,7 +70,7 @@ export function podOwnerController(deps: ControllerDeps, opts: PodOwnerOptions):
       expectations.delete(key);
       return;
     }
-    const plan = opts.plan(owner, expectations.satisfied(key));
+    const plan = opts.plan(owner, { pods: pods.list(namespace), nowMs: now(), expectationsSatisfied: expectations.satisfied(key) });
     if (plan.creates || plan.deletes) expectations.expect(key, plan.creates, plan.deletes);
     const results = await applyActions(deps.client, plan.actions, { logger: log, component: `${opts.name}-controller` });
     for (const r of results) {

@@ -183,13 +183,12 @@ export function reconcileReplicaSet(s: ReplicaSetSnapshot): ReplicaSetPlan {
 }
 
 export function replicaSetController(deps: ControllerDeps): Controller {
-  const podInf = deps.informers.informer('pods');
   const { controller, owners } = podOwnerController(deps, {
     name: 'replicaset',
     resource: REPLICASETS,
     kind: 'ReplicaSet',
-    plan: (rs, expectationsSatisfied) => ({
-      ...reconcileReplicaSet({ rs, pods: podInf.list(rs.metadata.namespace), nowMs: Date.now(), expectationsSatisfied }),
+    plan: (rs, view) => ({
+      ...reconcileReplicaSet({ rs, ...view }),
       requeueAfterMs: minReadyRequeue((rs.spec as ReplicaSetSpec).minReadySeconds),
     }),
     // An orphan concerns every ReplicaSet of its namespace that selects it (adoption).

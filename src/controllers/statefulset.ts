@@ -223,20 +223,13 @@ export function reconcileStatefulSet(s: StatefulSetSnapshot): StatefulSetPlan {
 }
 
 export function statefulSetController(deps: ControllerDeps): Controller {
-  const podInf = deps.informers.informer('pods');
   const revInf = deps.informers.informer(CONTROLLERREVISIONS);
   const { controller, ownerKeys } = podOwnerController(deps, {
     name: 'statefulset',
     resource: STATEFULSETS,
     kind: 'StatefulSet',
-    plan: (sts, expectationsSatisfied) => ({
-      ...reconcileStatefulSet({
-        sts,
-        pods: podInf.list(sts.metadata.namespace),
-        revisions: revInf.list(sts.metadata.namespace) as Revision[],
-        nowMs: Date.now(),
-        expectationsSatisfied,
-      }),
+    plan: (sts, view) => ({
+      ...reconcileStatefulSet({ sts, ...view, revisions: revInf.list(sts.metadata.namespace) as Revision[] }),
       requeueAfterMs: minReadyRequeue((sts.spec as StatefulSetSpec).minReadySeconds),
     }),
   });

@@ -37,8 +37,8 @@ test('pod-owner shell: a failed create counts as seen; the owner syncs again for
       resource: 'replicasets.apps',
       kind: 'ReplicaSet',
       // The first plan creates a pod (the fake client refuses every create); later ones do nothing.
-      plan: (o, expectationsSatisfied) => {
-        calls.push(expectationsSatisfied);
+      plan: (_owner, view) => {
+        calls.push(view.expectationsSatisfied);
         return calls.length === 1 ? { actions: [{ op: 'create', gr: 'pods', object: pod('new') }], creates: 1, deletes: 0 } : { actions: [], creates: 0, deletes: 0 };
       },
       orphanKeys: (p) => (p.metadata.labels?.app === 'web' ? ['default/web'] : []),
