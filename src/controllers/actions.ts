@@ -84,3 +84,11 @@ export function throwFirstError(results: readonly ActionResult[]): void {
   const failed = results.find((r) => r.error !== undefined);
   if (failed) throw failed.error;
 }
+
+/**
+ * The results without creates refused because the object exists: the cache had
+ * not yet seen what an earlier sync created (or another made it), not an error.
+ */
+export function exceptAlreadyCreated(results: readonly ActionResult[]): ActionResult[] {
+  return results.filter((r) => !(r.action.op === 'create' && isKubeError(r.error, 'AlreadyExists')));
+}

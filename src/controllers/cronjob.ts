@@ -9,13 +9,12 @@
 // read in spec.timeZone (else the controller process's zone).
 import { CronExpressionParser } from 'cron-parser';
 import type { KubeObject } from '../core/types.ts';
-import { isKubeError } from '../core/errors.ts';
-import { keyOf, splitKey } from '../client/informer.ts';
+import { splitKey } from '../client/informer.ts';
 import { deepEqual } from '../core/deep-equal.ts';
 import { CRONJOB_SCHEDULED_TIMESTAMP_ANNOTATION, CRONJOBS, JOBS } from '../core/well-known.ts';
-import { applyActions, throwFirstError, type Action } from './actions.ts';
+import { applyActions, exceptAlreadyCreated, throwFirstError, type Action } from './actions.ts';
 import { MAX_REQUEUE_MS } from './job.ts';
-import { conditionOf, controllerRef, isBeingDeleted, isControlledBy, ownerRefTo } from './objects.ts';
+import { conditionOf, controllerKeyOf, isBeingDeleted, isControlledBy, ownerRefTo } from './objects.ts';
 import { enqueueMapped, enqueueSelf, newController, type Controller, type ControllerDeps } from './runtime.ts';
 
 /** Upstream's bound on missed start times before it warns. */
@@ -218,7 +217,7 @@ export function cronJobController(deps: ControllerDeps, opts: { now?: () => numb
     if (!cronJob) return;
     const plan = reconcileCronJob({ cronJob, jobs: jobInf.list(namespace), nowMs: now() });
     const results = await applyActions(deps.client, plan.actions, { logger: log, component: 'cronjob-controller' });
-    throwFirstError(results.filter((r) => !(r.action.op === 'create' && isKubeError(r.error, 'AlreadyExists'))));
+    throwFirstError(exceptAlreadyCreated(results));
     // A little after the schedule time, so that the clock has passed it.
     if (plan.requeueAfterMs !== undefined) controller.queue.addAfter(key, Math.min(plan.requeueAfterMs + 100, MAX_REQUEUE_MS));
   };
@@ -226,8 +225,8 @@ export function cronJobController(deps: ControllerDeps, opts: { now?: () => numb
   const controller = newController('cronjob', deps, sync);
   enqueueSelf(cronInf, controller.queue);
   enqueueMapped(jobInf, controller.queue, (job) => {
-    const ref = controllerRef(job);
-    return ref?.kind === 'CronJob' && ref.apiVersion === 'batch/v1' ? [keyOf(job.metadata.namespace, ref.name)] : [];
+    const k = controllerKeyOf(job, 'CronJob', 'batch/v1');
+    return k ? [k] : [];
   });
   return controller;
 }

@@ -6,7 +6,7 @@
 // spec.nodeName plus the node-affinity term upstream writes (see DECISIONS).
 // reconcileDaemonSet is pure; the shell below feeds it the informer caches.
 import type { KubeObject, LabelSelector } from '../core/types.ts';
-import { keyOf, splitKey } from '../client/informer.ts';
+import { keyOf } from '../client/informer.ts';
 import { deepEqual } from '../core/deep-equal.ts';
 import {
   CONTROLLER_REVISION_HASH_LABEL,
@@ -25,12 +25,12 @@ import { filterNodeAffinity } from '../scheduler/filters.ts';
 import { toleratedBy } from '../scheduler/node-selector.ts';
 import { podInfoOf } from '../scheduler/pod-info.ts';
 import type { NodeInfo } from '../scheduler/snapshot.ts';
-import { applyActions, throwFirstError, type Action } from './actions.ts';
+import type { Action } from './actions.ts';
 import { planRevisions, type Revision } from './controller-revision.ts';
 import { resolveIntOrPercent } from './deployment.ts';
-import { Expectations } from './expectations.ts';
-import { byAge, controllerRef, isBeingDeleted, isControlledBy, isPodAvailable, isPodReady, ownerRefTo, podPhase } from './objects.ts';
-import { enqueueMapped, enqueueSelf, newController, type Controller, type ControllerDeps } from './runtime.ts';
+import { byAge, isBeingDeleted, isControlledBy, isPodAvailable, isPodReady, ownerRefTo, podPhase } from './objects.ts';
+import { minReadyRequeue, podOwnerController } from './pod-owner.ts';
+import { enqueueMapped, type Controller, type ControllerDeps } from './runtime.ts';
 
 type IntOrPercent = number | string;
 
@@ -291,53 +291,19 @@ export function reconcileDaemonSet(s: DaemonSetSnapshot): DaemonSetPlan {
 }
 
 export function daemonSetController(deps: ControllerDeps): Controller {
-  const dsInf = deps.informers.informer(DAEMONSETS);
-  const podInf = deps.informers.informer('pods');
   const nodeInf = deps.informers.informer('nodes');
   const revInf = deps.informers.informer(CONTROLLERREVISIONS);
-  const expectations = new Expectations();
-  const log = deps.logger.child({ controller: 'daemonset' });
-
-  const sync = async (key: string): Promise<void> => {
-    const { namespace, name } = splitKey(key);
-    const ds = dsInf.getByName(namespace, name);
-    if (!ds) {
-      expectations.delete(key);
-      return;
-    }
-    const plan = reconcileDaemonSet({
-      ds,
-      nodes: nodeInf.list() as Node[],
-      pods: podInf.list(namespace),
-      revisions: revInf.list(namespace) as Revision[],
-      nowMs: Date.now(),
-      expectationsSatisfied: expectations.satisfied(key),
-    });
-    if (plan.creates || plan.deletes) expectations.expect(key, plan.creates, plan.deletes);
-    const results = await applyActions(deps.client, plan.actions, { logger: log, component: 'daemonset-controller' });
-    for (const r of results) {
-      if (r.error === undefined) continue;
-      if (r.action.op === 'create' && r.action.gr === 'pods') expectations.observe(key, 'add');
-      if (r.action.op === 'delete' && r.action.gr === 'pods') expectations.observe(key, 'delete');
-    }
-    throwFirstError(results);
-    const minReady = (ds.spec as DaemonSetSpec).minReadySeconds ?? 0;
-    if (minReady > 0) controller.queue.addAfter(key, minReady * 1000);
-  };
-
-  const controller = newController('daemonset', deps, sync);
-  enqueueSelf(dsInf, controller.queue);
-  const ownerKey = (o: KubeObject): string[] => {
-    const ref = controllerRef(o);
-    return ref?.kind === 'DaemonSet' ? [keyOf(o.metadata.namespace, ref.name)] : [];
-  };
-  podInf.addHandlers({
-    onAdd: (pod) => ownerKey(pod).forEach((k) => expectations.observe(k, 'add')),
-    onDelete: (pod) => ownerKey(pod).forEach((k) => expectations.observe(k, 'delete')),
+  const { controller, owners, ownerKeys } = podOwnerController(deps, {
+    name: 'daemonset',
+    resource: DAEMONSETS,
+    kind: 'DaemonSet',
+    plan: (ds, view) => ({
+      ...reconcileDaemonSet({ ds, ...view, nodes: nodeInf.list() as Node[], revisions: revInf.list(ds.metadata.namespace) as Revision[] }),
+      requeueAfterMs: minReadyRequeue((ds.spec as DaemonSetSpec).minReadySeconds),
+    }),
   });
-  enqueueMapped(podInf, controller.queue, ownerKey);
-  enqueueMapped(revInf, controller.queue, ownerKey);
+  enqueueMapped(revInf, controller.queue, ownerKeys);
   // A node joining, leaving or changing labels or taints concerns every DaemonSet.
-  enqueueMapped(nodeInf, controller.queue, () => dsInf.list().map((d) => keyOf(d.metadata.namespace, d.metadata.name ?? '')));
+  enqueueMapped(nodeInf, controller.queue, () => owners.list().map((d) => keyOf(d.metadata.namespace, d.metadata.name ?? '')));
   return controller;
 }

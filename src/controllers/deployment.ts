@@ -2,10 +2,9 @@
 // template's hash), rolled from old to new by RollingUpdate or Recreate.
 import type { KubeObject, LabelSelector } from '../core/types.ts';
 import { keyOf, splitKey } from '../client/informer.ts';
-import { isKubeError } from '../core/errors.ts';
 import { deepEqual } from '../core/deep-equal.ts';
 import { kubeTime } from '../core/time.ts';
-import { applyActions, type Action } from './actions.ts';
+import { applyActions, exceptAlreadyCreated, throwFirstError, type Action } from './actions.ts';
 import {
   byAge,
   controllerRef,
@@ -270,8 +269,9 @@ export function reconcileDeployment(s: DeploymentSnapshot): Action[] {
           budget -= down;
         }
       }
-      // Then available ones, keeping minAvailable.
-      const available = owned.reduce((n, rs) => n + (st(rs).availableReplicas ?? 0), 0);
+      // Then available ones, keeping minAvailable. A ReplicaSet whose status is older than its last scale-down
+      // still counts the pods it is about to delete: at most its replicas stay available.
+      const available = owned.reduce((n, rs) => n + Math.min(st(rs).availableReplicas ?? 0, specReplicas(rs)), 0);
       let canRemove = available - minAvailable;
       for (const rs of oldRSs) {
         if (canRemove <= 0) break;
@@ -351,12 +351,7 @@ export function deploymentController(deps: ControllerDeps): Controller {
     const d = depInf.getByName(namespace, name);
     if (!d) return;
     const actions = reconcileDeployment({ deployment: d, replicaSets: rsInf.list(namespace), nowMs: Date.now() });
-    const results = await applyActions(deps.client, actions, { logger: log, component: 'deployment-controller' });
-    for (const r of results) {
-      // The cache had not yet seen the ReplicaSet we created last time: not an error.
-      if (r.error && r.action.op === 'create' && isKubeError(r.error, 'AlreadyExists')) continue;
-      if (r.error) throw r.error;
-    }
+    throwFirstError(exceptAlreadyCreated(await applyActions(deps.client, actions, { logger: log, component: 'deployment-controller' })));
   };
 
   const controller = newController('deployment', deps, sync);

@@ -7,14 +7,13 @@
 // status.failed never go down; the failure backoff before a replacement pod
 // is 10 s · 2^(failures−1), capped at 6 min, from the latest failure.
 import type { KubeObject, LabelSelector } from '../core/types.ts';
-import { keyOf, splitKey } from '../client/informer.ts';
 import { deepEqual } from '../core/deep-equal.ts';
 import { JOB_COMPLETION_INDEX, JOBS } from '../core/well-known.ts';
-import { applyActions, throwFirstError, type Action } from './actions.ts';
-import { Expectations } from './expectations.ts';
-import { conditionOf, controllerRef, isBeingDeleted, isControlledBy, isPodReady, isPodTerminal, mergeCondition, ownerRefTo, podPhase, type Condition } from './objects.ts';
+import type { Action } from './actions.ts';
+import { conditionOf, isBeingDeleted, isControlledBy, isPodReady, isPodTerminal, mergeCondition, ownerRefTo, podPhase, type Condition } from './objects.ts';
 import { deletionOrder } from './replicaset.ts';
-import { enqueueMapped, enqueueSelf, newController, type Controller, type ControllerDeps } from './runtime.ts';
+import { podOwnerController } from './pod-owner.ts';
+import type { Controller, ControllerDeps } from './runtime.ts';
 
 /** Most pods one sync creates. */
 export const JOB_BURST = 500;
@@ -352,50 +351,16 @@ function statusPatch(old: JobStatus, next: JobStatus): Record<string, unknown> |
 }
 
 export function jobController(deps: ControllerDeps, opts: { now?: () => number } = {}): Controller {
-  const now = opts.now ?? Date.now;
-  const jobInf = deps.informers.informer(JOBS);
-  const podInf = deps.informers.informer('pods');
-  const expectations = new Expectations();
-  const log = deps.logger.child({ controller: 'job' });
-
-  const sync = async (key: string): Promise<void> => {
-    const { namespace, name } = splitKey(key);
-    const job = jobInf.getByName(namespace, name);
-    if (!job) {
-      expectations.delete(key);
-      return;
-    }
-    const plan = reconcileJob({ job, pods: podInf.list(namespace), nowMs: now(), expectationsSatisfied: expectations.satisfied(key) });
-    if (plan.creates || plan.deletes) expectations.expect(key, plan.creates, plan.deletes);
-    const results = await applyActions(deps.client, plan.actions, { logger: log, component: 'job-controller' });
-    for (const r of results) {
-      if (r.error === undefined) continue;
-      if (r.action.op === 'create') expectations.observe(key, 'add');
-      if (r.action.op === 'delete' && r.action.gr === 'pods') expectations.observe(key, 'delete');
-    }
-    throwFirstError(results);
-    if (plan.requeueAfterMs !== undefined) controller.queue.addAfter(key, Math.min(plan.requeueAfterMs + 50, MAX_REQUEUE_MS));
-  };
-
-  const controller = newController('job', deps, sync);
-  enqueueSelf(jobInf, controller.queue);
-  const jobKeyOf = (pod: KubeObject): string | undefined => {
-    const ref = controllerRef(pod);
-    return ref?.kind === 'Job' && ref.apiVersion === 'batch/v1' ? keyOf(pod.metadata.namespace, ref.name) : undefined;
-  };
-  podInf.addHandlers({
-    onAdd: (pod) => {
-      const k = jobKeyOf(pod);
-      if (k) expectations.observe(k, 'add');
+  return podOwnerController(deps, {
+    name: 'job',
+    resource: JOBS,
+    kind: 'Job',
+    apiVersion: 'batch/v1',
+    now: opts.now,
+    plan: (job, view) => {
+      const plan = reconcileJob({ job, ...view });
+      // A little after the time, so that the clock has passed it.
+      return { ...plan, requeueAfterMs: plan.requeueAfterMs === undefined ? undefined : Math.min(plan.requeueAfterMs + 50, MAX_REQUEUE_MS) };
     },
-    onDelete: (pod) => {
-      const k = jobKeyOf(pod);
-      if (k) expectations.observe(k, 'delete');
-    },
-  });
-  enqueueMapped(podInf, controller.queue, (pod) => {
-    const k = jobKeyOf(pod);
-    return k ? [k] : [];
-  });
-  return controller;
+  }).controller;
 }

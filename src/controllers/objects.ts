@@ -1,6 +1,7 @@
 // Small pure helpers over objects that several controllers read.
 import type { KubeObject, LabelSelector, OwnerReference } from '../core/types.ts';
 import { labelSelectorRequirements, matchesLabels } from '../core/selectors.ts';
+import { keyOf } from '../client/informer.ts';
 
 export interface Condition {
   type: string;
@@ -16,6 +17,13 @@ export interface Condition {
 /** The ownerReference marked controller: true, if any. */
 export function controllerRef(obj: KubeObject): OwnerReference | undefined {
   return obj.metadata.ownerReferences?.find((r) => r.controller === true);
+}
+
+/** The informer key of `obj`'s controller when it is of this kind (and apiVersion, when given). */
+export function controllerKeyOf(obj: KubeObject, kind: string, apiVersion?: string): string | undefined {
+  const ref = controllerRef(obj);
+  if (ref?.kind !== kind || (apiVersion !== undefined && ref.apiVersion !== apiVersion)) return undefined;
+  return keyOf(obj.metadata.namespace, ref.name);
 }
 
 export function ownerRefTo(owner: KubeObject, blockOwnerDeletion = true): OwnerReference {

@@ -1,8 +1,8 @@
 // ReplicaSet controller: keeps spec.replicas pods of the template alive.
 import type { KubeObject, LabelSelector, OwnerReference } from '../core/types.ts';
-import { keyOf, splitKey } from '../client/informer.ts';
+import { keyOf } from '../client/informer.ts';
 import { deepEqual } from '../core/deep-equal.ts';
-import { applyActions, throwFirstError, type Action } from './actions.ts';
+import type { Action } from './actions.ts';
 import {
   byAge,
   controllerRef,
@@ -15,8 +15,8 @@ import {
   podPhase,
   selects,
 } from './objects.ts';
-import { enqueueMapped, enqueueSelf, newController, type Controller, type ControllerDeps } from './runtime.ts';
-import { Expectations } from './expectations.ts';
+import type { Controller, ControllerDeps } from './runtime.ts';
+import { minReadyRequeue, podOwnerController } from './pod-owner.ts';
 import { REPLICASETS } from '../core/well-known.ts';
 
 /** Most pods one sync creates (the rest follow on the next sync). */
@@ -182,60 +182,23 @@ export function reconcileReplicaSet(s: ReplicaSetSnapshot): ReplicaSetPlan {
   return { actions, creates, deletes };
 }
 
-/** The ReplicaSet keys a pod concerns: its controller, or every RS in its namespace when it is an orphan. */
-function rsKeysForPod(pod: KubeObject, replicaSets: () => KubeObject[]): string[] {
-  const ref = controllerRef(pod);
-  const ns = pod.metadata.namespace ?? '';
-  if (ref) return ref.kind === 'ReplicaSet' ? [keyOf(ns, ref.name)] : [];
-  return replicaSets()
-    .filter((rs) => rs.metadata.namespace === ns && selects((rs.spec as ReplicaSetSpec).selector, pod.metadata.labels))
-    .map((rs) => keyOf(ns, rs.metadata.name ?? ''));
-}
-
 export function replicaSetController(deps: ControllerDeps): Controller {
-  const rsInf = deps.informers.informer(REPLICASETS);
-  const podInf = deps.informers.informer('pods');
-  const expectations = new Expectations();
-  const log = deps.logger.child({ controller: 'replicaset' });
-
-  const sync = async (key: string): Promise<void> => {
-    const { namespace, name } = splitKey(key);
-    const rs = rsInf.getByName(namespace, name);
-    if (!rs) {
-      expectations.delete(key);
-      return;
-    }
-    const plan = reconcileReplicaSet({
-      rs,
-      pods: podInf.list(namespace),
-      nowMs: Date.now(),
-      expectationsSatisfied: expectations.satisfied(key),
-    });
-    if (plan.creates || plan.deletes) expectations.expect(key, plan.creates, plan.deletes);
-    const results = await applyActions(deps.client, plan.actions, { logger: log, component: 'replicaset-controller' });
-    for (const r of results) {
-      if (r.error === undefined) continue;
-      if (r.action.op === 'create') expectations.observe(key, 'add');
-      if (r.action.op === 'delete') expectations.observe(key, 'delete');
-    }
-    throwFirstError(results);
-    // Availability depends on time (minReadySeconds): look again once it may have changed.
-    const minReady = (rs.spec as ReplicaSetSpec).minReadySeconds ?? 0;
-    if (minReady > 0) controller.queue.addAfter(key, minReady * 1000);
-  };
-
-  const controller = newController('replicaset', deps, sync);
-  enqueueSelf(rsInf, controller.queue);
-  podInf.addHandlers({
-    onAdd: (pod) => {
-      const ref = controllerRef(pod);
-      if (ref?.kind === 'ReplicaSet') expectations.observe(keyOf(pod.metadata.namespace, ref.name), 'add');
-    },
-    onDelete: (pod) => {
-      const ref = controllerRef(pod);
-      if (ref?.kind === 'ReplicaSet') expectations.observe(keyOf(pod.metadata.namespace, ref.name), 'delete');
+  const { controller, owners } = podOwnerController(deps, {
+    name: 'replicaset',
+    resource: REPLICASETS,
+    kind: 'ReplicaSet',
+    plan: (rs, view) => ({
+      ...reconcileReplicaSet({ rs, ...view }),
+      requeueAfterMs: minReadyRequeue((rs.spec as ReplicaSetSpec).minReadySeconds),
+    }),
+    // An orphan concerns every ReplicaSet of its namespace that selects it (adoption).
+    orphanKeys: (pod) => {
+      const ns = pod.metadata.namespace ?? '';
+      return owners
+        .list(ns)
+        .filter((rs) => selects((rs.spec as ReplicaSetSpec).selector, pod.metadata.labels))
+        .map((rs) => keyOf(ns, rs.metadata.name ?? ''));
     },
   });
-  enqueueMapped(podInf, controller.queue, (pod) => rsKeysForPod(pod, () => rsInf.list()));
   return controller;
 }

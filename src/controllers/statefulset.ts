@@ -7,14 +7,13 @@
 // ControllerRevisions; status names the current and update revisions.
 // reconcileStatefulSet is pure; the shell below feeds it the informer caches.
 import type { KubeObject, LabelSelector } from '../core/types.ts';
-import { keyOf, splitKey } from '../client/informer.ts';
 import { deepEqual } from '../core/deep-equal.ts';
 import { CONTROLLER_REVISION_HASH_LABEL, CONTROLLERREVISIONS, POD_INDEX_LABEL, STATEFULSET_POD_NAME_LABEL, STATEFULSETS } from '../core/well-known.ts';
-import { applyActions, throwFirstError, type Action } from './actions.ts';
+import type { Action } from './actions.ts';
 import { planRevisions, type Revision } from './controller-revision.ts';
-import { Expectations } from './expectations.ts';
-import { controllerRef, isBeingDeleted, isControlledBy, isPodAvailable, isPodReady, ownerRefTo, podPhase } from './objects.ts';
-import { enqueueMapped, enqueueSelf, newController, type Controller, type ControllerDeps } from './runtime.ts';
+import { isBeingDeleted, isControlledBy, isPodAvailable, isPodReady, ownerRefTo, podPhase } from './objects.ts';
+import { minReadyRequeue, podOwnerController } from './pod-owner.ts';
+import { enqueueMapped, type Controller, type ControllerDeps } from './runtime.ts';
 
 interface PodTemplate {
   metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> };
@@ -224,49 +223,16 @@ export function reconcileStatefulSet(s: StatefulSetSnapshot): StatefulSetPlan {
 }
 
 export function statefulSetController(deps: ControllerDeps): Controller {
-  const stsInf = deps.informers.informer(STATEFULSETS);
-  const podInf = deps.informers.informer('pods');
   const revInf = deps.informers.informer(CONTROLLERREVISIONS);
-  const expectations = new Expectations();
-  const log = deps.logger.child({ controller: 'statefulset' });
-
-  const sync = async (key: string): Promise<void> => {
-    const { namespace, name } = splitKey(key);
-    const sts = stsInf.getByName(namespace, name);
-    if (!sts) {
-      expectations.delete(key);
-      return;
-    }
-    const plan = reconcileStatefulSet({
-      sts,
-      pods: podInf.list(namespace),
-      revisions: revInf.list(namespace) as Revision[],
-      nowMs: Date.now(),
-      expectationsSatisfied: expectations.satisfied(key),
-    });
-    if (plan.creates || plan.deletes) expectations.expect(key, plan.creates, plan.deletes);
-    const results = await applyActions(deps.client, plan.actions, { logger: log, component: 'statefulset-controller' });
-    for (const r of results) {
-      if (r.error === undefined) continue;
-      if (r.action.op === 'create' && r.action.gr === 'pods') expectations.observe(key, 'add');
-      if (r.action.op === 'delete' && r.action.gr === 'pods') expectations.observe(key, 'delete');
-    }
-    throwFirstError(results);
-    const minReady = (sts.spec as StatefulSetSpec).minReadySeconds ?? 0;
-    if (minReady > 0) controller.queue.addAfter(key, minReady * 1000);
-  };
-
-  const controller = newController('statefulset', deps, sync);
-  enqueueSelf(stsInf, controller.queue);
-  const ownerKey = (o: KubeObject): string[] => {
-    const ref = controllerRef(o);
-    return ref?.kind === 'StatefulSet' ? [keyOf(o.metadata.namespace, ref.name)] : [];
-  };
-  podInf.addHandlers({
-    onAdd: (pod) => ownerKey(pod).forEach((k) => expectations.observe(k, 'add')),
-    onDelete: (pod) => ownerKey(pod).forEach((k) => expectations.observe(k, 'delete')),
+  const { controller, ownerKeys } = podOwnerController(deps, {
+    name: 'statefulset',
+    resource: STATEFULSETS,
+    kind: 'StatefulSet',
+    plan: (sts, view) => ({
+      ...reconcileStatefulSet({ sts, ...view, revisions: revInf.list(sts.metadata.namespace) as Revision[] }),
+      requeueAfterMs: minReadyRequeue((sts.spec as StatefulSetSpec).minReadySeconds),
+    }),
   });
-  enqueueMapped(podInf, controller.queue, ownerKey);
-  enqueueMapped(revInf, controller.queue, ownerKey);
+  enqueueMapped(revInf, controller.queue, ownerKeys);
   return controller;
 }

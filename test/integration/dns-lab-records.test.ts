@@ -6,7 +6,9 @@
 // headless answer, changes (create, delete, readiness) on both nodes, and an
 // outside name through a stub upstream the test runs inside the lab: autopath
 // answers `curl example.com`-style lookups in one query, without it the pod walks
-// its search list. One lab for the whole file.
+// its search list; a StatefulSet pod's stable <pod>.<svc> name across its
+// re-creation, and a DaemonSet on the real agents (rollout status, a node leaving
+// its selector and coming back). One lab for the whole file.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
@@ -29,6 +31,7 @@ import { dnsPaths } from '../../src/agent/dns-process.ts';
 import { readDnsPidFile } from '../../src/dns/process.ts';
 import type { ApiClient } from '../../src/client/types.ts';
 import type { KubeObject } from '../../src/core/types.ts';
+import { KUBECTL, runProcess, type RunResult } from '../helpers/run.ts';
 
 const execFileP = promisify(execFile);
 const root = mkdtempSync(join(tmpdir(), 'mlt-dns-records-lab-'));
@@ -332,4 +335,69 @@ test('an outside name via the search path: autopath answers it in one query from
   assert.equal(stubCount('blog.example.com') - stubBefore2, 1, 'still one query upstream: the cluster names are answered locally');
   const plain = await dig(c2.netns, ['+search', 'blog.example.com', 'A']);
   assert.deepEqual(plain.answers.map((r) => [r[0], r[3], r[4]]), [['blog.example.com.', 'A', OUTSIDE['blog.example.com']]], 'no CNAME: the client found it itself');
+});
+
+// ---- Workload kinds in this lab (w4-workloads): a StatefulSet's stable DNS name, a DaemonSet on the real agents.
+
+function kubectl(args: string[]): Promise<RunResult> {
+  return runProcess(KUBECTL, ['--kubeconfig', plan.kubeconfig, '--cache-dir', join(root, 'kube-cache'), ...args], { env: { ...process.env, HOME: root } });
+}
+
+function workload(kind: 'StatefulSet' | 'DaemonSet', wlName: string, spec: Record<string, unknown>, podSpec: Record<string, unknown> = {}): KubeObject {
+  return {
+    apiVersion: 'apps/v1', kind, metadata: { name: wlName, namespace: 'default' },
+    spec: {
+      selector: { matchLabels: { app: wlName } }, ...spec,
+      template: { metadata: { labels: { app: wlName } }, spec: { terminationGracePeriodSeconds: 1, containers: [{ name: 'main', image: 'host', command: ['sleep', '3600'] }], ...podSpec } },
+    },
+  };
+}
+
+test('a StatefulSet pod\'s <pod>.<svc> name answers its IP from a pod on each node, and the new IP once the pod is deleted and recreated', async () => {
+  await client.create('services', service('mlt-w4-sts', { clusterIP: 'None', selector: { app: 'mlt-w4-sts' }, ports: [{ name: 'p', port: 7001, protocol: 'TCP' }] }));
+  await client.create('statefulsets.apps', workload('StatefulSet', 'mlt-w4-sts', { serviceName: 'mlt-w4-sts', replicas: 1 }));
+  const fqdn = `mlt-w4-sts-0.mlt-w4-sts.default.svc.${Z}`;
+  const first = await runningPod('mlt-w4-sts-0');
+  const spec = first.spec as { hostname?: string; subdomain?: string };
+  assert.deepEqual([spec.hostname, spec.subdomain], ['mlt-w4-sts-0', 'mlt-w4-sts'], 'the controller set hostname and subdomain');
+  const ip1 = (first.status as { podIP: string }).podIP;
+  for (const c of clients) await waitFor(`${c.node}: ${fqdn} → ${ip1}`, async () => (addresses(await dig(c.netns, [fqdn, 'A'])).join() === ip1 ? true : undefined));
+  await client.delete('pods', 'default', 'mlt-w4-sts-0');
+  const second = await waitFor('mlt-w4-sts-0 recreated and Running', async () => {
+    const p = await client.get('pods', 'default', 'mlt-w4-sts-0');
+    const st = (p?.status ?? {}) as { phase?: string; podIP?: string };
+    return p && p.metadata.uid !== first.metadata.uid && !p.metadata.deletionTimestamp && st.phase === 'Running' && st.podIP ? p : undefined;
+  }, 90_000);
+  const ip2 = (second.status as { podIP: string }).podIP;
+  assert.notEqual(ip2, ip1, 'next-fit IPAM gives the recreated pod another address');
+  for (const c of clients) await waitFor(`${c.node}: ${fqdn} → ${ip2}`, async () => (addresses(await dig(c.netns, [fqdn, 'A'])).join() === ip2 ? true : undefined));
+  assert.deepEqual(ofType(await dig(clients[0].netns, ['-x', ip2]), 'PTR').map((a) => a[4]), [`${fqdn}.`], 'its PTR names it too');
+});
+
+test('a DaemonSet gets a Running pod on each lab node from the real kubelets, rollout status completes, and it follows a node leaving its selector and coming back', async () => {
+  const label = 'mlt-w4-ds';
+  for (const n of plan.nodes) await client.patch('nodes', '', n.nodeName, { metadata: { labels: { [label]: 'yes' } } }, 'merge');
+  const dsPods = async (): Promise<KubeObject[]> => (await client.list('pods', { namespace: 'default', labelSelector: 'app=mlt-w4-ds' })).items;
+  const runningOn = async (): Promise<string[]> =>
+    (await dsPods()).filter((p) => !p.metadata.deletionTimestamp && (p.status as { phase?: string } | undefined)?.phase === 'Running').map((p) => (p.spec as { nodeName: string }).nodeName).sort();
+  const nodeNames = plan.nodes.map((n) => n.nodeName).sort();
+  await client.create('daemonsets.apps', workload('DaemonSet', 'mlt-w4-ds', {}, { nodeSelector: { [label]: 'yes' } }));
+  const status = await kubectl(['-n', 'default', 'rollout', 'status', 'ds/mlt-w4-ds', '--timeout=90s']);
+  assert.equal(status.code, 0, status.stderr);
+  assert.match(status.stdout, /successfully rolled out/);
+  assert.deepEqual(await runningOn(), nodeNames, 'one Running pod per node');
+  // Node 2 leaves the DaemonSet's nodes (its label goes): its pod is stopped by its kubelet and gone; node 1's stays.
+  const [n1, n2] = plan.nodes;
+  const kept = (await dsPods()).find((p) => (p.spec as { nodeName: string }).nodeName === n1.nodeName)?.metadata.uid;
+  await client.patch('nodes', '', n2.nodeName, { metadata: { labels: { [label]: null } } }, 'merge');
+  await waitFor(`no DaemonSet pod left on ${n2.nodeName}`, async () => ((await dsPods()).every((p) => (p.spec as { nodeName: string }).nodeName !== n2.nodeName) ? true : undefined), 60_000);
+  const after1 = await dsPods();
+  assert.deepEqual(after1.map((p) => p.metadata.uid), [kept], `${n1.nodeName}'s pod untouched`);
+  await waitFor('desiredNumberScheduled 1', async () => ((await client.get('daemonsets.apps', 'default', 'mlt-w4-ds'))?.status as { desiredNumberScheduled?: number } | undefined)?.desiredNumberScheduled === 1 ? true : undefined);
+  // It joins again: a new pod there, and the rollout is complete again.
+  await client.patch('nodes', '', n2.nodeName, { metadata: { labels: { [label]: 'yes' } } }, 'merge');
+  await waitFor(`a Running DaemonSet pod on ${n2.nodeName} again`, async () => ((await runningOn()).join() === nodeNames.join() ? true : undefined), 90_000);
+  const again = await kubectl(['-n', 'default', 'rollout', 'status', 'ds/mlt-w4-ds', '--timeout=60s']);
+  assert.equal(again.code, 0, again.stderr);
+  await client.delete('daemonsets.apps', 'default', 'mlt-w4-ds');
 });

@@ -145,6 +145,18 @@ test('Deployment: a template change rolls within maxSurge/maxUnavailable; old po
   assert.equal((rc.object.spec as { replicas: number }).replicas, 0, 'Recreate starts the new ReplicaSet only after the old is gone');
 });
 
+test('Deployment: a ReplicaSet status older than its scale-down does not let more old pods go than maxUnavailable', () => {
+  const d = dep(4, 'v2', { type: 'RollingUpdate', rollingUpdate: { maxSurge: 0, maxUnavailable: 1 } });
+  const oldHash = podTemplateHash({ metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'c', image: 'v1' }] } });
+  const newHash = podTemplateHash((d.spec as { template: never }).template);
+  // The old ReplicaSet was just scaled 4 → 3; its status still counts 4 available (it has not deleted one yet).
+  const old = { ...ownedRs(d, `web-${oldHash}`, oldHash, 'v1', 3, 4, 1, '2024-01-01T00:00:00Z'), status: { replicas: 4, readyReplicas: 4, availableReplicas: 4 } };
+  const fresh = ownedRs(d, `web-${newHash}`, newHash, 'v2', 0, 0, 2, '2025-01-01T00:00:00Z');
+  const plan = reconcileDeployment({ deployment: d, replicaSets: [old, fresh], nowMs: NOW });
+  const scales = plan.filter((a): a is Extract<Action, { op: 'patch' }> => a.op === 'patch' && !a.subresource);
+  assert.deepEqual(scales.map((a) => [a.name, a.patch]), [[`web-${newHash}`, { spec: { replicas: 1 } }]], 'the new one takes the freed place; the old one is not scaled down again');
+});
+
 test('Deployment: scaling follows spec.replicas; old idle ReplicaSets beyond revisionHistoryLimit are deleted', () => {
   const d = dep(5, 'v3');
   (d.spec as { revisionHistoryLimit: number }).revisionHistoryLimit = 1;
