@@ -17,7 +17,6 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { labUp } from '../../src/lab/up.ts';
 import { labDown } from '../../src/lab/down.ts';
 import { labAdminClient } from '../../src/lab/api.ts';
@@ -29,6 +28,7 @@ import { dnsPaths } from '../../src/agent/dns-process.ts';
 import { readDnsPidFile } from '../../src/dns/process.ts';
 import type { ApiClient } from '../../src/client/types.ts';
 import type { KubeObject } from '../../src/core/types.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const execFileP = promisify(execFile);
 const root = mkdtempSync(join(tmpdir(), 'mlt-dns-records-lab-'));
@@ -45,15 +45,6 @@ const stubQueries: { name: string; type: string }[] = [];
 /** The client pods: one per node. */
 const clients: { node: string; netns: string; ip: string }[] = [];
 
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 function pod(podName: string, node: string, labels: Record<string, string> = {}, extra: Record<string, unknown> = {}, container: Record<string, unknown> = {}): KubeObject {
   return {

@@ -28,6 +28,7 @@ import { readDnsPidFile } from '../../src/dns/process.ts';
 import type { ApiClient } from '../../src/client/types.ts';
 import type { KubeObject } from '../../src/core/types.ts';
 import { runMeshlet } from '../helpers/run.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const execFileP = promisify(execFile);
 const root = mkdtempSync(join(tmpdir(), 'mlt-dns-agent-lab-'));
@@ -38,15 +39,6 @@ let client: ApiClient;
 /** The client pods: one per node. */
 const clients: { node: string; netns: string }[] = [];
 
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 function pod(podName: string, node: string, labels: Record<string, string> = {}, extra: Record<string, unknown> = {}): KubeObject {
   return {

@@ -11,7 +11,8 @@ import assert from 'node:assert/strict';
 import { writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { startKubeletNode, waitFor, type KubeletNode } from '../helpers/kubelet-node.ts';
+import { startKubeletNode, type KubeletNode } from '../helpers/kubelet-node.ts';
+import { waitFor } from '../helpers/wait.ts';
 import type { ApiClient } from '../../src/client/types.ts';
 import type { KubeletPod } from '../../src/kubelet/pod-spec.ts';
 

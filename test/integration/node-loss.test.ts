@@ -16,7 +16,6 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { podNetnsName } from '../../src/kubelet/names.ts';
 import { podProcesses, restartAgent } from '../../src/lab/agents.ts';
 import { labAdminClient, getOverSocket } from '../../src/lab/api.ts';
@@ -26,6 +25,7 @@ import type { LabState, ProcessRecord } from '../../src/lab/state.ts';
 import type { ApiClient } from '../../src/client/types.ts';
 import type { KubeObject } from '../../src/core/types.ts';
 import { KUBECTL, runMeshlet, runProcess } from '../helpers/run.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'mlt-nodeloss-'));
 const lab = `mltnl${randomBytes(2).toString('hex')}`;
@@ -51,20 +51,6 @@ const getPod = async (name: string): Promise<Pod | undefined> => (await client.g
 const labState = (): LabState => JSON.parse(readFileSync(join(root, lab, 'state.json'), 'utf8')) as LabState;
 const agentRecord = (node: string): ProcessRecord => labState().processes.find((p) => p.role === `agent ${node}`)!;
 
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, ms: number): Promise<T> {
-  const end = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > end) throw new Error(`timed out after ${ms / 1000} s waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-    await sleep(250);
-  }
-}
 
 before(async () => {
   assert.equal(process.getuid?.(), 0, 'the lab test needs root');

@@ -8,7 +8,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { startKubeletNode, waitFor, NODE_NAME, type KubeletNode } from '../helpers/kubelet-node.ts';
+import { startKubeletNode, NODE_NAME, type KubeletNode } from '../helpers/kubelet-node.ts';
+import { waitFor } from '../helpers/wait.ts';
 import { KUBECTL, runProcess, type RunResult } from '../helpers/run.ts';
 import { startControllers } from '../../src/controllers/index.ts';
 import { PODDISRUPTIONBUDGETS } from '../../src/core/well-known.ts';
@@ -86,7 +87,8 @@ describe('kubectl drain and a PodDisruptionBudget', { concurrency: false }, () =
   });
 
   test('drain is refused while the budget allows no disruption', async () => {
-    const r = await kubectl(['drain', NODE_NAME, '--ignore-daemonsets', '--timeout=10s']);
+    // kubectl retries a refused eviction after 5 s: a timeout shorter than that gives up after the first refusal.
+    const r = await kubectl(['drain', NODE_NAME, '--ignore-daemonsets', '--timeout=2s']);
     assert.notEqual(r.code, 0, 'drain must fail');
     assert.match(r.stderr, /Cannot evict pod as it would violate the pod's disruption budget/);
     const pods = (await node.client.list('pods', { namespace: 'default', labelSelector: `app=${APP}` })).items;

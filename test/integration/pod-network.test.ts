@@ -13,13 +13,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { podNetnsName } from '../../src/kubelet/names.ts';
 import { restartAgent } from '../../src/lab/agents.ts';
 import { isAlive } from '../../src/lab/system.ts';
 import type { LabState, ProcessRecord } from '../../src/lab/state.ts';
 import { getOverSocket } from '../../src/lab/api.ts';
 import { KUBECTL, MESHLET_BIN as BIN, runProcess, type RunResult } from '../helpers/run.ts';
+import { waitFor as waitForShared } from '../helpers/wait.ts';
 
 const execFileP = promisify(execFile);
 const root = mkdtempSync(join(tmpdir(), 'mlt-podnet-'));
@@ -60,20 +60,8 @@ async function getPod(name: string): Promise<Pod | undefined> {
   const r = await run(KUBECTL, ['--cache-dir', join(root, '.kube-cache'), 'get', 'pod', name, '-o', 'json']);
   return r.code === 0 ? (JSON.parse(r.stdout) as Pod) : undefined;
 }
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, ms = 60_000): Promise<T> {
-  const end = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-    await sleep(200);
-  }
-}
+/** This file's limit is a minute: pods start in a loaded lab. */
+const waitFor = <T>(what: string, fn: () => Promise<T | undefined | false>, ms = 60_000): Promise<T> => waitForShared(what, fn, ms);
 const running = (p: Pod | undefined): p is Pod => !!p?.status?.podIP && p.status.phase === 'Running';
 const waitRunning = (name: string) => waitFor(`pod ${name} Running`, async () => { const p = await getPod(name); return running(p) ? p : undefined; });
 const ipn = async (ns: string, ...args: string[]) => (await execFileP('ip', ['-n', ns, ...args])).stdout;

@@ -11,7 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
 import { startTestApiServer, type TestApiServer } from '../helpers/api-server.ts';
 import { KUBECTL, runProcess } from '../helpers/run.ts';
-import { waitFor } from '../helpers/kubelet-node.ts';
+import { waitFor } from '../helpers/wait.ts';
 import { createClient } from '../../src/client/http-client.ts';
 import { startControllers } from '../../src/controllers/index.ts';
 import { isKubeError } from '../../src/core/errors.ts';
