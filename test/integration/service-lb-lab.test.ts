@@ -14,6 +14,7 @@ import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { nameServerPod } from '../helpers/name-server.ts';
 import { startBenchLab, waitRunning, type BenchLab } from '../../bench/lab-harness.ts';
 import { BRIDGE, LAB_LB_POOL, UNDERLAY_PREFIX, UNDERLAY_PREFIX_LEN } from '../../src/lab/plan.ts';
 import { readLabState } from '../../src/lab/state-file.ts';
@@ -29,14 +30,6 @@ const PORT = 8080;
 const CLIENT_IP = `${UNDERLAY_PREFIX}.100`;
 /** The lab server's --node-monitor-grace-period: the failover case waits for it. */
 const NODE_GRACE_SECONDS = 20;
-const SERVER = `
-import socketserver, sys
-name = sys.argv[1].encode() + b'\\n'
-class H(socketserver.BaseRequestHandler):
-    def handle(self): self.request.sendall(name)
-socketserver.ThreadingTCPServer.allow_reuse_address = True
-socketserver.ThreadingTCPServer(('0.0.0.0', ${PORT}), H).serve_forever()
-`;
 // Sends one ARP request for argv[2] on argv[1] and prints the MACs that answer within a second.
 const ARP_ASK = `
 import socket, struct, sys, time, json
@@ -84,10 +77,7 @@ before(async () => {
   await sh(['ip', '-n', clientNs, 'addr', 'add', `${CLIENT_IP}/${UNDERLAY_PREFIX_LEN}`, 'dev', 'eth0']);
   await sh(['ip', '-n', clientNs, 'link', 'set', 'eth0', 'up']);
   for (const [name, node] of [['w2', 'node-2'], ['w3', 'node-3']]) {
-    await lab.client.create('pods', {
-      apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'default', labels: { app: 'web' } },
-      spec: { nodeName: node, terminationGracePeriodSeconds: 1, containers: [{ name: 'web', image: 'python', command: ['python3', '-c', SERVER, name], ports: [{ containerPort: PORT }] }] },
-    });
+    await lab.client.create('pods', nameServerPod({ name, namespace: 'default', node, port: PORT, labels: { app: 'web' } }));
   }
   for (const name of ['w2', 'w3']) await waitRunning(lab.client, 'default', name);
   await lab.client.create('services', {
