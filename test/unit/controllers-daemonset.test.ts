@@ -6,7 +6,7 @@ import type { Action } from '../../src/controllers/actions.ts';
 import type { KubeObject } from '../../src/core/types.ts';
 import { makeNode } from '../../src/scheduler/fixtures.ts';
 import type { Node } from '../../src/scheduler/api-types.ts';
-import { podFixture } from '../helpers/pod-fixture.ts';
+import { podFixture } from '../helpers/object-fixtures.ts';
 
 const NOW = Date.parse('2025-01-01T00:10:00Z');
 const TEMPLATE = { metadata: { labels: { app: 'agent' } }, spec: { containers: [{ name: 'c', image: 'i:1' }] } };

@@ -4,7 +4,7 @@ import { reconcileReplicaSet, deletionOrder } from '../../src/controllers/replic
 import { reconcileDeployment, podTemplateHash, rollingParams } from '../../src/controllers/deployment.ts';
 import type { Action } from '../../src/controllers/actions.ts';
 import type { KubeObject } from '../../src/core/types.ts';
-import { podFixture } from '../helpers/pod-fixture.ts';
+import { podFixture } from '../helpers/object-fixtures.ts';
 
 const NOW = Date.parse('2025-01-01T00:00:00Z');
 

@@ -1,5 +1,5 @@
-// Pods as controllers see them, for the controllers' unit tests: one builder,
-// each test file keeping its own defaults (owner, labels, phase) around it.
+// Objects as tests write them: pods as controllers see them (each unit test
+// file keeps its own defaults around the builder) and a plain Deployment.
 import type { KubeObject } from '../../src/core/types.ts';
 
 export interface PodFixture {
@@ -30,5 +30,20 @@ export function podFixture(name: string, f: PodFixture): KubeObject {
     },
     spec: f.node ? { nodeName: f.node } : {},
     status: { phase: f.phase, conditions: [{ type: 'Ready', status: f.ready ? 'True' : 'False', ...(f.readySince ? { lastTransitionTime: f.readySince } : {}) }] },
+  };
+}
+
+/** A Deployment in default of `replicas` pods labelled app=<name>, one container `container` running `image`. */
+export function deploymentFixture(name: string, opts: { replicas: number; container: string; image: string }, extraSpec: Record<string, unknown> = {}): KubeObject {
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name, namespace: 'default' },
+    spec: {
+      replicas: opts.replicas,
+      selector: { matchLabels: { app: name } },
+      template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: opts.container, image: opts.image }] } },
+      ...extraSpec,
+    },
   };
 }
