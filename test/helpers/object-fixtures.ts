@@ -1,5 +1,6 @@
 // Objects as tests write them: pods as controllers see them (each unit test
-// file keeps its own defaults around the builder) and a plain Deployment.
+// file keeps its own defaults around the builder), a plain Deployment, the
+// DNS lab tests' pods and Services.
 import type { KubeObject } from '../../src/core/types.ts';
 
 export interface PodFixture {
@@ -46,4 +47,17 @@ export function deploymentFixture(name: string, opts: { replicas: number; contai
       ...extraSpec,
     },
   };
+}
+
+/** A lab pod in default pinned to `node` by nodeSelector, running `sleep 3600` on the host image; `extra` merges into its spec, `container` into its container. */
+export function hostPod(name: string, node: string, labels: Record<string, string> = {}, extra: Record<string, unknown> = {}, container: Record<string, unknown> = {}): KubeObject {
+  return {
+    apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'default', labels },
+    spec: { nodeSelector: { 'kubernetes.io/hostname': node }, terminationGracePeriodSeconds: 1, containers: [{ name: 'main', image: 'host', command: ['sleep', '3600'], ...container }], ...extra },
+  };
+}
+
+/** A Service in default with this spec. */
+export function serviceFixture(name: string, spec: Record<string, unknown>): KubeObject {
+  return { apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: 'default' }, spec };
 }
