@@ -9,7 +9,7 @@ import { labUp } from '../src/lab/up.ts';
 import { labDown } from '../src/lab/down.ts';
 import { labAdminClient } from '../src/lab/api.ts';
 import { Progress } from '../src/lab/progress.ts';
-import type { LabNetworkOptions, LabPlan } from '../src/lab/plan.ts';
+import type { LabNetworkOptions, LabNodeLossOptions, LabPlan } from '../src/lab/plan.ts';
 import { podNetnsName } from '../src/kubelet/names.ts';
 import type { ApiClient } from '../src/client/types.ts';
 import type { KubeObject } from '../src/core/types.ts';
@@ -24,14 +24,17 @@ export interface BenchLab {
   down(): Promise<void>;
 }
 
-/** `namePrefix` (at most 8 characters) replaces the default "mlt…<tag>" lab name with "<namePrefix><4 hex>". */
-export async function startBenchLab(tag: string, nodes: number, network: LabNetworkOptions = {}, namePrefix?: string): Promise<BenchLab> {
+/**
+ * `namePrefix` (at most 8 characters) replaces the default "mlt…<tag>" lab name with "<namePrefix><4 hex>";
+ * `nodeLoss` shortens the server's node grace and tolerations for a run that loses a node on purpose.
+ */
+export async function startBenchLab(tag: string, nodes: number, network: LabNetworkOptions = {}, namePrefix?: string, nodeLoss: LabNodeLossOptions = {}): Promise<BenchLab> {
   const root = mkdtempSync(join(tmpdir(), `mlt-bench-${tag}-`));
   const name = namePrefix ? `${namePrefix}${randomBytes(2).toString('hex')}` : `mlt${randomBytes(2).toString('hex')}${tag.slice(0, 3)}`;
   const progress = new Progress(process.stderr);
   let plan: LabPlan;
   try {
-    ({ plan } = await labUp({ name, nodes, root, network }, progress));
+    ({ plan } = await labUp({ name, nodes, root, network, nodeLoss }, progress));
   } catch (err) {
     rmSync(root, { recursive: true, force: true });
     throw err;

@@ -62,7 +62,8 @@ export const COMMANDS: readonly CommandSpec[] = [
       'cluster-cidr': { ...clusterCidr, help: 'pod network the node-IPAM controller cuts into node subnets (default: 10.244.0.0/16)' },
       'node-subnet-size': nodeSubnetSize,
       'subnet-lease-ttl': subnetLeaseTtl,
-      // Node loss (src/cli/server-node-loss.ts): default tolerations at pod admission, zone-aware eviction rates.
+      // Node loss (src/cli/server-node-loss.ts): node grace, default tolerations at pod admission, zone-aware eviction rates.
+      'node-monitor-grace-period': { type: 'string', value: 'SECONDS', help: 'how long a node may go without a heartbeat before it is Ready=Unknown and its pods not ready (default: 40; more than the agents\' 10 s lease renewal)' },
       'default-not-ready-toleration-seconds': { type: 'string', value: 'SECONDS', help: 'how long new pods tolerate a not-ready node before they are evicted (default: 300)' },
       'default-unreachable-toleration-seconds': { type: 'string', value: 'SECONDS', help: 'how long new pods tolerate an unreachable node before they are evicted (default: 300)' },
       'node-eviction-rate': { type: 'string', value: 'PER_SECOND', help: 'lost nodes tainted for eviction per second in a healthy zone (default: 0.1)' },
@@ -149,6 +150,8 @@ export const COMMANDS: readonly CommandSpec[] = [
       'cluster-cidr': clusterCidr,
       'node-subnet-size': nodeSubnetSize,
       'subnet-lease-ttl': subnetLeaseTtl,
+      'node-monitor-grace-period': { type: 'string', value: 'SECONDS', help: 'the server\'s node grace: a node silent this long is lost (default: 40; short to see node loss)' },
+      'toleration-seconds': { type: 'string', value: 'SECONDS', help: 'how long pods tolerate a lost node before they are evicted and replaced (default: 30)' },
     },
     minPositionals: 0,
     maxPositionals: 0,

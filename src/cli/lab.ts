@@ -2,10 +2,11 @@
 import { existsSync } from 'node:fs';
 import { labDown } from '../lab/down.ts';
 import { execInNetns, resolveExecNetns } from '../lab/exec.ts';
-import { DEFAULT_LAB_NAME, MAX_NODES, labNameProblem, labStateDir, parseExecTarget, planLab, type LabNetworkOptions } from '../lab/plan.ts';
+import { DEFAULT_LAB_NAME, LAB_TOLERATION_SECONDS, MAX_NODES, labNameProblem, labStateDir, parseExecTarget, planLab, type LabNetworkOptions, type LabNodeLossOptions } from '../lab/plan.ts';
 import { labRoot, listLabs } from '../lab/state-file.ts';
 import { labList, labStatus } from '../lab/status.ts';
 import { labUp } from '../lab/up.ts';
+import { nodeLossOptions } from './server-node-loss.ts';
 import { UsageError, booleanOption, integerOption, stringOption, type RunCommand } from './args.ts';
 
 function labName(cmd: RunCommand): string {
@@ -30,7 +31,12 @@ export async function runLabUp(cmd: RunCommand): Promise<number> {
   if (cidr) network.clusterCidr = cidr;
   if (stringOption(cmd.options, 'node-subnet-size') !== undefined) network.nodeSubnetSize = integerOption(cmd.options, 'node-subnet-size', 8, 30, 24);
   if (stringOption(cmd.options, 'subnet-lease-ttl') !== undefined) network.subnetLeaseTtl = integerOption(cmd.options, 'subnet-lease-ttl', 2, 10 * 365 * 86400, 86400);
-  const { plan, port } = await labUp({ name, nodes, root: labRoot(), keepOnFailure: booleanOption(cmd.options, 'keep-on-failure'), network });
+  const nodeLoss: LabNodeLossOptions = {};
+  // Checked here as the server checks them, so a bad value fails before anything is built.
+  const { nodeGraceMs } = nodeLossOptions(cmd.options);
+  if (stringOption(cmd.options, 'node-monitor-grace-period') !== undefined) nodeLoss.nodeGraceSeconds = nodeGraceMs / 1000;
+  if (stringOption(cmd.options, 'toleration-seconds') !== undefined) nodeLoss.tolerationSeconds = integerOption(cmd.options, 'toleration-seconds', 0, 10 * 365 * 86400, LAB_TOLERATION_SECONDS);
+  const { plan, port } = await labUp({ name, nodes, root: labRoot(), keepOnFailure: booleanOption(cmd.options, 'keep-on-failure'), network, nodeLoss });
   process.stdout.write(
     [
       '',

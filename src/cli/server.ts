@@ -278,6 +278,7 @@ export async function runServer(cmd: RunCommand): Promise<number | undefined> {
       const controllers = await startControllers(client, {
         logger: logger.child({ component: 'controllers' }),
         informers,
+        nodeGraceMs: nodeLoss.nodeGraceMs,
         eviction: nodeLoss.eviction,
         registry: api.metrics,
         nodeIpam: { ipam, ...(podNetwork.leaseTtlMs ? { ttlMs: podNetwork.leaseTtlMs } : {}) },

@@ -225,7 +225,22 @@ export const LAB_USAGE_INTERVAL_SECONDS = 2;
  */
 export const LAB_TOLERATION_SECONDS = 30;
 
-export function serverCommand(plan: LabPlan, meshletBin: string, net: LabNetworkOptions = {}): string[] {
+/**
+ * How fast a lab notices a lost node (the server's --node-monitor-grace-period and
+ * --default-*-toleration-seconds): tests that lose a node on purpose shorten both;
+ * left out, the server's 40 s grace and LAB_TOLERATION_SECONDS.
+ */
+export interface LabNodeLossOptions {
+  nodeGraceSeconds?: number;
+  tolerationSeconds?: number;
+}
+
+export function labTolerationSeconds(nodeLoss: LabNodeLossOptions = {}): number {
+  return nodeLoss.tolerationSeconds ?? LAB_TOLERATION_SECONDS;
+}
+
+export function serverCommand(plan: LabPlan, meshletBin: string, net: LabNetworkOptions = {}, nodeLoss: LabNodeLossOptions = {}): string[] {
+  const toleration = String(labTolerationSeconds(nodeLoss));
   return [
     meshletBin, 'server',
     '--redis', labRedisUrl(plan),
@@ -234,8 +249,9 @@ export function serverCommand(plan: LabPlan, meshletBin: string, net: LabNetwork
     '--socket', plan.apiSocket,
     '--token-file', plan.tokenFile,
     '--address-file', plan.addressFile,
-    '--default-not-ready-toleration-seconds', String(LAB_TOLERATION_SECONDS),
-    '--default-unreachable-toleration-seconds', String(LAB_TOLERATION_SECONDS),
+    '--default-not-ready-toleration-seconds', toleration,
+    '--default-unreachable-toleration-seconds', toleration,
+    ...(nodeLoss.nodeGraceSeconds !== undefined ? ['--node-monitor-grace-period', String(nodeLoss.nodeGraceSeconds)] : []),
     '--netns-listen', `${plan.underlayNetns}=${API_UNDERLAY_IP}:${API_UNDERLAY_PORT}`,
     '--advertise-address', `${API_UNDERLAY_IP}:${API_UNDERLAY_PORT}`,
     '--lb-pool', LAB_LB_POOL,

@@ -12,8 +12,8 @@ import type { KubeObject } from '../core/types.ts';
 import { KUBELET_ENDPOINT_ANNOTATION, NODE_USER_PREFIX, VTEP_MAC_ANNOTATION } from '../core/well-known.ts';
 import { MESHLET_BIN } from './paths.ts';
 import {
-  AGENT_LAUNCHER, LAB_TOLERATION_SECONDS, agentCommand, labIdentities, labKubeconfig, labNamespacePrefix, labNamespacesIn, labStateDir, namespaceBatch,
-  nodeBatch, planLab, serverCommand, underlayBatch, type LabNetworkOptions, type LabPlan,
+  AGENT_LAUNCHER, agentCommand, labIdentities, labKubeconfig, labNamespacePrefix, labNamespacesIn, labStateDir, labTolerationSeconds, namespaceBatch,
+  nodeBatch, planLab, serverCommand, underlayBatch, type LabNetworkOptions, type LabNodeLossOptions, type LabPlan,
 } from './plan.ts';
 import { Progress } from './progress.ts';
 import { newLabState, withProcess, type LabState, type ProcessRecord } from './state.ts';
@@ -29,6 +29,8 @@ export interface LabUpOptions {
   readyTimeoutMs?: number;
   /** Pod-network options for every agent. */
   network?: LabNetworkOptions;
+  /** Node grace and tolerations of the server (short in tests that lose a node). */
+  nodeLoss?: LabNodeLossOptions;
 }
 
 export interface LabUpResult {
@@ -93,14 +95,15 @@ export async function labUp(opts: LabUpOptions, progress = new Progress()): Prom
     progress.step(`started redis-server (pid ${redis.pid}, unix socket only)`);
 
     record({ role: 'server' });
-    const server = spawnDetached('server', process.execPath, serverCommand(plan, MESHLET_BIN, opts.network), stateDir, plan.serverLog);
+    const server = spawnDetached('server', process.execPath, serverCommand(plan, MESHLET_BIN, opts.network, opts.nodeLoss), stateDir, plan.serverLog);
     record(server);
     const { port, caFile } = await waitForServer(plan, server);
     state = { ...state, api: { host: '127.0.0.1', port } };
     save();
     writeFileSync(plan.kubeconfig, stringify(labKubeconfig(plan, port, adminToken, readFileSync(caFile, 'utf8'))), { mode: 0o600 });
     progress.step(`started meshlet server (pid ${server.pid}) on https://127.0.0.1:${port} and ${plan.apiSocket}`);
-    progress.step(`pods tolerate a lost node for ${LAB_TOLERATION_SECONDS} s, then are evicted and replaced (--default-*-toleration-seconds; the server's default is 300 s)`);
+    const grace = opts.nodeLoss?.nodeGraceSeconds;
+    progress.step(`pods tolerate a lost node for ${labTolerationSeconds(opts.nodeLoss)} s, then are evicted and replaced (--default-*-toleration-seconds; the server's default is 300 s)${grace !== undefined ? `; a node is lost after ${grace} s without a heartbeat` : ''}`);
 
     const agents: { rec: ProcessRecord; log: string }[] = [];
     for (const node of plan.nodes) {

@@ -9,7 +9,7 @@ import dnsPacket from 'dns-packet';
 import { DNS_NODE_FLAGS } from '../../src/dns/node-flags.ts';
 import type { DnsPidFile } from '../../src/dns/process.ts';
 import type { FeedMessage, FeedReply } from '../../src/dns/feed.ts';
-import { MESHLET_BIN, runProcess } from './run.ts';
+import { MESHLET_BIN, runProcess, type RunResult } from './run.ts';
 
 export interface DnsProcess {
   child: ChildProcess;
@@ -99,9 +99,8 @@ export interface DigResult {
   raw: string;
 }
 
-/** Runs the real dig and parses its sections (+noall-free default output). */
-export async function dig(port: number, args: readonly string[], server = '127.0.0.1'): Promise<DigResult> {
-  const r = await runProcess('dig', [`@${server}`, '-p', String(port), '+tries=1', '+time=3', ...args], { timeoutMs: 20_000 });
+/** Parses dig's default output (status, flags, sections). */
+function parseDig(r: RunResult): DigResult {
   const raw = r.stdout;
   const status = /status: ([A-Z]+)/.exec(raw)?.[1] ?? `no answer (${r.code}): ${raw}${r.stderr}`;
   const flags = (/;; flags: ([a-z ]+);/.exec(raw)?.[1] ?? '').trim().split(/\s+/);
@@ -111,6 +110,21 @@ export async function dig(port: number, args: readonly string[], server = '127.0
   };
   return { status, flags, answers: section('ANSWER'), authority: section('AUTHORITY'), additional: section('ADDITIONAL'), raw };
 }
+
+/** Runs the real dig against a server on this host and parses its sections. */
+export async function dig(port: number, args: readonly string[], server = '127.0.0.1'): Promise<DigResult> {
+  return parseDig(await runProcess('dig', [`@${server}`, '-p', String(port), '+tries=1', '+time=3', ...args], { timeoutMs: 20_000 }));
+}
+
+/** Runs the real dig inside a network namespace (a pod's: it reads the pod's resolv.conf under /etc/netns), 3 tries of 2 s unless args say otherwise. */
+export async function digIn(netns: string, args: readonly string[]): Promise<DigResult> {
+  return parseDig(await runProcess('ip', ['netns', 'exec', netns, 'dig', '+tries=3', '+time=2', ...args], { timeoutMs: 60_000 }));
+}
+
+/** The answer records of one type. */
+export const answersOf = (d: DigResult, type: string): string[][] => d.answers.filter((a) => a[3] === type);
+/** The A records' addresses, sorted. */
+export const addressesOf = (d: DigResult): string[] => answersOf(d, 'A').map((a) => a[4]).sort();
 
 /** A stub upstream resolver on 127.0.0.1 (UDP and TCP) answering from a table, counting the queries it gets. */
 export class StubUpstream {

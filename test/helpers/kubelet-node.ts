@@ -7,7 +7,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
 import { startTestApiServer, type TestApiServer } from './api-server.ts';
 import { createClient } from '../../src/client/http-client.ts';
@@ -88,16 +87,5 @@ export async function startKubeletNode(opts: { name: string; subnet: string; kub
   } catch (err) {
     await stop();
     throw err;
-  }
-}
-
-/** Polls fn until it returns something truthy (no timing assertion: the limit only bounds a hang). */
-export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
   }
 }

@@ -4,32 +4,16 @@
 // a terminating pod), so that rollouts can progress.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { pino } from 'pino';
-import { startTestApiServer, type TestApiServer } from '../helpers/api-server.ts';
-import { KUBECTL, runProcess } from '../helpers/run.ts';
-import { waitFor } from '../helpers/kubelet-node.ts';
-import { createClient } from '../../src/client/http-client.ts';
-import { startControllers } from '../../src/controllers/index.ts';
+import { startControllerCluster, type ControllerCluster } from '../helpers/controller-cluster.ts';
+import { waitFor } from '../helpers/wait.ts';
 import type { ApiClient } from '../../src/client/types.ts';
 import type { KubeObject } from '../../src/core/types.ts';
 
 const NS = 'mlt-w3ds-ds';
-let api: TestApiServer;
+let cluster: ControllerCluster;
 let client: ApiClient;
-let manager: { stop(): Promise<void> };
-let work: string;
-let kubeletRunning = true;
-let kubelet: Promise<void>;
-
-async function kubectl(...args: string[]): Promise<string> {
-  const r = await runProcess(KUBECTL, ['--kubeconfig', api.kubeconfigPath, '--cache-dir', join(work, 'cache'), ...args], { env: { ...process.env, HOME: work }, timeoutMs: 60_000 });
-  assert.equal(r.code, 0, `kubectl ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout;
-}
 
 const node = (name: string, labels: Record<string, string> = {}): KubeObject => ({
   apiVersion: 'v1',
@@ -41,43 +25,14 @@ const node = (name: string, labels: Record<string, string> = {}): KubeObject => 
 const dsPods = async (): Promise<KubeObject[]> => (await client.list('pods', { namespace: NS, labelSelector: 'app=mlt-w3ds-agent' })).items;
 const nodesOf = (pods: KubeObject[]): string[] => pods.filter((p) => !p.metadata.deletionTimestamp).map((p) => (p.spec as { nodeName: string }).nodeName).sort();
 
-/** Stands in for the kubelets: marks bound pods Running and Ready, and finishes terminating ones. */
-async function fakeKubelets(): Promise<void> {
-  while (kubeletRunning) {
-    try {
-      for (const p of (await client.list('pods', { namespace: NS })).items) {
-        const name = p.metadata.name ?? '';
-        if (p.metadata.deletionTimestamp) await client.delete('pods', NS, name, { gracePeriodSeconds: 0 });
-        else if ((p.status as { phase?: string } | undefined)?.phase !== 'Running') {
-          const now = new Date().toISOString();
-          await client.patch('pods', NS, name, { status: { phase: 'Running', conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: now }] } }, 'merge', { subresource: 'status' });
-        }
-      }
-    } catch {
-      // a pod went between list and write: next round
-    }
-    await sleep(100);
-  }
-}
-
 before(async () => {
-  api = await startTestApiServer();
-  work = mkdtempSync(join(tmpdir(), 'mlt-w3ds-ds-'));
-  client = createClient({ server: api.url, token: api.token });
-  // A long grace: these nodes have no heartbeat, and must stay Ready for the test.
-  manager = await startControllers(client, { logger: pino({ level: 'silent' }), identity: 'mlt-w3ds', retryPeriodMs: 200, nodeGraceMs: 600_000 });
-  await client.create('namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } });
+  cluster = await startControllerCluster({ tag: 'mlt-w3ds-ds', namespace: NS });
+  client = cluster.client;
   for (const n of ['mlt-w3ds-n1', 'mlt-w3ds-n2']) await client.create('nodes', node(n));
-  kubelet = fakeKubelets();
 });
 
 after(async () => {
-  kubeletRunning = false;
-  await kubelet;
-  await manager?.stop();
-  client?.close();
-  await api?.stop();
-  if (work) rmSync(work, { recursive: true, force: true });
+  await cluster?.stop();
 });
 
 const manifest = (image: string): string => `apiVersion: apps/v1
@@ -100,11 +55,11 @@ spec:
 `;
 
 test('a DaemonSet follows nodes joining and leaving, rolls out a new template, and kubectl shows it', async () => {
-  const file = join(work, 'ds.yaml');
+  const file = join(cluster.work, 'ds.yaml');
   writeFileSync(file, manifest('busybox:1'));
-  await kubectl('apply', '-f', file);
+  await cluster.kubectl.ok('apply', '-f', file);
   await waitFor('a pod on each of the 2 nodes', async () => nodesOf(await dsPods()).join() === 'mlt-w3ds-n1,mlt-w3ds-n2');
-  await kubectl('-n', NS, 'rollout', 'status', 'ds/mlt-w3ds-agent', '--timeout=30s');
+  await cluster.kubectl.ok('-n', NS, 'rollout', 'status', 'ds/mlt-w3ds-agent', '--timeout=30s');
 
   // A node joins: it gets a pod. A node leaves: its pod goes. A node that does not match the nodeSelector never gets one.
   await client.create('nodes', node('mlt-w3ds-n3'));
@@ -112,15 +67,15 @@ test('a DaemonSet follows nodes joining and leaving, rolls out a new template, a
   await client.delete('nodes', '', 'mlt-w3ds-n2');
   await waitFor('the departed node\'s pod gone', async () => (await dsPods()).map((p) => (p.spec as { nodeName: string }).nodeName).sort().join() === 'mlt-w3ds-n1,mlt-w3ds-n3');
 
-  const table = await kubectl('-n', NS, 'get', 'ds');
+  const table = await cluster.kubectl.ok('-n', NS, 'get', 'ds');
   assert.match(table.split('\n')[0], /^NAME\s+DESIRED\s+CURRENT\s+READY\s+UP-TO-DATE\s+AVAILABLE\s+NODE SELECTOR\s+AGE$/);
-  await waitFor('status 2/2/2', async () => /mlt-w3ds-agent\s+2\s+2\s+2\s+2\s+2\s+<none>/.test(await kubectl('-n', NS, 'get', 'ds')));
+  await waitFor('status 2/2/2', async () => /mlt-w3ds-agent\s+2\s+2\s+2\s+2\s+2\s+<none>/.test(await cluster.kubectl.ok('-n', NS, 'get', 'ds')));
 
   // A new template rolls node by node; rollout status waits for it; history has both revisions.
   const before = new Set((await dsPods()).map((p) => p.metadata.name));
   writeFileSync(file, manifest('busybox:2'));
-  await kubectl('apply', '-f', file);
-  await kubectl('-n', NS, 'rollout', 'status', 'ds/mlt-w3ds-agent', '--timeout=60s');
+  await cluster.kubectl.ok('apply', '-f', file);
+  await cluster.kubectl.ok('-n', NS, 'rollout', 'status', 'ds/mlt-w3ds-agent', '--timeout=60s');
   const after = await dsPods();
   assert.equal(after.length, 2);
   for (const p of after) {
@@ -129,21 +84,21 @@ test('a DaemonSet follows nodes joining and leaving, rolls out a new template, a
   }
   const hashes = new Set(after.map((p) => p.metadata.labels?.['controller-revision-hash']));
   assert.equal(hashes.size, 1);
-  const history = await kubectl('-n', NS, 'rollout', 'history', 'ds/mlt-w3ds-agent');
+  const history = await cluster.kubectl.ok('-n', NS, 'rollout', 'history', 'ds/mlt-w3ds-agent');
   assert.match(history, /REVISION\s+CHANGE-CAUSE\n1\s+<none>\n2\s+<none>/);
-  const revs = await kubectl('-n', NS, 'get', 'controllerrevisions');
+  const revs = await cluster.kubectl.ok('-n', NS, 'get', 'controllerrevisions');
   assert.match(revs.split('\n')[0], /^NAME\s+CONTROLLER\s+REVISION\s+AGE$/);
   assert.match(revs, /daemonset\.apps\/mlt-w3ds-agent\s+2\s/);
 
   // Undo goes back to the first template, as revision 3.
-  await kubectl('-n', NS, 'rollout', 'undo', 'ds/mlt-w3ds-agent');
+  await cluster.kubectl.ok('-n', NS, 'rollout', 'undo', 'ds/mlt-w3ds-agent');
   await waitFor('pods back on busybox:1', async () => {
     const pods = (await dsPods()).filter((p) => !p.metadata.deletionTimestamp);
     return pods.length === 2 && pods.every((p) => (p.spec as { containers: { image: string }[] }).containers[0].image === 'busybox:1');
   });
-  assert.match(await kubectl('-n', NS, 'rollout', 'history', 'ds/mlt-w3ds-agent'), /\n2\s+<none>\n3\s+<none>/);
+  assert.match(await cluster.kubectl.ok('-n', NS, 'rollout', 'history', 'ds/mlt-w3ds-agent'), /\n2\s+<none>\n3\s+<none>/);
 
   // Deleting the DaemonSet collects its pods and revisions.
-  await kubectl('-n', NS, 'delete', 'ds', 'mlt-w3ds-agent');
+  await cluster.kubectl.ok('-n', NS, 'delete', 'ds', 'mlt-w3ds-agent');
   await waitFor('pods and revisions collected', async () => (await dsPods()).length === 0 && (await client.list('controllerrevisions.apps', { namespace: NS })).items.length === 0);
 });

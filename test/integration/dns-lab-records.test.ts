@@ -19,7 +19,6 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { labUp } from '../../src/lab/up.ts';
 import { labDown } from '../../src/lab/down.ts';
 import { labAdminClient } from '../../src/lab/api.ts';
@@ -32,6 +31,11 @@ import { readDnsPidFile } from '../../src/dns/process.ts';
 import type { ApiClient } from '../../src/client/types.ts';
 import type { KubeObject } from '../../src/core/types.ts';
 import { KUBECTL, runProcess, type RunResult } from '../helpers/run.ts';
+
+import { waitFor } from '../helpers/wait.ts';
+import { hostPod as pod, serviceFixture as service } from '../helpers/object-fixtures.ts';
+import { addressesOf as addresses, digIn as dig, answersOf as ofType } from '../helpers/dns.ts';
+import { waitRunning } from '../../bench/lab-harness.ts';
 
 const execFileP = promisify(execFile);
 const root = mkdtempSync(join(tmpdir(), 'mlt-dns-records-lab-'));
@@ -48,55 +52,9 @@ const stubQueries: { name: string; type: string }[] = [];
 /** The client pods: one per node. */
 const clients: { node: string; netns: string; ip: string }[] = [];
 
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
-
-function pod(podName: string, node: string, labels: Record<string, string> = {}, extra: Record<string, unknown> = {}, container: Record<string, unknown> = {}): KubeObject {
-  return {
-    apiVersion: 'v1', kind: 'Pod', metadata: { name: podName, namespace: 'default', labels },
-    spec: { nodeSelector: { 'kubernetes.io/hostname': node }, terminationGracePeriodSeconds: 1, containers: [{ name: 'main', image: 'host', command: ['sleep', '3600'], ...container }], ...extra },
-  };
-}
-
-async function runningPod(podName: string): Promise<KubeObject> {
-  return waitFor(`pod ${podName} Running`, async () => {
-    const p = await client.get('pods', 'default', podName);
-    const st = (p?.status ?? {}) as { phase?: string; podIP?: string };
-    return p && st.phase === 'Running' && st.podIP ? p : undefined;
-  }, 60_000);
-}
+const runningPod = (podName: string): Promise<KubeObject> => waitRunning(client, 'default', podName);
 
 const podIP = async (podName: string): Promise<string> => ((await runningPod(podName)).status as { podIP: string }).podIP;
-
-function service(svcName: string, spec: Record<string, unknown>): KubeObject {
-  return { apiVersion: 'v1', kind: 'Service', metadata: { name: svcName, namespace: 'default' }, spec };
-}
-
-interface Dig { status: string; flags: string[]; answers: string[][]; authority: string[][]; additional: string[][]; raw: string }
-
-async function dig(netns: string, args: string[]): Promise<Dig> {
-  const r = await execFileP('ip', ['netns', 'exec', netns, 'dig', '+tries=3', '+time=2', ...args]).catch((e: { stdout?: string; stderr?: string }) => ({ stdout: e.stdout ?? '', stderr: e.stderr ?? '' }));
-  const raw = r.stdout;
-  const section = (s: string): string[][] => {
-    const m = new RegExp(`;; ${s} SECTION:\\n([\\s\\S]*?)(?:\\n\\n|$)`).exec(raw);
-    return m ? m[1].split('\n').filter((l) => l && !l.startsWith(';')).map((l) => l.split(/\s+/)) : [];
-  };
-  return {
-    status: /status: ([A-Z]+)/.exec(raw)?.[1] ?? `no answer: ${raw}${r.stderr}`,
-    flags: (/;; flags: ([a-z ]+);/.exec(raw)?.[1] ?? '').trim().split(' '),
-    answers: section('ANSWER'), authority: section('AUTHORITY'), additional: section('ADDITIONAL'), raw,
-  };
-}
-
-const ofType = (d: Dig, type: string): string[][] => d.answers.filter((a) => a[3] === type);
-const addresses = (d: Dig): string[] => ofType(d, 'A').map((a) => a[4]).sort();
 
 /** The sum of the node DNS process's meshlet_dns_requests_total (its /metrics on its health socket). */
 async function dnsRequests(dataDir: string): Promise<number> {

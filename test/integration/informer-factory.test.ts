@@ -15,6 +15,7 @@ import { runControllers } from '../../src/controllers/index.ts';
 import { Scheduler } from '../../src/scheduler/scheduler.ts';
 import type { ApiClient } from '../../src/client/types.ts';
 import type { KubeObject } from '../../src/core/types.ts';
+import { deploymentFixture } from '../helpers/object-fixtures.ts';
 
 let api: TestApiServer;
 let client: ApiClient;
@@ -71,16 +72,7 @@ test('the controllers and the scheduler share one watch per kind, and both work 
   await until(`${keys.length} watches open on the server`, async () => (await openWatches()) === keys.length);
 
   // The shared cache drives both: the Deployment's pod (controllers) gets bound (scheduler).
-  await client.create('deployments.apps', {
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: { name: 'inf-web', namespace: 'default' },
-    spec: {
-      replicas: 1,
-      selector: { matchLabels: { app: 'inf-web' } },
-      template: { metadata: { labels: { app: 'inf-web' } }, spec: { containers: [{ name: 'c', image: 'busybox' }] } },
-    },
-  });
+  await client.create('deployments.apps', deploymentFixture('inf-web', { replicas: 1, container: 'c', image: 'busybox' }));
   await until('the pod bound to inf-n1', async () => {
     const pods = (await client.list('pods', { namespace: 'default', labelSelector: 'app=inf-web' })).items;
     return pods.length === 1 && (pods[0].spec as { nodeName?: string }).nodeName === 'inf-n1';

@@ -4,29 +4,21 @@
 // its one-minute schedule comes round while the Job cases run.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { startKubeletNode, waitFor, NODE_NAME, type KubeletNode } from '../helpers/kubelet-node.ts';
-import { KUBECTL, runProcess, type RunResult } from '../helpers/run.ts';
+import { startKubeletNode, NODE_NAME, type KubeletNode } from '../helpers/kubelet-node.ts';
+import { waitFor } from '../helpers/wait.ts';
+import { kubectlFor, type Kubectl } from '../helpers/kubectl.ts';
 import { startControllers } from '../../src/controllers/index.ts';
 import type { KubeObject } from '../../src/core/types.ts';
 
 let node: KubeletNode;
 let manager: { stop(): Promise<void> } | undefined;
 let work = '';
+let kc: Kubectl;
 
-function kubectl(args: string[]): Promise<RunResult> {
-  return runProcess(KUBECTL, ['--kubeconfig', node.api.kubeconfigPath, '--cache-dir', join(work, 'cache'), ...args], { env: { ...process.env, HOME: work } });
-}
-
-async function apply(obj: object): Promise<void> {
-  const file = join(work, `obj-${Math.random().toString(36).slice(2)}.json`);
-  writeFileSync(file, JSON.stringify(obj));
-  const r = await kubectl(['apply', '-f', file]);
-  assert.equal(r.code, 0, r.stderr);
-}
 
 const podTemplate = (script: string, extra: Record<string, unknown> = {}) => ({
   spec: {
@@ -50,8 +42,9 @@ describe('Jobs and CronJobs with a kubelet and kubectl', { concurrency: false },
   before(async () => {
     work = mkdtempSync(join(tmpdir(), 'mlt-w3jobs-'));
     node = await startKubeletNode({ name: 'w3jobs', subnet: '10.252.7.0/24' });
+    kc = kubectlFor(node.api.kubeconfigPath, work);
     manager = await startControllers(node.client, { logger: pino({ level: 'silent' }), identity: 'w3jobs-test', retryPeriodMs: 200 });
-    await apply({
+    await kc.apply({
       apiVersion: 'batch/v1',
       kind: 'CronJob',
       metadata: { name: 'mlt-w3jobs-tick', namespace: 'default' },
@@ -66,7 +59,7 @@ describe('Jobs and CronJobs with a kubelet and kubectl', { concurrency: false },
   });
 
   test('a Job with completions 5 and parallelism 2 completes', async () => {
-    await apply(jobManifest('mlt-w3jobs-five', { completions: 5, parallelism: 2, template: podTemplate('exit 0') }));
+    await kc.apply(jobManifest('mlt-w3jobs-five', { completions: 5, parallelism: 2, template: podTemplate('exit 0') }));
     const done = await waitFor('Complete', async () => {
       const j = await getJob('mlt-w3jobs-five');
       return condition(j, 'Complete') ? j : undefined;
@@ -78,14 +71,14 @@ describe('Jobs and CronJobs with a kubelet and kubectl', { concurrency: false },
     const pods = (await node.client.list('pods', { namespace: 'default', labelSelector: 'batch.kubernetes.io/job-name=mlt-w3jobs-five' })).items;
     assert.equal(pods.length, 5);
     for (const p of pods) assert.equal(p.metadata.ownerReferences?.[0].uid, done.metadata.uid);
-    const r = await kubectl(['get', 'job', 'mlt-w3jobs-five']);
+    const r = await kc.run(['get', 'job', 'mlt-w3jobs-five']);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^NAME\s+STATUS\s+COMPLETIONS\s+DURATION\s+AGE/m);
     assert.match(r.stdout, /mlt-w3jobs-five\s+Complete\s+5\/5\s/);
   });
 
   test('an Indexed Job gives each pod its JOB_COMPLETION_INDEX', async () => {
-    await apply(jobManifest('mlt-w3jobs-idx', { completions: 3, parallelism: 3, completionMode: 'Indexed', template: podTemplate('test "$JOB_COMPLETION_INDEX" -ge 0 && test "$JOB_COMPLETION_INDEX" -lt 3') }));
+    await kc.apply(jobManifest('mlt-w3jobs-idx', { completions: 3, parallelism: 3, completionMode: 'Indexed', template: podTemplate('test "$JOB_COMPLETION_INDEX" -ge 0 && test "$JOB_COMPLETION_INDEX" -lt 3') }));
     const done = await waitFor('Complete', async () => {
       const j = await getJob('mlt-w3jobs-idx');
       return condition(j, 'Complete') ? j : undefined;
@@ -94,7 +87,7 @@ describe('Jobs and CronJobs with a kubelet and kubectl', { concurrency: false },
   });
 
   test('a failing Job stops at its backoffLimit', async () => {
-    await apply(jobManifest('mlt-w3jobs-fail', { backoffLimit: 1, template: podTemplate('exit 3') }));
+    await kc.apply(jobManifest('mlt-w3jobs-fail', { backoffLimit: 1, template: podTemplate('exit 3') }));
     const failed = await waitFor('Failed', async () => {
       const j = await getJob('mlt-w3jobs-fail');
       return condition(j, 'Failed') ? j : undefined;
@@ -103,7 +96,7 @@ describe('Jobs and CronJobs with a kubelet and kubectl', { concurrency: false },
     assert.equal((failed.status as { failed: number }).failed, 2);
     const pods = (await node.client.list('pods', { namespace: 'default', labelSelector: 'batch.kubernetes.io/job-name=mlt-w3jobs-fail' })).items;
     assert.equal(pods.length, 2, 'no pod after the limit');
-    const r = await kubectl(['get', 'job', 'mlt-w3jobs-fail']);
+    const r = await kc.run(['get', 'job', 'mlt-w3jobs-fail']);
     assert.match(r.stdout, /mlt-w3jobs-fail\s+Failed\s+0\/1\s/);
   });
 
@@ -121,7 +114,7 @@ describe('Jobs and CronJobs with a kubelet and kubectl', { concurrency: false },
       return (c?.status as { lastSuccessfulTime?: string } | undefined)?.lastSuccessfulTime ? c : undefined;
     });
     assert.equal((after.status as { lastScheduleTime: string }).lastScheduleTime, scheduled);
-    const r = await kubectl(['get', 'jobs,cronjobs']);
+    const r = await kc.run(['get', 'jobs,cronjobs']);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^NAME\s+SCHEDULE\s+TIMEZONE\s+SUSPEND\s+ACTIVE\s+LAST SCHEDULE\s+AGE/m);
     assert.match(r.stdout, /cronjob\.batch\/mlt-w3jobs-tick\s+\*\/1 \* \* \* \*\s+Europe\/Berlin\s+False\s+\d+\s+\d+s\s/);
@@ -129,7 +122,7 @@ describe('Jobs and CronJobs with a kubelet and kubectl', { concurrency: false },
   });
 
   test('deleting a Job collects its pods', async () => {
-    const r = await kubectl(['delete', 'job', 'mlt-w3jobs-five']);
+    const r = await kc.run(['delete', 'job', 'mlt-w3jobs-five']);
     assert.equal(r.code, 0, r.stderr);
     await waitFor('pods gone', async () => {
       const pods = (await node.client.list('pods', { namespace: 'default', labelSelector: 'batch.kubernetes.io/job-name=mlt-w3jobs-five' })).items;

@@ -11,8 +11,10 @@ import assert from 'node:assert/strict';
 import { writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { startKubeletNode, waitFor, type KubeletNode } from '../helpers/kubelet-node.ts';
+import { startKubeletNode, type KubeletNode } from '../helpers/kubelet-node.ts';
+import { waitFor } from '../helpers/wait.ts';
 import type { ApiClient } from '../../src/client/types.ts';
+import type { KubeObject } from '../../src/core/types.ts';
 import type { KubeletPod } from '../../src/kubelet/pod-spec.ts';
 
 let node: KubeletNode | undefined;
@@ -55,6 +57,11 @@ async function events(name: string): Promise<{ reason: string; message: string; 
     .map((e) => e as unknown as { reason: string; message: string; type: string });
 }
 
+/** A pod on the test's node, in default, with these (probed) containers. */
+const probedPod = (name: string, containers: Record<string, unknown>[]): KubeObject => ({
+  apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'default' }, spec: { nodeName: 'n1', terminationGracePeriodSeconds: 1, containers },
+});
+
 async function deletePod(name: string): Promise<void> {
   await client!.delete('pods', 'default', name, { gracePeriodSeconds: 0 }).catch(() => undefined);
   await waitFor(`${name} gone`, async () => ((await pod(name)) === undefined ? true : undefined), 60_000);
@@ -62,22 +69,13 @@ async function deletePod(name: string): Promise<void> {
 
 test('readiness (httpGet, named port, headers): Ready only once the server answers', async () => {
   const go = tmpFile('http-go');
-  await client!.create('pods', {
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: { name: 'ready-http', namespace: 'default' },
-    spec: {
-      nodeName: 'n1',
-      terminationGracePeriodSeconds: 1,
-      containers: [{
-        name: 'web',
-        image: 'python',
-        command: ['sh', '-c', `while [ ! -f ${go} ]; do sleep 0.2; done; exec /usr/bin/python3 -m http.server 18080 --bind 0.0.0.0`],
-        ports: [{ name: 'web', containerPort: 18080 }],
-        readinessProbe: { httpGet: { port: 'web', path: '/', httpHeaders: [{ name: 'X-Probe', value: 'meshlet' }] }, periodSeconds: 1 },
-      }],
-    },
-  });
+  await client!.create('pods', probedPod('ready-http', [{
+    name: 'web',
+    image: 'python',
+    command: ['sh', '-c', `while [ ! -f ${go} ]; do sleep 0.2; done; exec /usr/bin/python3 -m http.server 18080 --bind 0.0.0.0`],
+    ports: [{ name: 'web', containerPort: 18080 }],
+    readinessProbe: { httpGet: { port: 'web', path: '/', httpHeaders: [{ name: 'X-Probe', value: 'meshlet' }] }, periodSeconds: 1 },
+  }]));
   try {
     // The server cannot listen before the test lets it: running and unready, deterministically.
     const unready = await waitFor('running, probed and unready', async () => {
@@ -109,22 +107,13 @@ test('readiness (httpGet, named port, headers): Ready only once the server answe
 
 test('liveness (exec inside the container): failing probes kill and restart the container', async () => {
   const healthy = tmpFile('healthy');
-  await client!.create('pods', {
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: { name: 'live-exec', namespace: 'default' },
-    spec: {
-      nodeName: 'n1',
-      terminationGracePeriodSeconds: 1,
-      containers: [{
-        name: 'main',
-        image: 'busybox',
-        // Healthy for a while, then the file goes: the probe (run inside the container's mount and PID namespaces) fails.
-        command: ['sh', '-c', `touch ${healthy}; sleep 3; rm -f ${healthy}; echo unhealthy now; exec sleep 3600`],
-        livenessProbe: { exec: { command: ['sh', '-c', `test -f ${healthy} || { echo "no ${healthy} in pid namespace of $$"; exit 1; }`] }, periodSeconds: 1, failureThreshold: 2 },
-      }],
-    },
-  });
+  await client!.create('pods', probedPod('live-exec', [{
+    name: 'main',
+    image: 'busybox',
+    // Healthy for a while, then the file goes: the probe (run inside the container's mount and PID namespaces) fails.
+    command: ['sh', '-c', `touch ${healthy}; sleep 3; rm -f ${healthy}; echo unhealthy now; exec sleep 3600`],
+    livenessProbe: { exec: { command: ['sh', '-c', `test -f ${healthy} || { echo "no ${healthy} in pid namespace of $$"; exit 1; }`] }, periodSeconds: 1, failureThreshold: 2 },
+  }]));
   try {
     const restarted = await waitFor('restartCount ≥ 1', async () => {
       const p = await pod('live-exec');
@@ -145,29 +134,20 @@ test('liveness (exec inside the container): failing probes kill and restart the 
 });
 
 test('tcpSocket: passes against a listener, fails against a closed port', async () => {
-  await client!.create('pods', {
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: { name: 'tcp', namespace: 'default' },
-    spec: {
-      nodeName: 'n1',
-      terminationGracePeriodSeconds: 1,
-      containers: [
-        {
-          name: 'open',
-          image: 'python',
-          command: ['/usr/bin/python3', '-m', 'http.server', '18081', '--bind', '0.0.0.0'],
-          readinessProbe: { tcpSocket: { port: 18081 }, periodSeconds: 1 },
-        },
-        {
-          name: 'closed',
-          image: 'busybox',
-          command: ['sleep', '3600'],
-          readinessProbe: { tcpSocket: { port: 18082 }, periodSeconds: 1 },
-        },
-      ],
+  await client!.create('pods', probedPod('tcp', [
+    {
+      name: 'open',
+      image: 'python',
+      command: ['/usr/bin/python3', '-m', 'http.server', '18081', '--bind', '0.0.0.0'],
+      readinessProbe: { tcpSocket: { port: 18081 }, periodSeconds: 1 },
     },
-  });
+    {
+      name: 'closed',
+      image: 'busybox',
+      command: ['sleep', '3600'],
+      readinessProbe: { tcpSocket: { port: 18082 }, periodSeconds: 1 },
+    },
+  ]));
   try {
     const p = await waitFor('open ready, closed probed', async () => {
       const x = await pod('tcp');

@@ -20,6 +20,7 @@ import { reconcilePod } from '../../src/kubelet/reconcile.ts';
 import { podStatus } from '../../src/kubelet/status.ts';
 import type { KubeletPod, ContainerStateWaiting } from '../../src/kubelet/pod-spec.ts';
 import type { SandboxConfig } from '../../src/kubelet/sandbox-plan.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const tag = `mlt-${randomBytes(3).toString('hex')}-`;
 const nodeNs = `${tag}node`;
@@ -51,15 +52,6 @@ async function sandboxFor(pod: KubeletPod): Promise<SandboxRecord> {
   return sandboxes.create(pod, { ip: `10.251.7.${nextIp++}`, prefixLength: 24, gateway: GW });
 }
 
-async function waitFor<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 async function collect(stream: NodeJS.ReadableStream): Promise<string> {
   let s = '';

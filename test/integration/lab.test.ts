@@ -132,6 +132,9 @@ test('a two-node lab: nodes Ready in kubectl, underlay inside the namespaces, ex
   assert.match(nodes, /node-2\s+Ready/);
   assert.match(nodes, /172\.31\.0\.11/);
 
+  // The second lab (below) comes up meanwhile, beside this one.
+  const upB = mustRun(['lab', 'up', '--nodes', '1', '--name', labB]);
+  upB.catch(() => undefined); // awaited below; a failure is reported there
   const addr = await mustRun(['lab', 'exec', '--name', labA, 'node/node-1', '--', 'ip', '-4', 'addr', 'show', 'eth0']);
   assert.match(addr.stdout, /inet 172\.31\.0\.11\/24/);
   const ping = await mustRun(['lab', 'exec', '--name', labA, 'node/node-1', '--', 'ping', '-c1', '-W2', '172.31.0.12']);
@@ -177,7 +180,7 @@ test('a two-node lab: nodes Ready in kubectl, underlay inside the namespaces, ex
   assert.match(again.stderr, /already exists.*lab down/);
 
   // A second lab side by side: its own namespaces, port and state.
-  await mustRun(['lab', 'up', '--nodes', '1', '--name', labB]);
+  await upB;
   const { stdout: nodesB } = await execFileP(KUBECTL, ['--kubeconfig', join(root, labB, 'kubeconfig'), '--cache-dir', cacheDir, 'get', 'nodes']);
   assert.match(nodesB, /node-1\s+Ready/);
   assert.doesNotMatch(nodesB, /node-2/);

@@ -20,6 +20,7 @@ import { Progress } from '../../src/lab/progress.ts';
 import { MESHLET_BIN } from '../../src/lab/paths.ts';
 import { listNetns } from '../../src/lab/system.ts';
 import type { RunReport } from '../../src/netpol/report.ts';
+import { openMatrixBut } from '../helpers/netpol-matrix.ts';
 
 const CASES_DIR = join(import.meta.dirname, '../unit/policy-cases');
 const SUBSET = [
@@ -86,9 +87,7 @@ test('the representative subset matches every expected matrix in a 3-node lab of
 test('an expectation that is wrong on purpose fails with exit code 1 and names the differing cell (existing lab, --name)', async () => {
   assert.ok(labName, 'the first test kept its lab');
   const file = join(root, 'wrong.yaml');
-  const rows = ['x/a', 'x/b', 'x/c', 'y/a', 'y/b', 'y/c', 'z/a', 'z/b', 'z/c'];
-  const matrix = [`from ${rows.join(' ')}`, ...rows.map((f) => `${f} ${rows.map((t) => (f === t ? '-' : f === 'x/b' && t === 'x/a' ? 'X' : '.')).join(' ')}`)].join('\n');
-  writeFileSync(file, `name: wrong-on-purpose\nsteps:\n  - name: no policy, but x/b -> x/a expected closed\n    expect:\n      - probes: [80/TCP]\n        matrix: |\n${matrix.split('\n').map((l) => `          ${l}`).join('\n')}\n`);
+  writeFileSync(file, `name: wrong-on-purpose\nsteps:\n  - name: no policy, but x/b -> x/a expected closed\n    expect:\n      - probes: [80/TCP]\n        matrix: |\n${openMatrixBut([['x/b', 'x/a']], '          ')}\n`);
   const run = await meshlet(['netpol', 'run', file, '--name', labName, '--json', '--timeout', '2s']);
   assert.equal(run.code, 1, run.stderr.slice(-2000));
   const report = JSON.parse(run.stdout) as RunReport;

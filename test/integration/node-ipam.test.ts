@@ -18,6 +18,7 @@ import { runControllers } from '../../src/controllers/index.ts';
 import { buildNode, buildNodeLease, leaseRenewal, type NodeFacts } from '../../src/agent/node-object.ts';
 import { NODE_LEASE_NAMESPACE } from '../../src/core/well-known.ts';
 import type { KubeObject } from '../../src/core/types.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const LEASES = 'leases.coordination.k8s.io';
 const TTL_MS = 3000;
@@ -28,15 +29,6 @@ let ipam: Ipam;
 let stopControllers: (() => Promise<void>) | undefined;
 const beating = new Map<string, NodeJS.Timeout>();
 
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 const podCidrs = async (name: string): Promise<string[] | undefined> => {
   const n = await client.get('nodes', '', name);

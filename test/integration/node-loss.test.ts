@@ -1,9 +1,11 @@
 // Node loss heals by itself, in ONE 3-node lab (root): a 6-replica Deployment
 // spread over the nodes and a pod that tolerates an unreachable node forever;
 // node-3's agent and its pods' processes are killed with SIGKILL (only the
-// PIDs the lab and its kubelets recorded). After the heartbeat grace (40 s)
-// node-3 turns Ready=Unknown and its pods Ready=False (EndpointSlices drop
-// them at once); after the lab's 30 s toleration they are evicted and the
+// PIDs the lab and its kubelets recorded). After the heartbeat grace (the lab's
+// --node-monitor-grace-period, 20 s here; the server's default is 40 s) node-3
+// turns Ready=Unknown and its pods Ready=False (EndpointSlices drop them at
+// once); after the toleration (--toleration-seconds, 5 s here; the lab's default
+// is 30 s) they are evicted and the
 // ReplicaSet replaces them on node-1 and node-2. The tolerating pod stays.
 // When node-3's agent comes back, its kubelet finishes the evicted pods'
 // deletion, removes their namespaces and frees their IPs, and adopts the pod
@@ -14,7 +16,6 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { podNetnsName } from '../../src/kubelet/names.ts';
 import { podProcesses, restartAgent } from '../../src/lab/agents.ts';
 import { labAdminClient, getOverSocket } from '../../src/lab/api.ts';
@@ -24,12 +25,16 @@ import type { LabState, ProcessRecord } from '../../src/lab/state.ts';
 import type { ApiClient } from '../../src/client/types.ts';
 import type { KubeObject } from '../../src/core/types.ts';
 import { KUBECTL, runMeshlet, runProcess } from '../helpers/run.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'mlt-nodeloss-'));
 const lab = `mltnl${randomBytes(2).toString('hex')}`;
 const prefix = `ml-${lab}-`;
 const LOST = 'node-3';
 const REPLICAS = 6;
+/** Short on purpose (lab up flags): the test waits for both. */
+const GRACE_SECONDS = 20;
+const TOLERATION_SECONDS = 5;
 const env = { ...process.env, MESHLET_LAB_ROOT: root };
 let plan: LabPlan;
 let client: ApiClient;
@@ -46,26 +51,12 @@ const getPod = async (name: string): Promise<Pod | undefined> => (await client.g
 const labState = (): LabState => JSON.parse(readFileSync(join(root, lab, 'state.json'), 'utf8')) as LabState;
 const agentRecord = (node: string): ProcessRecord => labState().processes.find((p) => p.role === `agent ${node}`)!;
 
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, ms: number): Promise<T> {
-  const end = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > end) throw new Error(`timed out after ${ms / 1000} s waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-    await sleep(250);
-  }
-}
 
 before(async () => {
   assert.equal(process.getuid?.(), 0, 'the lab test needs root');
-  const up = await runMeshlet(['lab', 'up', '--nodes', '3', '--name', lab], { env });
+  const up = await runMeshlet(['lab', 'up', '--nodes', '3', '--name', lab, '--node-monitor-grace-period', String(GRACE_SECONDS), '--toleration-seconds', String(TOLERATION_SECONDS)], { env });
   if (up.code !== 0) throw new Error(`lab up failed: ${up.stderr}${up.stdout}`);
-  assert.match(up.stdout, /pods tolerate a lost node for 30 s/, 'lab up says how long pods tolerate a lost node');
+  assert.match(up.stdout, new RegExp(`pods tolerate a lost node for ${TOLERATION_SECONDS} s.*; a node is lost after ${GRACE_SECONDS} s without a heartbeat`), 'lab up says how long pods tolerate a lost node');
   plan = planLab(lab, 3, join(root, lab));
   client = labAdminClient(plan);
 });
@@ -97,10 +88,10 @@ test('a lost node\'s pods turn not ready, are evicted after the toleration and r
     return pods.filter(readyRunning).length === REPLICAS && pods.some((p) => p.spec.nodeName === LOST) ? pods : undefined;
   }, 90_000);
   const stayer = await waitFor('stayer Running', async () => { const p = await getPod('stayer'); return p && readyRunning(p) ? p : undefined; }, 60_000);
-  // Admission gave the Deployment's pods the default tolerations (the lab's 30 s); the stayer kept its own and got only not-ready.
+  // Admission gave the Deployment's pods the default tolerations (the lab's, as given); the stayer kept its own and got only not-ready.
   const tolerations = (p: KubeObject) => ((p.spec as { tolerations?: { key: string; tolerationSeconds?: number }[] }).tolerations ?? []).map((x) => `${x.key}=${x.tolerationSeconds ?? 'forever'}`).sort();
-  assert.deepEqual(tolerations(spread[0]), ['node.kubernetes.io/not-ready=30', 'node.kubernetes.io/unreachable=30']);
-  assert.deepEqual(tolerations(stayer), ['node.kubernetes.io/not-ready=30', 'node.kubernetes.io/unreachable=forever']);
+  assert.deepEqual(tolerations(spread[0]), [`node.kubernetes.io/not-ready=${TOLERATION_SECONDS}`, `node.kubernetes.io/unreachable=${TOLERATION_SECONDS}`]);
+  assert.deepEqual(tolerations(stayer), [`node.kubernetes.io/not-ready=${TOLERATION_SECONDS}`, 'node.kubernetes.io/unreachable=forever']);
   const victims = spread.filter((p) => p.spec.nodeName === LOST);
   t.diagnostic(`replicas per node: ${['node-1', 'node-2', 'node-3'].map((n) => `${n}=${spread.filter((p) => p.spec.nodeName === n).length}`).join(' ')}`);
 
@@ -135,7 +126,7 @@ test('a lost node\'s pods turn not ready, are evicted after the toleration and r
     return ready.length === REPLICAS && ready.every((p) => p.spec.nodeName !== LOST) ? pods : undefined;
   }, 90_000);
   const healedAt = Date.now();
-  t.diagnostic(`kill → all ${REPLICAS} replicas Ready: ${((healedAt - killedAt) / 1000).toFixed(1)} s (kill → pods not ready seen: ${((notReadyAt - killedAt) / 1000).toFixed(1)} s; grace 40 s + toleration 30 s)`);
+  t.diagnostic(`kill → all ${REPLICAS} replicas Ready: ${((healedAt - killedAt) / 1000).toFixed(1)} s (kill → pods not ready seen: ${((notReadyAt - killedAt) / 1000).toFixed(1)} s; grace ${GRACE_SECONDS} s + toleration ${TOLERATION_SECONDS} s)`);
   for (const v of victims) {
     const p = healed.find((x) => x.metadata.name === v.metadata.name);
     if (!p) continue; // already gone

@@ -4,30 +4,22 @@
 // drain is refused (evictions answered 429) until the budget is relaxed to 1.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { startKubeletNode, waitFor, NODE_NAME, type KubeletNode } from '../helpers/kubelet-node.ts';
-import { KUBECTL, runProcess, type RunResult } from '../helpers/run.ts';
+import { startKubeletNode, NODE_NAME, type KubeletNode } from '../helpers/kubelet-node.ts';
+import { waitFor } from '../helpers/wait.ts';
+import { kubectlFor, type Kubectl } from '../helpers/kubectl.ts';
 import { startControllers } from '../../src/controllers/index.ts';
 import { PODDISRUPTIONBUDGETS } from '../../src/core/well-known.ts';
 
 let node: KubeletNode;
 let manager: { stop(): Promise<void> } | undefined;
 let work = '';
+let kc: Kubectl;
 const APP = 'mlt-w4pdb-web';
 
-function kubectl(args: string[]): Promise<RunResult> {
-  return runProcess(KUBECTL, ['--kubeconfig', node.api.kubeconfigPath, '--cache-dir', join(work, 'cache'), ...args], { env: { ...process.env, HOME: work } });
-}
-
-async function apply(obj: object): Promise<void> {
-  const file = join(work, `obj-${Math.random().toString(36).slice(2)}.json`);
-  writeFileSync(file, JSON.stringify(obj));
-  const r = await kubectl(['apply', '-f', file]);
-  assert.equal(r.code, 0, r.stderr);
-}
 
 const pdbManifest = (minAvailable: number) => ({
   apiVersion: 'policy/v1',
@@ -47,11 +39,12 @@ describe('kubectl drain and a PodDisruptionBudget', { concurrency: false }, () =
   before(async () => {
     work = mkdtempSync(join(tmpdir(), 'mlt-w4pdb-'));
     node = await startKubeletNode({ name: 'w4pdb', subnet: '10.252.9.0/24' });
+    kc = kubectlFor(node.api.kubeconfigPath, work);
     // drain cordons the Node: the test makes one (the helper's kubelet runs without). No heartbeat Lease,
     // so a long grace keeps the node lifecycle controller from marking its pods not ready meanwhile.
-    await apply({ apiVersion: 'v1', kind: 'Node', metadata: { name: NODE_NAME } });
+    await kc.apply({ apiVersion: 'v1', kind: 'Node', metadata: { name: NODE_NAME } });
     manager = await startControllers(node.client, { logger: pino({ level: 'silent' }), identity: 'w4pdb-test', retryPeriodMs: 200, nodeGraceMs: 3_600_000 });
-    await apply({
+    await kc.apply({
       apiVersion: 'apps/v1',
       kind: 'Deployment',
       metadata: { name: APP, namespace: 'default' },
@@ -64,7 +57,7 @@ describe('kubectl drain and a PodDisruptionBudget', { concurrency: false }, () =
         },
       },
     });
-    await apply(pdbManifest(2));
+    await kc.apply(pdbManifest(2));
   });
 
   after(async () => {
@@ -79,14 +72,15 @@ describe('kubectl drain and a PodDisruptionBudget', { concurrency: false }, () =
       return got.status.currentHealthy === 2 && got.status.observedGeneration === got.generation ? got : undefined;
     }, 60_000);
     assert.deepEqual([b.status.expectedPods, b.status.desiredHealthy, b.status.disruptionsAllowed], [2, 2, 0]);
-    const table = await kubectl(['get', 'pdb', APP]);
+    const table = await kc.run(['get', 'pdb', APP]);
     assert.equal(table.code, 0, table.stderr);
     assert.match(table.stdout, /NAME\s+MIN AVAILABLE\s+MAX UNAVAILABLE\s+ALLOWED DISRUPTIONS\s+AGE/);
     assert.match(table.stdout, new RegExp(`${APP}\\s+2\\s+N/A\\s+0\\s`));
   });
 
   test('drain is refused while the budget allows no disruption', async () => {
-    const r = await kubectl(['drain', NODE_NAME, '--ignore-daemonsets', '--timeout=10s']);
+    // kubectl retries a refused eviction after 5 s: a timeout shorter than that gives up after the first refusal.
+    const r = await kc.run(['drain', NODE_NAME, '--ignore-daemonsets', '--timeout=2s']);
     assert.notEqual(r.code, 0, 'drain must fail');
     assert.match(r.stderr, /Cannot evict pod as it would violate the pod's disruption budget/);
     const pods = (await node.client.list('pods', { namespace: 'default', labelSelector: `app=${APP}` })).items;
@@ -95,8 +89,8 @@ describe('kubectl drain and a PodDisruptionBudget', { concurrency: false }, () =
 
   test('after the budget is relaxed to minAvailable 1, drain evicts both pods', async () => {
     const before = (await node.client.list('pods', { namespace: 'default', labelSelector: `app=${APP}` })).items.map((p) => p.metadata.uid);
-    await apply(pdbManifest(1));
-    const r = await kubectl(['drain', NODE_NAME, '--ignore-daemonsets', '--timeout=90s']);
+    await kc.apply(pdbManifest(1));
+    const r = await kc.run(['drain', NODE_NAME, '--ignore-daemonsets', '--timeout=90s']);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /evicted/);
     assert.match(r.stdout, /drained/);

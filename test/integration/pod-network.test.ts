@@ -1,7 +1,7 @@
 // Pod networking end to end in ONE 3-node lab (root): the scheduler places
 // pods, the server's node-IPAM controller leases /28 node subnets (small, so
-// one node's pool can be exhausted) with a 10 s lease TTL (so a silent node's
-// lease lapses quickly) and writes them into the Nodes; the agents (no Redis)
+// one node's pool can be exhausted) with a 10 s lease TTL and a 20 s node grace
+// (so a silent node's lease lapses quickly) and writes them into the Nodes; the agents (no Redis)
 // take theirs from there, the kubelets run the pods, the overlay carries pod
 // traffic between nodes. 1,000 concurrent pod IP allocations across 3 nodes
 // and kill -9 mid-allocation are proven in test/integration/pod-ips.test.ts.
@@ -13,13 +13,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { podNetnsName } from '../../src/kubelet/names.ts';
 import { restartAgent } from '../../src/lab/agents.ts';
 import { isAlive } from '../../src/lab/system.ts';
 import type { LabState, ProcessRecord } from '../../src/lab/state.ts';
 import { getOverSocket } from '../../src/lab/api.ts';
 import { KUBECTL, MESHLET_BIN as BIN, runProcess, type RunResult } from '../helpers/run.ts';
+import { waitFor as waitForShared } from '../helpers/wait.ts';
 
 const execFileP = promisify(execFile);
 const root = mkdtempSync(join(tmpdir(), 'mlt-podnet-'));
@@ -28,6 +28,8 @@ const prefix = `ml-${lab}-`;
 const kubeconfig = join(root, lab, 'kubeconfig');
 const markDir = mkdtempSync(join(tmpdir(), 'mlt-podnet-marks-'));
 const PORT = 7000;
+/** The lab server's --node-monitor-grace-period (the server's default is 40 s): the node-IPAM case waits for it. */
+const NODE_GRACE_SECONDS = 20;
 
 interface Pod {
   metadata: { name: string; uid: string; namespace: string };
@@ -58,20 +60,8 @@ async function getPod(name: string): Promise<Pod | undefined> {
   const r = await run(KUBECTL, ['--cache-dir', join(root, '.kube-cache'), 'get', 'pod', name, '-o', 'json']);
   return r.code === 0 ? (JSON.parse(r.stdout) as Pod) : undefined;
 }
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, ms = 60_000): Promise<T> {
-  const end = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-    await sleep(200);
-  }
-}
+/** This file's limit is a minute: pods start in a loaded lab. */
+const waitFor = <T>(what: string, fn: () => Promise<T | undefined | false>, ms = 60_000): Promise<T> => waitForShared(what, fn, ms);
 const running = (p: Pod | undefined): p is Pod => !!p?.status?.podIP && p.status.phase === 'Running';
 const waitRunning = (name: string) => waitFor(`pod ${name} Running`, async () => { const p = await getPod(name); return running(p) ? p : undefined; });
 const ipn = async (ns: string, ...args: string[]) => (await execFileP('ip', ['-n', ns, ...args])).stdout;
@@ -143,7 +133,7 @@ const echo = new Map<string, Pod>();
 let holder: ChildProcessWithoutNullStreams | undefined;
 
 before(async () => {
-  const up = await meshlet('lab', 'up', '--nodes', '3', '--name', lab, '--node-subnet-size', '28', '--subnet-lease-ttl', '10');
+  const up = await meshlet('lab', 'up', '--nodes', '3', '--name', lab, '--node-subnet-size', '28', '--subnet-lease-ttl', '10', '--node-monitor-grace-period', String(NODE_GRACE_SECONDS));
   if (up.code !== 0) throw new Error(`lab up failed: ${up.stderr}${up.stdout}`);
   // The crash-looping pod starts first: its back-off takes the longest.
   await kubectlApply(pod('crasher', { nodeName: 'node-1', containers: [{ name: 'c', image: 'busybox', command: ['sh', '-c', 'echo crashing; exit 3'] }] }));
@@ -423,7 +413,7 @@ test('the node-IPAM controller: a deleted Node is withdrawn everywhere and gets 
   await waitFor('node-2 back on node-1', async () => (await entries(`${prefix}n1`, s2)).route !== '' && (await fdbCount(`${prefix}n1`)) === 2, 40_000);
   assert.equal(await subnet('node-2'), s2, 'the same subnet');
 
-  // node-3's agent goes silent: after the heartbeat grace (40 s) the controller stops renewing,
+  // node-3's agent goes silent: after the heartbeat grace (NODE_GRACE_SECONDS) the controller stops renewing,
   // the lease (TTL 10 s) lapses, the controller removes node-3's podCIDRs, both others withdraw it.
   const agent = agentRecord('node-3');
   process.kill(agent.pid!, 'SIGKILL');

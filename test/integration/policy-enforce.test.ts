@@ -13,6 +13,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { nameServerPod } from '../helpers/name-server.ts';
 import { startBenchLab, waitRunning, type BenchLab } from '../../bench/lab-harness.ts';
 import { getOverSocket } from '../../src/lab/api.ts';
 import { NETWORKPOLICIES } from '../../src/core/well-known.ts';
@@ -22,14 +23,6 @@ import type { DenialRecord } from '../../src/policy/denials.ts';
 const execFileP = promisify(execFile);
 const MESHLET = join(import.meta.dirname, '../../bin/meshlet.js');
 const PORT = 80;
-const SERVER = `
-import socketserver, sys
-name = sys.argv[1].encode() + b'\\n'
-class H(socketserver.BaseRequestHandler):
-    def handle(self): self.request.sendall(name)
-socketserver.ThreadingTCPServer.allow_reuse_address = True
-socketserver.ThreadingTCPServer(('0.0.0.0', ${PORT}), H).serve_forever()
-`;
 // One TCP connection: the server's reply line, or ERR and why (a dropped SYN is a timeout).
 const CLIENT = `
 import socket, sys
@@ -109,10 +102,7 @@ before(async () => {
   lab = await startBenchLab('pol', 3);
   for (const ns of ['px', 'py']) await lab.client.create('namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns, labels: { ns } } });
   for (const [name, [namespace, node, labels]] of Object.entries(LAYOUT)) {
-    await lab.client.create('pods', {
-      apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace, labels },
-      spec: { nodeName: `node-${node}`, terminationGracePeriodSeconds: 1, containers: [{ name: 'srv', image: 'python', command: ['python3', '-c', SERVER, name], ports: [{ containerPort: PORT, name: 'http' }] }] },
-    });
+    await lab.client.create('pods', nameServerPod({ name, namespace, node: `node-${node}`, port: PORT, labels, portName: 'http' }));
   }
   for (const [name, [namespace]] of Object.entries(LAYOUT)) pods.set(name, await waitRunning(lab.client, namespace, name));
 });

@@ -9,21 +9,13 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { nameServerPod } from '../helpers/name-server.ts';
 import { startBenchLab, waitRunning, type BenchLab } from '../../bench/lab-harness.ts';
 import { listNetns } from '../../src/lab/system.ts';
 import type { KubeObject } from '../../src/core/types.ts';
 
 const execFileP = promisify(execFile);
 const PORT = 8080;
-// Answers every connection with its pod's name.
-const SERVER = `
-import socketserver, sys
-name = sys.argv[1].encode() + b'\\n'
-class H(socketserver.BaseRequestHandler):
-    def handle(self): self.request.sendall(name)
-socketserver.ThreadingTCPServer.allow_reuse_address = True
-socketserver.ThreadingTCPServer(('0.0.0.0', ${PORT}), H).serve_forever()
-`;
 // Connects n times to ip:port; prints a JSON list of replies, or the error (ECONNREFUSED, EHOSTUNREACH, TimeoutError, …).
 const CLIENT = `
 import socket, sys, json, errno
@@ -65,10 +57,7 @@ before(async () => {
   assert.equal(process.getuid?.(), 0, 'the proxy lab test needs root');
   lab = await startBenchLab('prx', 3);
   for (const [i, name] of NAMES.entries()) {
-    await lab.client.create('pods', {
-      apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'default', labels: { app: 'web', self: name } },
-      spec: { nodeName: `node-${i + 1}`, terminationGracePeriodSeconds: 1, containers: [{ name: 'web', image: 'python', command: ['python3', '-c', SERVER, name], ports: [{ containerPort: PORT }] }] },
-    });
+    await lab.client.create('pods', nameServerPod({ name, namespace: 'default', node: `node-${i + 1}`, port: PORT, labels: { app: 'web', self: name } }));
   }
   for (const name of NAMES) pods.set(name, await waitRunning(lab.client, 'default', name));
   await lab.client.create('services', service('web', { app: 'web' }));

@@ -236,19 +236,38 @@ function hold(ns: string, ip: string): { child: ChildProcessWithoutNullStreams; 
   return { child, lines };
 }
 
-test('readiness: a pod that turns unready gets no new connections, while its established one continues', async () => {
-  const ip = await clusterIP('one');
-  await until(() => connect(podNs('w1'), ip, 80, 1), (x) => who(x)[0] === 'w3');
-  const h = hold(podNs('w1'), ip);
+type Held = ReturnType<typeof hold>;
+
+/** A held connection from pod `from` through `ip`:80 that lands on `endpoint` (opened once new connections go there); its first reply checked. */
+async function holdOn(from: string, ip: string, endpoint: string): Promise<Held> {
+  await until(() => connect(podNs(from), ip, 80, 1), (x) => who(x)[0] === endpoint);
+  const h = hold(podNs(from), ip);
   try {
     await until(async () => h.lines.length, (n) => n >= 1, 10_000);
-    assert.match(h.lines[0], /^w3 /);
+    assert.match(h.lines[0], new RegExp(`^${endpoint} `));
+    return h;
+  } catch (err) {
+    h.child.kill();
+    throw err;
+  }
+}
+
+/** Sends one line over the held connection; the reply (undefined if none came). */
+async function say(h: Held, text: string): Promise<string | undefined> {
+  const n = h.lines.length;
+  h.child.stdin.write(`${text}\n`);
+  await until(async () => h.lines.length, (m) => m > n, 10_000);
+  return h.lines[n];
+}
+
+test('readiness: a pod that turns unready gets no new connections, while its established one continues', async () => {
+  const ip = await clusterIP('one');
+  const h = await holdOn('w1', ip, 'w3');
+  try {
     writeFileSync(join(readyDir, 'w3.down'), '');
     const refused = await until(() => connect(podNs('w2'), ip, 80, 1), (x) => x[0] === 'ERR ECONNREFUSED');
     assert.deepEqual(refused, ['ERR ECONNREFUSED'], 'no new connection to the unready pod');
-    h.child.stdin.write('still-there\n');
-    await until(async () => h.lines.length, (n) => n >= 2, 10_000);
-    assert.equal(h.lines[1], 'echo still-there', 'the established connection continues');
+    assert.equal(await say(h, 'still-there'), 'echo still-there', 'the established connection continues');
   } finally {
     rmSync(join(readyDir, 'w3.down'), { force: true });
     h.child.kill();
@@ -258,27 +277,20 @@ test('readiness: a pod that turns unready gets no new connections, while its est
 
 test('an open TCP connection through a ClusterIP survives kill -9 and restart of its node\'s agent', async () => {
   const ip = await clusterIP('one');
-  await until(() => connect(podNs('w1'), ip, 80, 1), (x) => who(x)[0] === 'w3');
-  const h = hold(podNs('w1'), ip);
+  const h = await holdOn('w1', ip, 'w3');
   try {
-    await until(async () => h.lines.length, (n) => n >= 1, 10_000);
-    assert.match(h.lines[0], /^w3 /);
     const state = readLabState(join(lab.root, lab.name, 'state.json'));
     const agent = state?.processes.find((p) => p.role === 'agent node-1');
     assert.ok(agent?.pid);
     process.kill(agent.pid, 'SIGKILL');
     await until(async () => existsSync(`/proc/${agent.pid}/stat`) && !readFileSync(`/proc/${agent.pid}/stat`, 'utf8').includes(') Z'), (alive) => !alive, 10_000);
-    h.child.stdin.write('during\n');
-    await until(async () => h.lines.length, (n) => n >= 2, 10_000);
-    assert.equal(h.lines[1], 'echo during', 'while the agent is down');
+    assert.equal(await say(h, 'during'), 'echo during', 'while the agent is down');
     restartAgent(lab.name, lab.root, 'node-1');
     // The restarted agent adopts the table: new connections work again, the old one still does.
     const web = await clusterIP('web');
     await until(() => connect(podNs('w1'), web, 80, 3), (x) => x.every((y) => NAMES.includes(y.split(' ')[0])), 30_000);
     await sleep(1000);
-    h.child.stdin.write('after\n');
-    await until(async () => h.lines.length, (n) => n >= 3, 10_000);
-    assert.equal(h.lines[2], 'echo after', 'after the restart');
+    assert.equal(await say(h, 'after'), 'echo after', 'after the restart');
   } finally {
     h.child.kill();
   }

@@ -10,20 +10,12 @@ import type { KubeObject } from '../../src/core/types.ts';
 import { startScheduler, LEASE_NAME, LEASE_NAMESPACE } from '../../src/scheduler/scheduler.ts';
 import { makeNode, makePod, type NodeFixture, type PodFixture } from '../../src/scheduler/fixtures.ts';
 import type { Pod, PodCondition } from '../../src/scheduler/api-types.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 let api: TestApiServer;
 let client: ApiClient;
 const schedulers: { stop(): Promise<void> }[] = [];
 
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 async function createNode(name: string, f: NodeFixture): Promise<void> {
   const node = makeNode(name, f);

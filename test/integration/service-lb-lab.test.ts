@@ -5,7 +5,8 @@
 // other node does); a node's own credentials cannot move the announcer; the
 // connection through the address reaches an endpoint (once the proxy programs
 // LoadBalancer addresses); when the announcer's agent is killed, the server
-// moves the address to the other endpoint node after the node grace (40 s),
+// moves the address to the other endpoint node after the node grace (the
+// lab's, shortened here to NODE_GRACE_SECONDS; the server's default is 40 s),
 // whose gratuitous ARP repoints the client's neighbour entry without it asking.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,6 +14,7 @@ import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { nameServerPod } from '../helpers/name-server.ts';
 import { startBenchLab, waitRunning, type BenchLab } from '../../bench/lab-harness.ts';
 import { BRIDGE, LAB_LB_POOL, UNDERLAY_PREFIX, UNDERLAY_PREFIX_LEN } from '../../src/lab/plan.ts';
 import { readLabState } from '../../src/lab/state-file.ts';
@@ -26,14 +28,8 @@ import type { KubeObject } from '../../src/core/types.ts';
 const execFileP = promisify(execFile);
 const PORT = 8080;
 const CLIENT_IP = `${UNDERLAY_PREFIX}.100`;
-const SERVER = `
-import socketserver, sys
-name = sys.argv[1].encode() + b'\\n'
-class H(socketserver.BaseRequestHandler):
-    def handle(self): self.request.sendall(name)
-socketserver.ThreadingTCPServer.allow_reuse_address = True
-socketserver.ThreadingTCPServer(('0.0.0.0', ${PORT}), H).serve_forever()
-`;
+/** The lab server's --node-monitor-grace-period: the failover case waits for it. */
+const NODE_GRACE_SECONDS = 20;
 // Sends one ARP request for argv[2] on argv[1] and prints the MACs that answer within a second.
 const ARP_ASK = `
 import socket, struct, sys, time, json
@@ -72,7 +68,7 @@ const netnsOf = (node: string): string => lab.plan.nodes.find((n) => n.nodeName 
 
 before(async () => {
   assert.equal(process.getuid?.(), 0, 'the LoadBalancer lab test needs root');
-  lab = await startBenchLab('slb', 3);
+  lab = await startBenchLab('slb', 3, {}, undefined, { nodeGraceSeconds: NODE_GRACE_SECONDS });
   // A client on the underlay: a namespace with the lab's prefix (so lab down removes it too), a veth into br0.
   clientNs = `ml-${lab.name}-c`;
   await sh(['ip', 'netns', 'add', clientNs]);
@@ -81,10 +77,7 @@ before(async () => {
   await sh(['ip', '-n', clientNs, 'addr', 'add', `${CLIENT_IP}/${UNDERLAY_PREFIX_LEN}`, 'dev', 'eth0']);
   await sh(['ip', '-n', clientNs, 'link', 'set', 'eth0', 'up']);
   for (const [name, node] of [['w2', 'node-2'], ['w3', 'node-3']]) {
-    await lab.client.create('pods', {
-      apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'default', labels: { app: 'web' } },
-      spec: { nodeName: node, terminationGracePeriodSeconds: 1, containers: [{ name: 'web', image: 'python', command: ['python3', '-c', SERVER, name], ports: [{ containerPort: PORT }] }] },
-    });
+    await lab.client.create('pods', nameServerPod({ name, namespace: 'default', node, port: PORT, labels: { app: 'web' } }));
   }
   for (const name of ['w2', 'w3']) await waitRunning(lab.client, 'default', name);
   await lab.client.create('services', {
@@ -150,13 +143,13 @@ test('when the announcer\'s agent dies, another endpoint node takes over and its
   assert.ok(isAlive(rec), `agent ${before} runs`);
   process.kill(rec.pid!, 'SIGKILL');
   const killedAt = Date.now();
-  // Node grace 40 s, then the lifecycle controller marks it Unknown and the service-lb controller moves the address.
+  // The node grace, then the lifecycle controller marks it Unknown and the service-lb controller moves the address.
   const now = await until(announcer, (a) => a === other, 90_000);
   assert.equal(now, other);
   const otherMac = await nodeMac(netnsOf(other));
   // No ARP from the client: only the new announcer's gratuitous ARP can have changed the entry.
   const entry = await until(neigh, (n) => n.includes(otherMac), 10_000);
   assert.match(entry, new RegExp(otherMac));
-  t.diagnostic(`takeover seen by the client ${((Date.now() - killedAt) / 1000).toFixed(1)} s after the kill (node grace 40 s)`);
+  t.diagnostic(`takeover seen by the client ${((Date.now() - killedAt) / 1000).toFixed(1)} s after the kill (node grace ${NODE_GRACE_SECONDS} s)`);
   assert.deepEqual(await arpAnswers(), [otherMac], 'the dead agent\'s node no longer answers');
 });

@@ -4,27 +4,18 @@
 // Ready to see that OrderedReady waits.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { pino } from 'pino';
-import { startTestApiServer, type TestApiServer } from '../helpers/api-server.ts';
-import { KUBECTL, runProcess } from '../helpers/run.ts';
-import { waitFor } from '../helpers/kubelet-node.ts';
-import { createClient } from '../../src/client/http-client.ts';
-import { startControllers } from '../../src/controllers/index.ts';
+import { startControllerCluster, type ControllerCluster } from '../helpers/controller-cluster.ts';
+import { waitFor } from '../helpers/wait.ts';
 import { isKubeError } from '../../src/core/errors.ts';
 import type { ApiClient } from '../../src/client/types.ts';
 import type { KubeObject } from '../../src/core/types.ts';
 
 const NS = 'mlt-w3ds-sts';
-let api: TestApiServer;
+let cluster: ControllerCluster;
 let client: ApiClient;
-let manager: { stop(): Promise<void> };
-let work: string;
-let kubeletRunning = true;
-let kubelet: Promise<void>;
 /** Pods the fake kubelet leaves not Ready. */
 const held = new Set<string>();
 /** Order in which pods were first seen. */
@@ -33,50 +24,27 @@ const seen: string[] = [];
  * kubelet has made the previous one Ready, so this order is the controller's. */
 const seenUids: { name: string; uid: string }[] = [];
 
-async function kubectl(...args: string[]): Promise<string> {
-  const r = await runProcess(KUBECTL, ['--kubeconfig', api.kubeconfigPath, '--cache-dir', join(work, 'cache'), ...args], { env: { ...process.env, HOME: work }, timeoutMs: 60_000 });
-  assert.equal(r.code, 0, `kubectl ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout;
-}
-
 const stsPods = async (): Promise<KubeObject[]> => (await client.list('pods', { namespace: NS, labelSelector: 'app=mlt-w3ds-db' })).items;
 const names = (pods: KubeObject[]): string => pods.filter((p) => !p.metadata.deletionTimestamp).map((p) => p.metadata.name).sort().join();
 
-async function fakeKubelet(): Promise<void> {
-  while (kubeletRunning) {
-    try {
-      for (const p of (await client.list('pods', { namespace: NS })).items) {
+before(async () => {
+  cluster = await startControllerCluster({
+    tag: 'mlt-w3ds-sts',
+    namespace: NS,
+    kubelets: {
+      hold: (name) => held.has(name),
+      onPod: (p) => {
         const name = p.metadata.name ?? '';
         if (!seen.includes(name)) seen.push(name);
         if (!seenUids.some((x) => x.uid === p.metadata.uid)) seenUids.push({ name, uid: p.metadata.uid ?? '' });
-        if (p.metadata.deletionTimestamp) await client.delete('pods', NS, name, { gracePeriodSeconds: 0 });
-        else if (!held.has(name) && (p.status as { phase?: string } | undefined)?.phase !== 'Running') {
-          await client.patch('pods', NS, name, { status: { phase: 'Running', conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: new Date().toISOString() }] } }, 'merge', { subresource: 'status' });
-        }
-      }
-    } catch {
-      // a pod went between list and write: next round
-    }
-    await sleep(100);
-  }
-}
-
-before(async () => {
-  api = await startTestApiServer();
-  work = mkdtempSync(join(tmpdir(), 'mlt-w3ds-sts-'));
-  client = createClient({ server: api.url, token: api.token });
-  manager = await startControllers(client, { logger: pino({ level: 'silent' }), identity: 'mlt-w3ds-sts', retryPeriodMs: 200, nodeGraceMs: 600_000 });
-  await client.create('namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } });
-  kubelet = fakeKubelet();
+      },
+    },
+  });
+  client = cluster.client;
 });
 
 after(async () => {
-  kubeletRunning = false;
-  await kubelet;
-  await manager?.stop();
-  client?.close();
-  await api?.stop();
-  if (work) rmSync(work, { recursive: true, force: true });
+  await cluster?.stop();
 });
 
 const manifest = (replicas: number, image: string, extra = ''): string => `apiVersion: apps/v1
@@ -101,16 +69,16 @@ spec:
 ${extra}`;
 
 test('a StatefulSet starts its pods in order, keeps their names and identities, rolls back to front, and kubectl shows it', async () => {
-  const file = join(work, 'sts.yaml');
+  const file = join(cluster.work, 'sts.yaml');
   held.add('mlt-w3ds-db-0');
   writeFileSync(file, manifest(3, 'db:1'));
-  await kubectl('apply', '-f', file);
+  await cluster.kubectl.ok('apply', '-f', file);
   await waitFor('db-0 created', async () => names(await stsPods()) === 'mlt-w3ds-db-0');
   // OrderedReady: db-1 is not created while db-0 is not Ready. Releasing db-0 lets the rest follow, in order.
   await sleep(1000);
   assert.equal(names(await stsPods()), 'mlt-w3ds-db-0');
   held.delete('mlt-w3ds-db-0');
-  await kubectl('-n', NS, 'rollout', 'status', 'sts/mlt-w3ds-db', '--timeout=30s');
+  await cluster.kubectl.ok('-n', NS, 'rollout', 'status', 'sts/mlt-w3ds-db', '--timeout=30s');
   assert.deepEqual(seen.filter((n) => n.startsWith('mlt-w3ds-db-')), ['mlt-w3ds-db-0', 'mlt-w3ds-db-1', 'mlt-w3ds-db-2']);
   const db1 = (await stsPods()).find((p) => p.metadata.name === 'mlt-w3ds-db-1');
   assert.ok(db1);
@@ -125,28 +93,28 @@ test('a StatefulSet starts its pods in order, keeps their names and identities, 
     return p !== undefined && p.metadata.uid !== db1.metadata.uid && (p.status as { phase?: string }).phase === 'Running';
   });
 
-  const table = await kubectl('-n', NS, 'get', 'sts');
+  const table = await cluster.kubectl.ok('-n', NS, 'get', 'sts');
   assert.match(table, /^NAME\s+READY\s+AGE\nmlt-w3ds-db\s+3\/3\s/);
 
   // A rolling update replaces the highest ordinal first; the revisions end current.
   const mark = seenUids.length;
   writeFileSync(file, manifest(3, 'db:2'));
-  await kubectl('apply', '-f', file);
+  await cluster.kubectl.ok('apply', '-f', file);
   await waitFor('all on db:2', async () => {
     const pods = (await stsPods()).filter((p) => !p.metadata.deletionTimestamp);
     return pods.length === 3 && pods.every((p) => (p.spec as { containers: { image: string }[] }).containers[0].image === 'db:2');
   });
   await waitFor('the kubelet saw the 3 new pods', async () => seenUids.length - mark >= 3);
   assert.deepEqual(seenUids.slice(mark).map((x) => x.name), ['mlt-w3ds-db-2', 'mlt-w3ds-db-1', 'mlt-w3ds-db-0']);
-  await kubectl('-n', NS, 'rollout', 'status', 'sts/mlt-w3ds-db', '--timeout=30s');
+  await cluster.kubectl.ok('-n', NS, 'rollout', 'status', 'sts/mlt-w3ds-db', '--timeout=30s');
   const sts = await client.get('statefulsets.apps', NS, 'mlt-w3ds-db');
   assert.ok(sts);
   const status = sts.status as { currentRevision?: string; updateRevision?: string };
   assert.equal(status.currentRevision, status.updateRevision);
-  assert.match(await kubectl('-n', NS, 'rollout', 'history', 'sts/mlt-w3ds-db'), /\n1\s+<none>\n2\s+<none>/);
+  assert.match(await cluster.kubectl.ok('-n', NS, 'rollout', 'history', 'sts/mlt-w3ds-db'), /\n1\s+<none>\n2\s+<none>/);
 
   // Scale down goes from the highest ordinal; kubectl scale uses the scale subresource.
-  await kubectl('-n', NS, 'scale', 'sts/mlt-w3ds-db', '--replicas=1');
+  await cluster.kubectl.ok('-n', NS, 'scale', 'sts/mlt-w3ds-db', '--replicas=1');
   await waitFor('only db-0 left', async () => names(await stsPods()) === 'mlt-w3ds-db-0');
 
   // volumeClaimTemplates are refused with a clear message.

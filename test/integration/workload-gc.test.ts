@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { startTestApiServer, type TestApiServer } from '../helpers/api-server.ts';
 import { KUBECTL, runProcess, type RunResult } from '../helpers/run.ts';
-import { waitFor } from '../helpers/kubelet-node.ts';
+import { waitFor } from '../helpers/wait.ts';
 import { createClient } from '../../src/client/http-client.ts';
 import { startControllers } from '../../src/controllers/index.ts';
 import { jobFromTemplate } from '../../src/controllers/cronjob.ts';

@@ -6,6 +6,7 @@ import type { Action } from '../../src/controllers/actions.ts';
 import type { KubeObject } from '../../src/core/types.ts';
 import { makeNode } from '../../src/scheduler/fixtures.ts';
 import type { Node } from '../../src/scheduler/api-types.ts';
+import { podFixture } from '../helpers/object-fixtures.ts';
 
 const NOW = Date.parse('2025-01-01T00:10:00Z');
 const TEMPLATE = { metadata: { labels: { app: 'agent' } }, spec: { containers: [{ name: 'c', image: 'i:1' }] } };
@@ -20,21 +21,15 @@ function ds(spec: Record<string, unknown> = {}, template: Record<string, unknown
 }
 
 function pod(name: string, node: string, hash: string, opts: { ready?: boolean; phase?: string; deleting?: boolean } = {}): KubeObject {
-  return {
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: {
-      name,
-      namespace: 'default',
-      uid: `uid-${name}`,
-      creationTimestamp: '2025-01-01T00:00:00Z',
-      labels: { app: 'agent', 'controller-revision-hash': hash },
-      ownerReferences: [{ apiVersion: 'apps/v1', kind: 'DaemonSet', name: 'agent', uid: 'ds-uid', controller: true }],
-      ...(opts.deleting ? { deletionTimestamp: '2025-01-01T00:09:00Z' } : {}),
-    },
-    spec: { nodeName: node },
-    status: { phase: opts.phase ?? 'Running', conditions: [{ type: 'Ready', status: opts.ready === false ? 'False' : 'True', lastTransitionTime: '2025-01-01T00:00:00Z' }] },
-  };
+  return podFixture(name, {
+    labels: { app: 'agent', 'controller-revision-hash': hash },
+    owner: { kind: 'DaemonSet', name: 'agent', uid: 'ds-uid' },
+    node,
+    phase: opts.phase ?? 'Running',
+    ready: opts.ready !== false,
+    readySince: '2025-01-01T00:00:00Z',
+    deleting: opts.deleting,
+  });
 }
 
 const snap = (d: KubeObject, nodes: Node[], pods: KubeObject[]): DaemonSetSnapshot => ({ ds: d, nodes, pods, revisions: [], nowMs: NOW, expectationsSatisfied: true });

@@ -4,6 +4,7 @@ import { reconcileReplicaSet, deletionOrder } from '../../src/controllers/replic
 import { reconcileDeployment, podTemplateHash, rollingParams } from '../../src/controllers/deployment.ts';
 import type { Action } from '../../src/controllers/actions.ts';
 import type { KubeObject } from '../../src/core/types.ts';
+import { podFixture } from '../helpers/object-fixtures.ts';
 
 const NOW = Date.parse('2025-01-01T00:00:00Z');
 
@@ -18,20 +19,14 @@ function rs(replicas: number, extra: Partial<KubeObject> = {}): KubeObject {
 }
 
 function pod(name: string, opts: { owner?: string; phase?: string; ready?: boolean; node?: string; created?: string; labels?: Record<string, string> } = {}): KubeObject {
-  return {
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: {
-      name,
-      namespace: 'default',
-      uid: `uid-${name}`,
-      creationTimestamp: opts.created ?? '2025-01-01T00:00:00Z',
-      labels: opts.labels ?? { app: 'web' },
-      ...(opts.owner ? { ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'web-abc', uid: opts.owner, controller: true }] } : {}),
-    },
-    spec: opts.node ? { nodeName: opts.node } : {},
-    status: { phase: opts.phase ?? 'Pending', conditions: [{ type: 'Ready', status: opts.ready ? 'True' : 'False' }] },
-  };
+  return podFixture(name, {
+    labels: opts.labels ?? { app: 'web' },
+    ...(opts.owner ? { owner: { kind: 'ReplicaSet', name: 'web-abc', uid: opts.owner } } : {}),
+    node: opts.node,
+    phase: opts.phase ?? 'Pending',
+    ready: opts.ready === true,
+    created: opts.created,
+  });
 }
 
 const ops = (actions: Action[]): string[] => actions.filter((a) => a.op !== 'event').map((a) => (a.op === 'create' || a.op === 'update' ? `${a.op} ${a.gr}` : a.op === 'finalize' ? 'finalize' : `${a.op} ${a.gr} ${a.name}${a.op === 'patch' && a.subresource ? '/' + a.subresource : ''}`));

@@ -81,6 +81,10 @@ test('identities, commands and kubeconfig', () => {
   assert.equal(srv[srv.indexOf('--redis') + 1], 'redis+unix:///s/x/redis.sock');
   const srvNet = serverCommand(plan, '/repo/bin/meshlet.js', { clusterCidr: '10.9.0.0/16', nodeSubnetSize: 26, subnetLeaseTtl: 10 });
   assert.deepEqual(srvNet.slice(-6), ['--cluster-cidr', '10.9.0.0/16', '--node-subnet-size', '26', '--subnet-lease-ttl', '10']);
+  const flag = (argv: string[], name: string) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : undefined);
+  assert.deepEqual([flag(srv, '--default-unreachable-toleration-seconds'), flag(srv, '--node-monitor-grace-period')], ['30', undefined], 'the lab\'s toleration, the server\'s grace');
+  const srvLoss = serverCommand(plan, '/repo/bin/meshlet.js', {}, { nodeGraceSeconds: 15, tolerationSeconds: 5 });
+  assert.deepEqual(['--default-not-ready-toleration-seconds', '--default-unreachable-toleration-seconds', '--node-monitor-grace-period'].map((f) => flag(srvLoss, f)), ['5', '5', '15']);
   const kc = labKubeconfig(plan, 41234, 'tok', 'PEM');
   assert.equal(kc['current-context'], 'meshlet-x');
   assert.deepEqual(kc.clusters, [

@@ -187,12 +187,15 @@ test('a lost node\'s pods: Ready and ContainersReady turn False (once), with a N
 
 test('server options: upstream defaults; seconds, rates and the threshold as given; bad values refused with the option named', () => {
   assert.deepEqual(nodeLossOptions({}), {
+    nodeGraceMs: 40_000,
     defaultTolerations: { notReady: 300, unreachable: 300 },
     eviction: { nodeEvictionRate: 0.1, secondaryNodeEvictionRate: 0.01, unhealthyZoneThreshold: 0.55, largeClusterSizeThreshold: 50 },
   });
   const o = nodeLossOptions({ 'default-unreachable-toleration-seconds': '30', 'node-eviction-rate': '2.5', 'unhealthy-zone-threshold': '0.7', 'large-cluster-size-threshold': '10' });
   assert.deepEqual([o.defaultTolerations.unreachable, o.defaultTolerations.notReady, o.eviction.nodeEvictionRate, o.eviction.unhealthyZoneThreshold, o.eviction.largeClusterSizeThreshold], [30, 300, 2.5, 0.7, 10]);
   assert.throws(() => nodeLossOptions({ 'default-not-ready-toleration-seconds': '-1' }), /--default-not-ready-toleration-seconds must be an integer/);
+  assert.equal(nodeLossOptions({ 'node-monitor-grace-period': '15' }).nodeGraceMs, 15_000);
+  assert.throws(() => nodeLossOptions({ 'node-monitor-grace-period': '10' }), /--node-monitor-grace-period must be an integer from 11 /, 'not within the agents\' 10 s lease renewal');
   assert.throws(() => nodeLossOptions({ 'node-eviction-rate': 'fast' }), /--node-eviction-rate must be a number/);
   assert.throws(() => nodeLossOptions({ 'unhealthy-zone-threshold': '1.5' }), /--unhealthy-zone-threshold must be a number from 0 to 1/);
 });

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { applyDefaults, isDns1123Label, isDns1123Subdomain, unknownTopLevelFields, validateObject } from '../../src/api/validation.ts';
 import { resourceByGroupResource, type ResourceInfo } from '../../src/core/resources.ts';
 import type { KubeObject, StatusCause } from '../../src/core/types.ts';
+import { deploymentFixture } from '../helpers/object-fixtures.ts';
 
 const info = (gr: string): ResourceInfo => resourceByGroupResource(gr)!;
 const pods = info('pods');
@@ -20,17 +21,7 @@ function pod(spec: Record<string, unknown> = {}, name = 'web-1'): KubeObject {
 }
 
 function deployment(extra: Record<string, unknown> = {}): KubeObject {
-  return {
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: { name: 'web', namespace: 'default' },
-    spec: {
-      replicas: 2,
-      selector: { matchLabels: { app: 'web' } },
-      template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'web', image: 'nginx' }] } },
-      ...extra,
-    },
-  };
+  return deploymentFixture('web', { replicas: 2, container: 'web', image: 'nginx' }, extra);
 }
 
 function service(spec: Record<string, unknown>, name = 'web'): KubeObject {
