@@ -214,6 +214,9 @@ export function agentCommand(plan: LabPlan, node: NodePlan, nodeBinary: string, 
  */
 export const LAB_TOLERATION_SECONDS = 30;
 
+/** The lab's HPA sync period: short, so an autoscaler follows the load within seconds (the server's default is 15 s). */
+export const LAB_HPA_SYNC_PERIOD = '3s';
+
 export function serverCommand(plan: LabPlan, meshletBin: string, net: LabNetworkOptions = {}): string[] {
   return [
     meshletBin, 'server',
@@ -228,6 +231,7 @@ export function serverCommand(plan: LabPlan, meshletBin: string, net: LabNetwork
     '--netns-listen', `${plan.underlayNetns}=${API_UNDERLAY_IP}:${API_UNDERLAY_PORT}`,
     '--advertise-address', `${API_UNDERLAY_IP}:${API_UNDERLAY_PORT}`,
     '--lb-pool', LAB_LB_POOL,
+    '--horizontal-pod-autoscaler-sync-period', LAB_HPA_SYNC_PERIOD,
     ...(net.clusterCidr ? ['--cluster-cidr', net.clusterCidr] : []),
     ...(net.nodeSubnetSize !== undefined ? ['--node-subnet-size', String(net.nodeSubnetSize)] : []),
     ...(net.subnetLeaseTtl !== undefined ? ['--subnet-lease-ttl', String(net.subnetLeaseTtl)] : []),
