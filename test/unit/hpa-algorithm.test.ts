@@ -57,7 +57,7 @@ describe('replica calculator', () => {
     // As upstream's float64 arithmetic: |1 − 55/50| is a hair above 0.1, so exactly 110% already scales.
     assert.equal(replicas(2, pods, usage({ a: 55, b: 55 })), 3, 'ratio 1.1 (in floating point) scales up');
     assert.equal(replicas(2, pods, usage({ a: 56, b: 56 })), 3, 'ratio 1.12 scales up');
-    assert.equal(replicas(4, [pod('a'), pod('b'), pod('c'), pod('d')], usage({ a: 40, b: 40, c: 40, d: 40 })), 4 * 0.8, 'ratio 0.8 scales down to 4 × 0.8');
+    assert.equal(replicas(4, [pod('a'), pod('b'), pod('c'), pod('d')], usage({ a: 30, b: 30, c: 30, d: 30 })), 3, 'ratio 0.6 scales down to ceil(4 × 0.6)');
   });
 
   it('scales by average value without requests', () => {
