@@ -7,6 +7,9 @@ import { hpaV1ToV2, hpaV2ToV1 } from '../../src/api/hpa-v1.ts';
 import { emptyMemory, planSync, podFacts, type SyncInput } from '../../src/controllers/hpa-plan.ts';
 import { usageByResource } from '../../src/controllers/hpa-metrics.ts';
 import type { KubeObject } from '../../src/core/types.ts';
+import { parseCommandLine, UsageError } from '../../src/cli/args.ts';
+import { hpaSyncPeriodMs } from '../../src/cli/server.ts';
+import { DEFAULT_HPA_SYNC_PERIOD_MS } from '../../src/controllers/hpa.ts';
 
 function hpa(spec: Record<string, unknown>, status?: Record<string, unknown>): KubeObject {
   return { apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler', metadata: { name: 'web', namespace: 'default', generation: 1 }, spec, ...(status ? { status } : {}) };
@@ -139,5 +142,19 @@ describe('one autoscaler sync (planSync)', () => {
     const zero = planSync(input({ scale: { replicas: 0, statusReplicas: 0, selector: 'app=web' } }, {}));
     assert.equal(zero.rescaleTo, undefined);
     assert.equal((zero.status.conditions as { reason: string }[]).some((c) => c.reason === 'ScalingDisabled'), true);
+  });
+});
+
+describe('--horizontal-pod-autoscaler-sync-period', () => {
+  it('takes a Go duration; default upstream\'s 15 s; refuses nonsense and extremes', () => {
+    const parsed = parseCommandLine(['server', '--horizontal-pod-autoscaler-sync-period', '3s']);
+    assert.equal(parsed.kind, 'run');
+    if (parsed.kind !== 'run') return;
+    assert.equal(hpaSyncPeriodMs(parsed), 3000);
+    assert.equal(hpaSyncPeriodMs({ ...parsed, options: {} }), undefined);
+    assert.equal(DEFAULT_HPA_SYNC_PERIOD_MS, 15_000);
+    assert.equal(hpaSyncPeriodMs({ ...parsed, options: { 'horizontal-pod-autoscaler-sync-period': '500ms' } }), 500);
+    assert.throws(() => hpaSyncPeriodMs({ ...parsed, options: { 'horizontal-pod-autoscaler-sync-period': 'soon' } }), UsageError);
+    assert.throws(() => hpaSyncPeriodMs({ ...parsed, options: { 'horizontal-pod-autoscaler-sync-period': '1ms' } }), /between 100ms and 1h/);
   });
 });
