@@ -12,6 +12,7 @@ import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startBenchLab } from './lab-harness.ts';
+import { rssMiB } from './rss.ts';
 import { machineInfo, parseFlags, printResult } from './stats.ts';
 import { readLabState } from '../src/lab/state-file.ts';
 import { labStateDir } from '../src/lab/plan.ts';
@@ -30,11 +31,6 @@ function cpuTicks(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15)
-}
-
-function rssMiB(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
 }
 
 function scrape(socketPath: string): Promise<Map<string, number>> {

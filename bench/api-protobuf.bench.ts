@@ -4,21 +4,15 @@
 // each body alone.
 //
 //   node --import tsx bench/api-protobuf.bench.ts [--pods 10000] [--concurrency 16] [--runs 3]
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import pino from 'pino';
-import { generateTokenFile, loadTokenFile } from '../src/api/auth.ts';
 import { decodeBody } from '../src/api/http-io.ts';
 import { encodeKubeProtobuf } from '../src/api/protobuf/codec.ts';
 import { upstreamShape } from '../src/api/protobuf/object-shape.ts';
-import { startApiServer } from '../src/api/server.ts';
 import type { JsonObject } from '../src/core/types.ts';
-import { startRedis } from '../src/store/redis-process.ts';
-import { RedisStore } from '../src/store/redis-store.ts';
 import { forEachConcurrently, machineInfo, median, parseFlags, percentile, printResult } from './stats.ts';
+import { startBenchApiServer } from './api-server.ts';
 
 const flags = parseFlags(process.argv.slice(2), { pods: 10000, concurrency: 16, runs: 3 });
 type Format = 'json' | 'protobuf';
@@ -80,14 +74,8 @@ function decodeCost(format: Format, n: number): number {
 }
 
 async function main(): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'mlt-protobuf-bench-'));
-  const redis = await startRedis({ dir });
-  const store = await RedisStore.connect(redis.url, { historySize: 50000 });
-  const tokenFile = join(dir, 'tokens.csv');
-  const tokens = generateTokenFile(tokenFile, [{ user: 'admin', uid: 'admin', groups: ['system:masters'] }]);
-  const token = tokens.get('admin')!;
-  const server = await startApiServer({ store, listen: { host: '127.0.0.1', port: 0 }, tokens: loadTokenFile(tokenFile), logger: pino({ level: 'warn' }) });
-  const port = server.address!.port;
+  const api = await startBenchApiServer('mlt-protobuf-bench-');
+  const { store, port, token } = api;
   const agent = new Agent({ keepAlive: true, maxSockets: flags.concurrency });
   const results: Record<Format, { perSec: number[]; p50: number[]; p99: number[] }> = { json: { perSec: [], p50: [], p99: [] }, protobuf: { perSec: [], p50: [], p99: [] } };
   try {
@@ -118,10 +106,7 @@ async function main(): Promise<void> {
     }
   } finally {
     agent.destroy();
-    await server.close();
-    await store.close();
-    await redis.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await api.stop();
   }
   const summary = (f: Format) => ({ createsPerSec: median(results[f].perSec), createLatencyMs: { p50: median(results[f].p50), p99: median(results[f].p99) } });
   const result = {

@@ -3,19 +3,14 @@
 // round trip measured in the same run as the baseline.
 //
 //   node --import tsx bench/api.bench.ts [--pods 10000] [--concurrency 16] [--runs 3]
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
-import pino from 'pino';
-import { generateTokenFile, loadTokenFile } from '../src/api/auth.ts';
-import { startApiServer } from '../src/api/server.ts';
 import { createClient } from '../src/client/http-client.ts';
 import type { KubeObject } from '../src/core/types.ts';
-import { redisConnectionOptions, startRedis } from '../src/store/redis-process.ts';
-import { RedisStore } from '../src/store/redis-store.ts';
+import { redisConnectionOptions } from '../src/store/redis-process.ts';
 import { forEachConcurrently, machineInfo, median, parseFlags, percentile, printResult } from './stats.ts';
+import { startBenchApiServer } from './api-server.ts';
 
 const flags = parseFlags(process.argv.slice(2), { pods: 10000, concurrency: 16, runs: 3 });
 
@@ -43,19 +38,8 @@ async function redisBaseline(url: string, n: number): Promise<number[]> {
 }
 
 async function main(): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'mlt-bench-api-'));
-  const redis = await startRedis({ dir });
-  const store = await RedisStore.connect(redis.url, { historySize: 50000 });
-  const tokenFile = join(dir, 'tokens.csv');
-  const tokens = generateTokenFile(tokenFile, [{ user: 'admin', uid: 'admin', groups: ['system:masters'] }]);
-  const server = await startApiServer({
-    store,
-    listen: { host: '127.0.0.1', port: 0 },
-    tokens: loadTokenFile(tokenFile),
-    logger: pino({ level: 'warn' }),
-  });
-  const url = `http://127.0.0.1:${server.address?.port}`;
-  const client = createClient({ server: url, token: tokens.get('admin') });
+  const api = await startBenchApiServer('mlt-bench-api-');
+  const client = createClient({ server: api.url, token: api.token });
   const runs: { createsPerSec: number; createP50: number; createP99: number; watchP50: number; watchP99: number; baselineP50: number; baselineP99: number }[] = [];
   try {
     for (let run = 0; run < flags.runs; run++) {
@@ -85,7 +69,7 @@ async function main(): Promise<void> {
       const elapsed = (performance.now() - t0) / 1000;
       await seenAll;
       watch.close();
-      const baseline = await redisBaseline(redis.url, 2000);
+      const baseline = await redisBaseline(api.redisUrl, 2000);
       runs.push({
         createsPerSec: flags.pods / elapsed,
         createP50: percentile(createLat, 50),
@@ -111,10 +95,7 @@ async function main(): Promise<void> {
     }
   } finally {
     client.close();
-    await server.close();
-    await store.close();
-    await redis.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await api.stop();
   }
   const m = (k: keyof (typeof runs)[number]): number => median(runs.map((r) => r[k]));
   const result = {

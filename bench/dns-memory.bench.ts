@@ -6,28 +6,17 @@
 //
 //   flock /tmp/meshlet-integration.lock node --import tsx bench/dns-memory.bench.ts [--services 10000] [--endpoints 5] [--runs 3] [--workers 1]
 import { createSocket } from 'node:dgram';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { clusterData } from './dns-cluster-data.ts';
 import { FeedClient, startDnsProcess } from '../test/helpers/dns.ts';
+import { treeRssMiB } from './rss.ts';
 import { machineInfo, median, parseFlags, printResult } from './stats.ts';
 
 const flags = parseFlags(process.argv.slice(2), { services: 10000, endpoints: 5, runs: 3, workers: 1 });
 const Z = 'cluster.local';
-function rssKiB(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) : NaN;
-}
-function childPids(pid: number): number[] {
-  try {
-    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
-  } catch {
-    return [];
-  }
-}
-const treeRssMiB = (pid: number): number => [pid, ...childPids(pid)].reduce((a, p) => a + rssKiB(p), 0) / 1024;
 
 /** Sends A queries for the names, `window` outstanding at a time; resolves with how many got records. */
 function askAll(port: number, names: readonly string[], window = 50): Promise<number> {

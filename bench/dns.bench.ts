@@ -15,7 +15,7 @@
 //   flock /tmp/meshlet-integration.lock node --import tsx bench/dns.bench.ts [--seconds 10] [--runs 3] [--services 10000] [--endpoints 5] [--only cluster,outside] [--targets meshlet-1,dnsmasq]
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -23,6 +23,7 @@ import dnsPacket from 'dns-packet';
 import { clusterData, svcIP } from './dns-cluster-data.ts';
 import { FeedClient, StubUpstream, startDnsProcess, type DnsProcess } from '../test/helpers/dns.ts';
 import { runProcess } from '../test/helpers/run.ts';
+import { treeRssMiB } from './rss.ts';
 import { machineInfo, median, parseFlags, percentile, printResult } from './stats.ts';
 
 /** The comma-list flags (--only, --targets, and --inner, the pod namespace when re-run inside the node one). */
@@ -75,21 +76,6 @@ async function warm(port: number, file: string, source?: string): Promise<void> 
   const args = ['-s', serverHost, '-p', String(port), '-d', file, '-n', '1', '-c', '1', '-q', '20', '-t', '3', '-a', source ?? podSource];
   await runDnsperf(args, 120_000);
 }
-
-function rssKiB(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) : NaN;
-}
-
-function childPids(pid: number): number[] {
-  try {
-    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
-  } catch {
-    return [];
-  }
-}
-
-const treeRssMiB = (pid: number): number => [pid, ...childPids(pid)].reduce((a, p) => a + rssKiB(p), 0) / 1024;
 
 async function startDnsmasq(dir: string, port: number, upstreamPort: number): Promise<ChildProcess> {
   const child = spawn('dnsmasq', [

@@ -10,8 +10,7 @@
 import type { Logger } from 'pino';
 import { familyOf } from '../core/cidr.ts';
 import type { DesiredTable } from '../nft/model.ts';
-import type { TableOwners } from '../nft/owners.ts';
-import { NftCommandRunner, type NftRunner } from '../nft/runner.ts';
+import { ownTable, type OwnTableOptions } from '../nft/own-table.ts';
 import { match, matchAny, notrack, rule } from '../nft/rule.ts';
 import { NftTable, type SyncOutcome } from '../nft/table-sync.ts';
 import { Netlink } from '../overlay/netlink.ts';
@@ -82,24 +81,14 @@ export async function ensureDnsAddresses(dnsIps: readonly string[], logger: Logg
   }
 }
 
-export interface DnsNotrackOptions {
-  runner?: NftRunner;
-  owners?: TableOwners;
-  logger?: Logger;
-}
+export type DnsNotrackOptions = OwnTableOptions;
 
 /** The node's inet meshlet-dns table, kept in sync. */
 export class DnsNotrack {
   readonly table: NftTable;
 
   constructor(opts: DnsNotrackOptions = {}) {
-    this.table = new NftTable({
-      owner: DNS_OWNER,
-      table: { family: 'inet', name: DNS_TABLE },
-      runner: opts.runner ?? new NftCommandRunner(),
-      ...(opts.owners ? { owners: opts.owners } : {}),
-      ...(opts.logger ? { logger: opts.logger } : {}),
-    });
+    this.table = ownTable(DNS_OWNER, { family: 'inet', name: DNS_TABLE }, opts);
   }
 
   sync(dnsIps: readonly string[]): Promise<SyncOutcome> {

@@ -18,6 +18,7 @@ import { KubeError, type Reason } from '../core/errors.ts';
 import type { LogOptions } from '../kubelet/logs.ts';
 import { listenHttp, type HttpListen, type Listening } from './http-listener.ts';
 import type { Registry } from 'prom-client';
+import { KUBELET_USAGE_PATH, type UsageSummary } from '../core/usage-summary.ts';
 import { NAME_SEGMENT, createStreamMetrics, handleStreamUpgrade, rejectUpgrade, streamingWebSocketServer, type StreamingDeps } from './streaming.ts';
 
 export type KubeletListen = HttpListen;
@@ -80,6 +81,8 @@ export interface KubeletServerOptions {
   metrics?: Registry;
   /** GET /policyDenials (the policy part's denial records); without it 404. */
   policyDenials?: (query: URLSearchParams, res: ServerResponse) => void;
+  /** GET KUBELET_USAGE_PATH: this node's usage summary (the kubelet's usage sampler); without it 404. */
+  usage?: () => UsageSummary | Promise<UsageSummary>;
   logger: Logger;
 }
 
@@ -113,6 +116,17 @@ function handle(opts: KubeletServerOptions, req: IncomingMessage, res: ServerRes
     if (url.pathname === '/policyDenials') {
       if (!opts.policyDenials) throw new KubeError('NotFound', 'network policy is off on this node');
       opts.policyDenials(url.searchParams, res);
+      return;
+    }
+    if (url.pathname === KUBELET_USAGE_PATH) {
+      if (!opts.usage) throw new KubeError('NotFound', 'this node measures no usage');
+      void Promise.resolve()
+        .then(opts.usage)
+        .then((summary) => {
+          const body = JSON.stringify(summary);
+          res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }).end(body);
+        })
+        .catch((err: unknown) => sendError(res, err));
       return;
     }
     const r = parseLogRequest(url.pathname, url.searchParams);

@@ -113,6 +113,19 @@ const NODE_WRITABLE = new Set([
   'events',
 ]);
 
+/**
+ * API groups a node identity may not even read: metrics.k8s.io (a kubelet has
+ * no use for other nodes' figures, and each read makes the server ask every
+ * kubelet with those kubelets' own tokens; upstream's system:node role has no
+ * metrics.k8s.io either).
+ */
+const NODE_UNREADABLE_GROUPS: ReadonlySet<string> = new Set(['metrics.k8s.io']);
+
+function groupOf(groupResource: string): string {
+  const dot = groupResource.indexOf('.');
+  return dot < 0 ? '' : groupResource.slice(dot + 1);
+}
+
 /** The node a `system:node:<name>` identity speaks for. */
 export function nodeNameOf(identity: Identity): string | undefined {
   return identity.user.startsWith(NODE_USER_PREFIX) ? identity.user.slice(NODE_USER_PREFIX.length) : undefined;
@@ -166,7 +179,7 @@ function forbidden(identity: Identity, attrs: ResourceAttributes, name: string, 
 export function isAllowed(identity: Identity, attrs: ResourceAttributes): boolean {
   if (identity.groups.includes(ADMIN_GROUP)) return true;
   if (!identity.groups.includes(NODES_GROUP)) return false;
-  if (READ_VERBS.has(attrs.verb)) return true;
+  if (READ_VERBS.has(attrs.verb)) return !NODE_UNREADABLE_GROUPS.has(groupOf(attrs.resource));
   const target = attrs.subresource ? `${attrs.resource}/${attrs.subresource}` : attrs.resource;
   if (WRITE_VERBS.has(attrs.verb)) {
     if (!NODE_WRITABLE.has(target)) return false;

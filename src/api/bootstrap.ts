@@ -19,22 +19,45 @@ import type { ClusterIpAllocator } from './cluster-ip.ts';
 import { applyDefaults } from './validation.ts';
 import { prepareForCreate } from './object-rules.ts';
 
-function coreInfo(resource: string): ResourceInfo {
-  const info = resourceFor('', 'v1', resource);
+function infoOf(group: string, resource: string): ResourceInfo {
+  const info = resourceFor(group, 'v1', resource);
   if (!info) throw new Error(`${resource} missing from RESOURCES`);
   return info;
 }
 
+/** `obj` as the API server would store it on create: server metadata set, defaults applied. Pure but for the uid. */
+function asCreated(info: ResourceInfo, obj: KubeObject, now: Date): KubeObject {
+  return applyDefaults(info, prepareForCreate(info, obj, { namespace: obj.metadata.namespace, now, uid: randomUUID() }));
+}
+
+/**
+ * Creates the Service `build()` makes, its ClusterIP allocated, unless `namespace/name` exists; true when
+ * it was created here. Throws (a 422 KubeError) when another Service already holds the address.
+ */
+async function ensureService(
+  store: Store, clusterIps: ClusterIpAllocator, namespace: string, name: string, build: () => KubeObject,
+): Promise<boolean> {
+  if (await store.get('services', namespace, name)) return false;
+  const svc = await clusterIps.allocate(build());
+  try {
+    await store.create('services', svc);
+    return true;
+  } catch (err) {
+    await clusterIps.releaseUnlessStored(store, svc);
+    if (isKubeError(err, 'AlreadyExists')) return false;
+    throw err;
+  }
+}
+
 /** The Namespace object a bootstrap creates (defaults applied, label set). */
 export function defaultNamespace(name: string, now: Date): KubeObject {
-  const info = coreInfo('namespaces');
   const base: KubeObject = {
     apiVersion: 'v1',
     kind: 'Namespace',
     metadata: { name, labels: { [METADATA_NAME_LABEL]: name } },
     spec: { finalizers: ['kubernetes'] },
   };
-  const obj = applyDefaults(info, prepareForCreate(info, base, { now, uid: randomUUID() }));
+  const obj = asCreated(infoOf('', 'namespaces'), base, now);
   obj.status = { phase: 'Active' };
   return obj;
 }
@@ -60,7 +83,6 @@ export async function ensureDefaultNamespaces(store: Store, now: () => Date = ()
  * "dns", 53/TCP "dns-tcp" and 9153/TCP "metrics". Pure but for the uid.
  */
 export function kubeDnsService(dnsAddress: string, now: Date): KubeObject {
-  const info = coreInfo('services');
   const base: KubeObject = {
     apiVersion: 'v1',
     kind: 'Service',
@@ -76,7 +98,7 @@ export function kubeDnsService(dnsAddress: string, now: Date): KubeObject {
       ],
     },
   };
-  return applyDefaults(info, prepareForCreate(info, base, { namespace: KUBE_SYSTEM, now, uid: randomUUID() }));
+  return asCreated(infoOf('', 'services'), base, now);
 }
 
 /**
@@ -85,16 +107,7 @@ export function kubeDnsService(dnsAddress: string, now: Date): KubeObject {
  * Service already holds the address.
  */
 export async function ensureKubeDns(store: Store, clusterIps: ClusterIpAllocator, now: () => Date = () => new Date()): Promise<boolean> {
-  if (await store.get('services', KUBE_SYSTEM, KUBE_DNS_SERVICE)) return false;
-  const svc = await clusterIps.allocate(kubeDnsService(clusterIps.dnsAddress, now()));
-  try {
-    await store.create('services', svc);
-    return true;
-  } catch (err) {
-    await clusterIps.releaseUnlessStored(store, svc);
-    if (isKubeError(err, 'AlreadyExists')) return false;
-    throw err;
-  }
+  return ensureService(store, clusterIps, KUBE_SYSTEM, KUBE_DNS_SERVICE, () => kubeDnsService(clusterIps.dnsAddress, now()));
 }
 
 /**
@@ -103,7 +116,6 @@ export async function ensureKubeDns(store: Store, clusterIps: ClusterIpAllocator
  * API servers, written by the server itself). Pure but for the uid.
  */
 export function kubernetesService(clusterIp: string, targetPort: number, now: Date): KubeObject {
-  const info = coreInfo('services');
   const base: KubeObject = {
     apiVersion: 'v1',
     kind: 'Service',
@@ -116,7 +128,7 @@ export function kubernetesService(clusterIp: string, targetPort: number, now: Da
       sessionAffinity: 'None',
     },
   };
-  return applyDefaults(info, prepareForCreate(info, base, { namespace: DEFAULT_NAMESPACE, now, uid: randomUUID() }));
+  return asCreated(infoOf('', 'services'), base, now);
 }
 
 /**
@@ -127,16 +139,7 @@ export function kubernetesService(clusterIp: string, targetPort: number, now: Da
 export async function ensureKubernetesService(
   store: Store, clusterIps: ClusterIpAllocator, targetPort: number, now: () => Date = () => new Date(),
 ): Promise<boolean> {
-  if (await store.get('services', DEFAULT_NAMESPACE, KUBERNETES_SERVICE)) return false;
-  const svc = await clusterIps.allocate(kubernetesService(firstServiceAddress(clusterIps.cidr), targetPort, now()));
-  try {
-    await store.create('services', svc);
-    return true;
-  } catch (err) {
-    await clusterIps.releaseUnlessStored(store, svc);
-    if (isKubeError(err, 'AlreadyExists')) return false;
-    throw err;
-  }
+  return ensureService(store, clusterIps, DEFAULT_NAMESPACE, KUBERNETES_SERVICE, () => kubernetesService(firstServiceAddress(clusterIps.cidr), targetPort, now()));
 }
 
 /** Where clients reach this API server: the address and port published in default/kubernetes' endpoints. */
@@ -166,13 +169,11 @@ export function kubernetesEndpointBodies(advertised: AdvertisedAddress): { endpo
 }
 
 async function upsert(store: Store, gr: string, info: ResourceInfo, want: KubeObject, now: Date): Promise<boolean> {
-  const ns = want.metadata.namespace ?? '';
-  const name = want.metadata.name ?? '';
-  const have = await store.get(gr, ns, name);
+  const have = await store.get(gr, want.metadata.namespace ?? '', want.metadata.name ?? '');
   const { apiVersion: _a, kind: _k, metadata: _m, ...body } = want;
   if (!have) {
     try {
-      await store.create(gr, applyDefaults(info, prepareForCreate(info, want, { namespace: ns, now, uid: randomUUID() })));
+      await store.create(gr, asCreated(info, want, now));
       return true;
     } catch (err) {
       if (isKubeError(err, 'AlreadyExists')) return upsert(store, gr, info, want, now);
@@ -194,10 +195,8 @@ async function upsert(store: Store, gr: string, info: ResourceInfo, want: KubeOb
  */
 export async function ensureKubernetesEndpoints(store: Store, advertised: AdvertisedAddress, now: () => Date = () => new Date()): Promise<string[]> {
   const { endpoints, slice } = kubernetesEndpointBodies(advertised);
-  const sliceInfo = resourceFor('discovery.k8s.io', 'v1', 'endpointslices');
-  if (!sliceInfo) throw new Error('endpointslices missing from RESOURCES');
   const written: string[] = [];
-  if (await upsert(store, 'endpoints', coreInfo('endpoints'), endpoints, now())) written.push('endpoints');
-  if (await upsert(store, ENDPOINTSLICES, sliceInfo, slice, now())) written.push('endpointslice');
+  if (await upsert(store, 'endpoints', infoOf('', 'endpoints'), endpoints, now())) written.push('endpoints');
+  if (await upsert(store, ENDPOINTSLICES, infoOf('discovery.k8s.io', 'endpointslices'), slice, now())) written.push('endpointslice');
   return written;
 }

@@ -1,10 +1,21 @@
 // Discovery documents (/version, /api, /apis, /apis/<g>, /api/v1,
-// /apis/<g>/<v>), all derived from RESOURCES; and aggregated discovery
+// /apis/<g>/<v>), all derived from RESOURCES (and METRICS_RESOURCES); and aggregated discovery
 // (apidiscovery.k8s.io/v2 APIGroupDiscoveryList from /api and /apis, when the
 // Accept header asks for it), which saves clients one request per group-version.
+// The read-only metrics.k8s.io kinds (src/core/metrics-resources.ts) are listed
+// with their own verbs (get, list).
 
+import { METRICS_RESOURCES } from '../core/metrics-resources.ts';
 import { RESOURCES, RESOURCE_VERBS, apiVersionOf, groupVersions, type ResourceInfo, type Subresource } from '../core/resources.ts';
 import type { Json, JsonObject } from '../core/types.ts';
+
+/** Every kind discovery lists: the stored ones, then the metrics. */
+const DISCOVERED: readonly ResourceInfo[] = [...RESOURCES, ...METRICS_RESOURCES];
+
+
+function verbsOf(info: ResourceInfo): string[] {
+  return [...(info.verbs ?? RESOURCE_VERBS)];
+}
 
 /** The Kubernetes version meshlet's API mimics. */
 export const KUBE_MAJOR = '1';
@@ -38,17 +49,17 @@ export function apiVersions(serverAddress: string): Json {
 }
 
 function groupEntry(group: string): JsonObject {
-  const versions = groupVersions()
+  const versions = groupVersions(DISCOVERED)
     .filter((gv) => gv.group === group)
     .map((gv) => ({ groupVersion: apiVersionOf(gv), version: gv.version }));
   return { name: group, versions, preferredVersion: versions[0] };
 }
 
 function namedGroups(): string[] {
-  return [...new Set(RESOURCES.map((r) => r.group).filter((g) => g !== ''))];
+  return [...new Set(DISCOVERED.map((r) => r.group).filter((g) => g !== ''))];
 }
 
-/** GET /apis: every named group in RESOURCES. */
+/** GET /apis: every named group served. */
 export function apiGroupList(): Json {
   return { kind: 'APIGroupList', apiVersion: 'v1', groups: namedGroups().map(groupEntry) };
 }
@@ -74,7 +85,7 @@ function resourceEntries(info: ResourceInfo): JsonObject[] {
     singularName: info.singular,
     namespaced: info.namespaced,
     kind: info.kind,
-    verbs: [...RESOURCE_VERBS],
+    verbs: verbsOf(info),
   };
   if (info.shortNames.length > 0) main.shortNames = [...info.shortNames];
   if (info.categories.length > 0) main.categories = [...info.categories];
@@ -89,7 +100,7 @@ function resourceEntries(info: ResourceInfo): JsonObject[] {
 
 /** GET /api/v1 or /apis/<group>/<version>; undefined when meshlet serves nothing there. */
 export function apiResourceList(group: string, version: string): Json | undefined {
-  const infos = RESOURCES.filter((r) => r.group === group && r.version === version);
+  const infos = DISCOVERED.filter((r) => r.group === group && r.version === version);
   if (infos.length === 0) return undefined;
   return {
     kind: 'APIResourceList',
@@ -128,7 +139,7 @@ function discoveryResource(info: ResourceInfo): JsonObject {
     responseKind: { group: info.group, version: info.version, kind: info.kind },
     scope: info.namespaced ? 'Namespaced' : 'Cluster',
     singularResource: info.singular,
-    verbs: [...RESOURCE_VERBS],
+    verbs: verbsOf(info),
   };
   if (info.shortNames.length > 0) entry.shortNames = [...info.shortNames];
   if (info.categories.length > 0) entry.categories = [...info.categories];
@@ -143,11 +154,11 @@ function discoveryResource(info: ResourceInfo): JsonObject {
 }
 
 function discoveryGroup(group: string): JsonObject {
-  const versions = groupVersions()
+  const versions = groupVersions(DISCOVERED)
     .filter((gv) => gv.group === group)
     .map((gv) => ({
       version: gv.version,
-      resources: RESOURCES.filter((r) => r.group === group && r.version === gv.version).map(discoveryResource),
+      resources: DISCOVERED.filter((r) => r.group === group && r.version === gv.version).map(discoveryResource),
       freshness: 'Current',
     }));
   return { metadata: { name: group, creationTimestamp: null }, versions };

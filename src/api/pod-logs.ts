@@ -1,6 +1,6 @@
 // pods/<name>/log: the API server proxies to the kubelet endpoint of the
 // pod's node (the Node annotation meshlet.io/kubelet-endpoint, unix:// or
-// http://), presenting that node's own token (see src/agent/kubelet-server.ts),
+// http://), presenting that node's own token (kubelet-client.ts),
 // and streams the reply through (`follow` keeps streaming). Errors come back
 // as Status objects: the kubelet's own, or one made here.
 import { request, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -9,7 +9,7 @@ import type { KubeObject } from '../core/types.ts';
 import type { Store } from '../store/types.ts';
 import type { TokenSet } from './auth.ts';
 import { writeStatus } from './http-io.ts';
-import { KUBELET_ENDPOINT_ANNOTATION, NODES_GROUP, NODE_USER_PREFIX } from '../core/well-known.ts';
+import { kubeletOfNode, type KubeletAccess, type KubeletTarget } from './kubelet-client.ts';
 import { normaliseFlags } from './query-params.ts';
 
 
@@ -18,19 +18,10 @@ const FORWARDED = ['follow', 'tailLines', 'previous', 'sinceSeconds', 'timestamp
 /** The booleans among them, normalised so the kubelet reads them as the API server does. */
 const FORWARDED_FLAGS = ['follow', 'previous', 'timestamps'];
 
-export type KubeletTarget = { socketPath: string } | { host: string; port: number };
-
 export interface LogProxyPlan {
   target: KubeletTarget;
   path: string;
   token: string;
-}
-
-export function parseKubeletEndpoint(endpoint: string): KubeletTarget | undefined {
-  if (endpoint.startsWith('unix:///')) return { socketPath: endpoint.slice('unix://'.length) };
-  const m = /^http:\/\/(?:\[([0-9a-fA-F:.]+)\]|([0-9.]+|[a-z0-9.-]+)):(\d{1,5})\/?$/.exec(endpoint);
-  if (!m) return undefined;
-  return { host: m[1] ?? m[2], port: Number(m[3]) };
 }
 
 function containerNames(pod: KubeObject): string[] {
@@ -53,17 +44,11 @@ export function chooseContainer(pod: KubeObject, query: URLSearchParams, podName
 }
 
 /** Where the kubelet of the pod's node listens, and that node's token to present. Throws the KubeError the client gets. */
-export function kubeletOfPod(pod: KubeObject, node: KubeObject | undefined, tokens: TokenSet, podName: string, what: string): { target: KubeletTarget; token: string } {
+export function kubeletOfPod(pod: KubeObject, node: KubeObject | undefined, tokens: TokenSet, podName: string, what: string): KubeletAccess {
   const nodeName = (pod.spec as { nodeName?: string } | undefined)?.nodeName;
   if (!nodeName) throw new KubeError('BadRequest', `pod ${podName} does not have a host assigned`);
   if (!node) throw new KubeError('NotFound', `node "${nodeName}" of pod ${podName} not found: ${what}`);
-  const endpoint = node.metadata.annotations?.[KUBELET_ENDPOINT_ANNOTATION];
-  const target = endpoint ? parseKubeletEndpoint(endpoint) : undefined;
-  if (!target) throw new KubeError('ServiceUnavailable', `node "${nodeName}" publishes no kubelet endpoint (${KUBELET_ENDPOINT_ANNOTATION}): is its agent running with pod networking?`);
-  let token: string | undefined;
-  for (const [t, id] of tokens) if (id.user === `${NODE_USER_PREFIX}${nodeName}` && id.groups.includes(NODES_GROUP)) token = t;
-  if (!token) throw new KubeError('ServiceUnavailable', `no credential for node "${nodeName}" in the server's token file: cannot reach its kubelet`);
-  return { target, token };
+  return kubeletOfNode(node, tokens);
 }
 
 /** Where and how to fetch a pod's log. Pure; throws the KubeError the client gets. */

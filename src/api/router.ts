@@ -1,6 +1,8 @@
 // Request path + method → what the request is about. Pure.
 import { KubeError } from '../core/errors.ts';
 import { resourceFor, groupResource, type ResourceInfo } from '../core/resources.ts';
+import { METRICS_GROUP, metricsResourceFor } from '../core/metrics-resources.ts';
+import type { MetricsRoute } from './metrics-api.ts';
 import { queryFlag } from './query-params.ts';
 import { HPA_V1_API_VERSION, v1AliasFor } from './hpa-v1.ts';
 
@@ -32,7 +34,7 @@ export type DiscoveryRoute =
   | { type: 'health'; check: 'healthz' | 'readyz' | 'livez' }
   | { type: 'metrics' };
 
-export type Route = ResourceRoute | DiscoveryRoute;
+export type Route = ResourceRoute | MetricsRoute | DiscoveryRoute;
 
 /** The streaming subresources (an HTTP upgrade proxied to the pod's kubelet; see stream-proxy.ts). */
 export const STREAM_SUBRESOURCES: ReadonlySet<string> = new Set(['exec', 'attach', 'portforward']);
@@ -102,6 +104,7 @@ export function route(method: string, pathname: string, query: URLSearchParams):
     rest = segs.slice(3);
   } else throw notFoundPath();
   if (rest.length === 0) return readOnly({ type: 'apiResourceList', group, version });
+  if (group === METRICS_GROUP) return metricsRoute(m, version, rest, query);
   return resourceRoute(m, group, version, rest, query);
 }
 
@@ -141,6 +144,22 @@ function resourceRoute(method: string, group: string, version: string, segments:
   const streaming = subresource !== undefined && STREAM_SUBRESOURCES.has(subresource) && (method === 'GET' || method === 'POST');
   const verb = streaming ? 'create' : verbFor(method, name !== undefined, subresource, watchPath || queryFlag(query, 'watch'));
   return { type: 'resource', info, gr: groupResource(info), namespace, name, subresource, verb, ...(alias ? { servedAs: HPA_V1_API_VERSION } : {}) };
+}
+
+/** metrics.k8s.io: nodes[/<name>], pods, namespaces/<ns>/pods[/<name>]; GET only, no watch. */
+function metricsRoute(method: string, version: string, segments: string[], query: URLSearchParams): MetricsRoute {
+  let namespace: string | undefined;
+  let rest = segments;
+  if (rest[0] === 'namespaces' && rest.length >= 3) {
+    namespace = rest[1];
+    rest = rest.slice(2);
+  }
+  const info = metricsResourceFor(METRICS_GROUP, version, rest[0] ?? '');
+  if (!info || rest.length > 2 || (namespace !== undefined && !info.namespaced)) throw notFoundPath();
+  const name = rest[1];
+  if (info.namespaced && namespace === undefined && name !== undefined) throw notFoundPath();
+  if ((method !== 'GET' && method !== 'HEAD') || queryFlag(query, 'watch')) throw methodNotAllowed(queryFlag(query, 'watch') ? 'WATCH' : method);
+  return { type: 'resourceMetrics', info, gr: groupResource(info), namespace, name, verb: name === undefined ? 'list' : 'get' };
 }
 
 function verbFor(method: string, named: boolean, subresource: string | undefined, watch: boolean): Verb {

@@ -48,6 +48,8 @@ import type { DefaultTolerationSeconds } from './default-tolerations.ts';
 import { Registry, parseFilter, type Admit, type Reply } from './registry.ts';
 import { servePodLogs } from './pod-logs.ts';
 import { HPA_V1_API_VERSION, HPA_V1_VERBS, hpaV1ToV2, refuseV1Verb, replyAsV1 } from './hpa-v1.ts';
+import { serveMetrics } from './metrics-api.ts';
+import { UsageScraper } from './metrics-api-scraper.ts';
 import { queryFlag } from './query-params.ts';
 import { STREAM_SUBRESOURCES, route, type DiscoveryRoute, type ResourceRoute } from './router.ts';
 import { serveStreamUpgrade, type StreamProxyDeps } from './stream-proxy.ts';
@@ -79,6 +81,8 @@ export interface ApiServerOptions {
   serviceNodePortRange?: string;
   /** Seconds new pods tolerate the not-ready and unreachable NoExecute taints (default 300 each). */
   defaultTolerations?: DefaultTolerationSeconds;
+  /** metrics.k8s.io's scrape of the kubelets: per-node timeout (default 2 s), cache TTL (default 5 s), concurrency (default 16). */
+  resourceMetrics?: { scrapeTimeoutMs?: number; cacheTtlMs?: number; concurrency?: number };
 }
 
 export interface ApiServer {
@@ -102,6 +106,7 @@ interface Context {
   metrics: ApiMetrics;
   watches: Set<ActiveWatch>;
   bookmarkIntervalMs: number;
+  scraper: UsageScraper;
 }
 
 export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer> {
@@ -119,15 +124,24 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     if (!isKubeError(err, 'Invalid')) throw err;
     logger.error({ err, clusterIP: clusterIps.dnsAddress }, 'cannot create Service kube-system/kube-dns: another Service holds the cluster DNS address');
   }
+  const metrics = createApiMetrics();
   const ctx: Context = {
     store: opts.store,
     registry,
     tokens: opts.tokens,
     maxBodyBytes: opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
     logger,
-    metrics: createApiMetrics(),
+    metrics,
     watches: new Set(),
     bookmarkIntervalMs: opts.watchBookmarkIntervalMs ?? 10_000,
+    scraper: new UsageScraper({
+      tokens: opts.tokens,
+      logger,
+      registry: metrics.registry,
+      timeoutMs: opts.resourceMetrics?.scrapeTimeoutMs,
+      cacheTtlMs: opts.resourceMetrics?.cacheTtlMs,
+      concurrency: opts.resourceMetrics?.concurrency,
+    }),
   };
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
     handle(ctx, req, res).catch((err: unknown) => {
@@ -271,6 +285,11 @@ async function handle(ctx: Context, req: IncomingMessage, res: ServerResponse): 
         const reply = await resourceRequest(ctx, r, req, url.searchParams, admit);
         writeObject(res, reply.code, reply.body);
       }
+    } else if (r.type === 'resourceMetrics') {
+      verb = r.verb;
+      resource = r.gr;
+      authorize(identity!, { verb: r.verb, resource: r.gr, namespace: r.namespace, name: r.name });
+      writeObject(res, 200, await serveMetrics({ store: ctx.store, scraper: ctx.scraper }, r, url.searchParams));
     } else {
       if (identity) authorizeNonResource(identity, url.pathname);
       await discoveryRequest(ctx, r, req, res);

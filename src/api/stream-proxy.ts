@@ -14,7 +14,8 @@ import { KubeError, notFound } from '../core/errors.ts';
 import type { KubeObject, Status } from '../core/types.ts';
 import type { Store } from '../store/types.ts';
 import { authenticate, authorize, type TokenSet } from './auth.ts';
-import { chooseContainer, kubeletOfPod, type KubeletTarget } from './pod-logs.ts';
+import type { KubeletTarget } from './kubelet-client.ts';
+import { chooseContainer, kubeletOfPod } from './pod-logs.ts';
 import { STREAM_SUBRESOURCES, route } from './router.ts';
 
 export interface StreamProxyPlan {

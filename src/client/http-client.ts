@@ -4,6 +4,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { KubeError, REASON_CODES, type Reason } from '../core/errors.ts';
 import { resourceByGroupResource, apiVersionOf, type ResourceInfo } from '../core/resources.ts';
+import { metricsResourceByGroupResource } from '../core/metrics-resources.ts';
 import type { KubeObject, Status, WatchEvent } from '../core/types.ts';
 import type {
   ApiClient,
@@ -47,7 +48,7 @@ export function parseServer(server: string): Endpoint {
 }
 
 function infoFor(gr: string): ResourceInfo {
-  const info = resourceByGroupResource(gr);
+  const info = resourceByGroupResource(gr) ?? metricsResourceByGroupResource(gr);
   if (!info) throw new KubeError('NotFound', `the server doesn't have a resource type "${gr}"`);
   return info;
 }

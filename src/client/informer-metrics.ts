@@ -41,36 +41,36 @@ export class InformerMetrics {
 
   private constructor(registry: Registry) {
     const registers = [registry];
-    this.watchRestarts = new Counter({
-      name: 'meshlet_informer_watch_restarts_total',
-      help: 'Watch streams opened after the first one of an informer (stream ended, failed, or expired with 410).',
-      labelNames: ['informer'] as const,
-      registers,
-    });
-    this.lists = new Counter({
-      name: 'meshlet_informer_lists_total',
-      help: 'Full lists by reason: initial, or expired (the watch got 410 Gone).',
-      labelNames: ['informer', 'reason'] as const,
-      registers,
-    });
-    this.events = new Counter({
-      name: 'meshlet_informer_events_total',
-      help: 'Watch events received, by type (BOOKMARKs included).',
-      labelNames: ['informer', 'type'] as const,
-      registers,
-    });
-    this.unchanged = new Counter({
-      name: 'meshlet_informer_updates_unchanged_total',
-      help: 'Updates whose cached (possibly slim) copy equals the previous one except for resourceVersion; they reach no handler.',
-      labelNames: ['informer'] as const,
-      registers,
-    });
-    this.deliveries = new Counter({
-      name: 'meshlet_informer_handler_deliveries_total',
-      help: "Changes offered to handlers: delivered, or filtered by the handler's relevant() predicate.",
-      labelNames: ['informer', 'outcome'] as const,
-      registers,
-    });
+    // Every figure is labelled by informer key; a counter may add one label of its own.
+    const counter = <L extends string = never>(name: string, help: string, ...more: L[]): Counter<'informer' | L> =>
+      new Counter({ name, help, labelNames: ['informer', ...more], registers });
+    const sources = this.sources;
+    const sourceGauge = (name: string, help: string, value: (s: InformerGaugeSource) => number): Gauge<'informer'> =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['informer'] as const,
+        registers,
+        collect() {
+          this.reset();
+          for (const s of sources) this.set({ informer: s.key }, value(s));
+        },
+      });
+    this.watchRestarts = counter(
+      'meshlet_informer_watch_restarts_total',
+      'Watch streams opened after the first one of an informer (stream ended, failed, or expired with 410).',
+    );
+    this.lists = counter('meshlet_informer_lists_total', 'Full lists by reason: initial, or expired (the watch got 410 Gone).', 'reason');
+    this.events = counter('meshlet_informer_events_total', 'Watch events received, by type (BOOKMARKs included).', 'type');
+    this.unchanged = counter(
+      'meshlet_informer_updates_unchanged_total',
+      'Updates whose cached (possibly slim) copy equals the previous one except for resourceVersion; they reach no handler.',
+    );
+    this.deliveries = counter(
+      'meshlet_informer_handler_deliveries_total',
+      "Changes offered to handlers: delivered, or filtered by the handler's relevant() predicate.",
+      'outcome',
+    );
     this.eventLag = new Histogram({
       name: 'meshlet_informer_event_lag_seconds',
       help: 'From a watch event arriving at the informer until its cache, indexes and handlers are done.',
@@ -78,27 +78,8 @@ export class InformerMetrics {
       buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1],
       registers,
     });
-    const sources = this.sources;
-    new Gauge({
-      name: 'meshlet_informer_objects',
-      help: 'Objects in the informer cache.',
-      labelNames: ['informer'] as const,
-      registers,
-      collect() {
-        this.reset();
-        for (const s of sources) this.set({ informer: s.key }, s.size);
-      },
-    });
-    new Gauge({
-      name: 'meshlet_informer_synced',
-      help: '1 once the informer has listed, 0 before.',
-      labelNames: ['informer'] as const,
-      registers,
-      collect() {
-        this.reset();
-        for (const s of sources) this.set({ informer: s.key }, s.hasSynced() ? 1 : 0);
-      },
-    });
+    sourceGauge('meshlet_informer_objects', 'Objects in the informer cache.', (s) => s.size);
+    sourceGauge('meshlet_informer_synced', '1 once the informer has listed, 0 before.', (s) => (s.hasSynced() ? 1 : 0));
   }
 
   track(source: InformerGaugeSource): void {

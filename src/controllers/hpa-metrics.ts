@@ -5,10 +5,9 @@ import { parseGoDuration } from '../api/protobuf/duration.ts';
 import { intValue, milliValue } from '../core/quantity.ts';
 import type { ApiClient } from '../client/types.ts';
 import type { KubeObject } from '../core/types.ts';
+import { POD_METRICS } from '../core/well-known.ts';
 import type { PodUsage, ResourceName } from './hpa-algorithm.ts';
 
-/** The group-resource of PodMetrics (served by the API server, src/api/metrics-api*.ts). */
-export const POD_METRICS = 'pods.metrics.k8s.io';
 
 export interface PodMetricsSample {
   name: string;

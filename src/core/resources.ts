@@ -16,6 +16,8 @@ export interface ResourceInfo {
   shortNames: string[];
   subresources: Subresource[];
   categories: string[];
+  /** The verbs served, when not all of RESOURCE_VERBS (the read-only metrics kinds, src/core/metrics-resources.ts). */
+  verbs?: readonly string[];
 }
 
 const VERBS = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'] as const;
@@ -104,9 +106,9 @@ export function resourceByUserName(name: string): ResourceInfo | undefined {
   );
 }
 
-/** The group-versions served, in discovery order. */
-export function groupVersions(): { group: string; version: string }[] {
+/** The group-versions of these kinds (default: the stored ones), in discovery order. */
+export function groupVersions(infos: readonly ResourceInfo[] = RESOURCES): { group: string; version: string }[] {
   const seen = new Map<string, { group: string; version: string }>();
-  for (const info of RESOURCES) seen.set(apiVersionOf(info), { group: info.group, version: info.version });
+  for (const info of infos) seen.set(apiVersionOf(info), { group: info.group, version: info.version });
   return [...seen.values()];
 }

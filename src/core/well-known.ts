@@ -27,6 +27,9 @@ export const PODDISRUPTIONBUDGETS = 'poddisruptionbudgets.policy';
 export const HORIZONTALPODAUTOSCALERS = 'horizontalpodautoscalers.autoscaling';
 export const STATEFULSETS = 'statefulsets.apps';
 export const CONTROLLERREVISIONS = 'controllerrevisions.apps';
+/** The read-only resource metrics (src/core/metrics-resources.ts). */
+export const NODE_METRICS = 'nodes.metrics.k8s.io';
+export const POD_METRICS = 'pods.metrics.k8s.io';
 
 // ------------------------------------------------------------ labels
 

@@ -96,26 +96,21 @@ export class DnsMetrics {
         self.byTypeRcode.clear();
       },
     });
-    new Counter({
-      name: 'meshlet_dns_cache_hits_total',
-      help: 'Answers served from a prebuilt or cached answer, by cache (zone, upstream, autopath)',
-      labelNames: ['cache'],
-      registers: [this.registry],
-      collect() {
-        for (const [c, v] of self.cacheCounts) if (v.hits) this.inc({ cache: c }, v.hits);
-        for (const v of self.cacheCounts.values()) v.hits = 0;
-      },
-    });
-    new Counter({
-      name: 'meshlet_dns_cache_misses_total',
-      help: 'Lookups that found no prebuilt or cached answer, by cache',
-      labelNames: ['cache'],
-      registers: [this.registry],
-      collect() {
-        for (const [c, v] of self.cacheCounts) if (v.misses) this.inc({ cache: c }, v.misses);
-        for (const v of self.cacheCounts.values()) v.misses = 0;
-      },
-    });
+    // Hits and misses fold into prom-client only when scraped, and start again from zero.
+    const cacheCounter = (field: 'hits' | 'misses', name: string, help: string): void => {
+      new Counter({
+        name,
+        help,
+        labelNames: ['cache'],
+        registers: [this.registry],
+        collect() {
+          for (const [c, v] of self.cacheCounts) if (v[field]) this.inc({ cache: c }, v[field]);
+          for (const v of self.cacheCounts.values()) v[field] = 0;
+        },
+      });
+    };
+    cacheCounter('hits', 'meshlet_dns_cache_hits_total', 'Answers served from a prebuilt or cached answer, by cache (zone, upstream, autopath)');
+    cacheCounter('misses', 'meshlet_dns_cache_misses_total', 'Lookups that found no prebuilt or cached answer, by cache');
     new Counter({
       name: 'meshlet_dns_dropped_total',
       help: 'Packets dropped without an answer, by reason',

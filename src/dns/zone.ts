@@ -242,32 +242,16 @@ export class ClusterZone {
   }
 
   private *replaceSteps(services: FeedService[], slices: FeedEndpointSlice[], pods: FeedPod[], namespaces: FeedNamespace[], step: number): Generator<void> {
-    const same = sameJson;
-    let n = 0;
     const nsNew = new Set(namespaces.map((x) => x.name));
     for (const x of [...this.namespaces]) if (!nsNew.has(x)) this.deleteNamespace(x);
     for (const x of namespaces) this.upsertNamespace(x);
-    const podsNew = new Map(pods.map((p) => [svcKeyOf(p.namespace, p.name), p]));
-    for (const [k, p] of [...this.pods]) if (!podsNew.has(k)) this.deletePod(p.namespace, p.name);
-    for (const [k, p] of podsNew) {
-      const old = this.pods.get(k);
-      if (!old || !same(old, p)) this.upsertPod(p);
-      if (++n % step === 0) yield;
-    }
-    const slicesNew = new Map(slices.map((x) => [svcKeyOf(x.namespace, x.name), x]));
-    for (const [k, x] of [...this.slices]) if (!slicesNew.has(k)) this.deleteSlice(x.namespace, x.name);
-    for (const [k, x] of slicesNew) {
-      const old = this.slices.get(k);
-      if (!old || !same(old, x)) this.upsertSlice(x);
-      if (++n % step === 0) yield;
-    }
-    const svcNew = new Map(services.map((x) => [svcKeyOf(x.namespace, x.name), x]));
-    for (const [k, x] of [...this.services]) if (!svcNew.has(k)) this.deleteService(x.namespace, x.name);
-    for (const [k, x] of svcNew) {
-      const old = this.services.get(k);
-      if (!old || !same(old, x)) this.upsertService(x);
-      if (++n % step === 0) yield;
-    }
+    const kinds = [
+      replaceKeyed(this.pods, pods, (p) => this.deletePod(p.namespace, p.name), (p) => this.upsertPod(p)),
+      replaceKeyed(this.slices, slices, (x) => this.deleteSlice(x.namespace, x.name), (x) => this.upsertSlice(x)),
+      replaceKeyed(this.services, services, (x) => this.deleteService(x.namespace, x.name), (x) => this.upsertService(x)),
+    ];
+    let n = 0;
+    for (const kind of kinds) for (const _ of kind) if (++n % step === 0) yield;
   }
 
   upsertService(s: FeedService): void {
@@ -672,6 +656,22 @@ function withSrvWeights(rrs: RR[]): RR[] {
   if (rrs.length <= 1) return rrs;
   const w = Math.floor(100 / rrs.length);
   return rrs.map((r) => (r.data.type === TYPE.SRV && 'weight' in r.data ? { ...r, data: { ...r.data, weight: w } } : r));
+}
+
+/**
+ * Brings `have` (keyed by namespace/name) to the snapshot `want`: what it lacks is removed, what is new or
+ * changed is upserted, what is unchanged is left alone. Yields after each wanted object.
+ */
+function* replaceKeyed<T extends { namespace: string; name: string }>(
+  have: Map<string, T>, want: readonly T[], remove: (x: T) => void, upsert: (x: T) => void,
+): Generator<void> {
+  const wanted = new Map(want.map((x) => [svcKeyOf(x.namespace, x.name), x]));
+  for (const [k, x] of [...have]) if (!wanted.has(k)) remove(x);
+  for (const [k, x] of wanted) {
+    const old = have.get(k);
+    if (!old || !sameJson(old, x)) upsert(x);
+    yield;
+  }
 }
 
 /** Deep equality of two JSON values (feed objects), without serialising them. */

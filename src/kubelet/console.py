@@ -99,24 +99,40 @@ def reap(child):
             code = status_code(status)
 
 
+def read_output(fd):
+    """Up to 64 KiB of a command's output; b'' at its end (a terminal whose command side is gone reads EIO)."""
+    try:
+        return os.read(fd, 65536)
+    except OSError:
+        return b''
+
+
 def write_all(fd, data):
     while data:
         data = data[os.write(fd, data):]
 
 
-def wake_pipe():
-    r, w = os.pipe()
-    os.set_blocking(r, False)
-    os.set_blocking(w, False)
-    return r, w
+def relay_signals(pid):
+    """Passes the FORWARDED signals on to pid; returns the read end of a pipe written on each SIGCHLD (to wake the loop)."""
+    wr, ww = os.pipe()
+    os.set_blocking(wr, False)
+    os.set_blocking(ww, False)
+    for s in FORWARDED:
+        signal.signal(s, lambda n, _f: os.kill(pid, n))
+    signal.signal(signal.SIGCHLD, lambda _n, _f: os.write(ww, b'x'))
+    return wr
+
+
+def unlink_if_present(path):
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
 
 
 def main_pty(argv):
     pid, master, _ = spawn(argv, True)
-    wr, ww = wake_pipe()
-    for s in FORWARDED:
-        signal.signal(s, lambda n, _f: os.kill(pid, n))
-    signal.signal(signal.SIGCHLD, lambda _n, _f: os.write(ww, b'x'))
+    wr = relay_signals(pid)
     sel = selectors.DefaultSelector()
     sel.register(master, selectors.EVENT_READ, 'out')
     sel.register(0, selectors.EVENT_READ, 'in')
@@ -136,10 +152,7 @@ def main_pty(argv):
         for key, _ in events:
             what = key.data
             if what == 'out':
-                try:
-                    data = os.read(master, 65536)
-                except OSError:
-                    data = b''
+                data = read_output(master)
                 if not data:
                     sel.unregister(master)
                     return code if code is not None else wait_code(pid)
@@ -186,28 +199,19 @@ def frame(channel, data):
 
 
 def main_serve(sock_path, tty, stdin_once, argv):
-    try:
-        os.unlink(sock_path)
-    except FileNotFoundError:
-        pass
+    unlink_if_present(sock_path)
     # Bound and listening under a temporary name, then renamed: the path appears
     # only once connections to it are accepted (no ECONNREFUSED window).
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     tmp_path = sock_path + '.tmp'
-    try:
-        os.unlink(tmp_path)
-    except FileNotFoundError:
-        pass
+    unlink_if_present(tmp_path)
     listener.bind(tmp_path)
     os.chmod(tmp_path, 0o600)
     listener.listen(8)
     os.rename(tmp_path, sock_path)
     listener.setblocking(False)
     pid, stdin_fd, outputs = spawn(argv, tty)
-    wr, ww = wake_pipe()
-    for s in FORWARDED:
-        signal.signal(s, lambda n, _f: os.kill(pid, n))
-    signal.signal(signal.SIGCHLD, lambda _n, _f: os.write(ww, b'x'))
+    wr = relay_signals(pid)
     sel = selectors.DefaultSelector()
     sel.register(listener, selectors.EVENT_READ, 'accept')
     sel.register(wr, selectors.EVENT_READ, 'wake')
@@ -255,10 +259,7 @@ def main_serve(sock_path, tty, stdin_once, argv):
                         code = got
                 elif what[0] == 'out':
                     fd, ch = key.fd, what[1]
-                    try:
-                        data = os.read(fd, 65536)
-                    except OSError:
-                        data = b''
+                    data = read_output(fd)
                     if not data:
                         sel.unregister(fd)
                         open_outputs -= 1

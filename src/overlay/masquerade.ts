@@ -7,10 +7,9 @@
 // that changes nothing runs no nft at all.
 import { familyOf, normalizeCidr } from '../core/cidr.ts';
 import { NftTable, type SyncOutcome } from '../nft/table-sync.ts';
-import { NftCommandRunner, type NftRunner } from '../nft/runner.ts';
+import { ownTable, type OwnTableOptions } from '../nft/own-table.ts';
 import { masquerade, matchAny, notMatchAny, rule } from '../nft/rule.ts';
 import type { DesiredTable } from '../nft/model.ts';
-import type { TableOwners } from '../nft/owners.ts';
 import type { Logger } from 'pino';
 
 export const NAT_TABLE = 'meshlet-nat';
@@ -42,24 +41,14 @@ export function masqueradeTable(podCidrs: string[], clusterCidrs: string[]): Des
   };
 }
 
-export interface MasqueradeOptions {
-  runner?: NftRunner;
-  owners?: TableOwners;
-  logger?: Logger;
-}
+export type MasqueradeOptions = OwnTableOptions;
 
 /** The node's masquerade table, kept in sync. One per network namespace (process). */
 export class Masquerade {
   readonly table: NftTable;
 
   constructor(opts: MasqueradeOptions = {}) {
-    this.table = new NftTable({
-      owner: MASQUERADE_OWNER,
-      table: { family: 'inet', name: NAT_TABLE },
-      runner: opts.runner ?? new NftCommandRunner(),
-      ...(opts.owners ? { owners: opts.owners } : {}),
-      ...(opts.logger ? { logger: opts.logger } : {}),
-    });
+    this.table = ownTable(MASQUERADE_OWNER, { family: 'inet', name: NAT_TABLE }, opts);
   }
 
   /** Bring the table to what `podCidrs`/`clusterCidrs` want; sends nothing when nothing changed. */

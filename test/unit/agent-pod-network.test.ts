@@ -6,7 +6,8 @@ import type { KubeObject } from '../../src/core/types.ts';
 import { bridgeMacFor, nodeNetworkPatch, nodeShowsPatch, overlayPeers, overlayProjection, ownSubnets } from '../../src/agent/pod-network-plan.ts';
 import { KUBELET_ENDPOINT_ANNOTATION } from '../../src/core/well-known.ts';
 import { bearerMatches, parseLogRequest } from '../../src/agent/kubelet-server.ts';
-import { parseKubeletEndpoint, planLogProxy } from '../../src/api/pod-logs.ts';
+import { parseKubeletEndpoint } from '../../src/api/kubelet-client.ts';
+import { planLogProxy } from '../../src/api/pod-logs.ts';
 import { KubeError } from '../../src/core/errors.ts';
 import type { Identity } from '../../src/api/auth.ts';
 

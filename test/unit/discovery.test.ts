@@ -12,6 +12,7 @@ import {
 } from '../../src/api/discovery.ts';
 import { openApiV3Document, openApiV3Root } from '../../src/api/openapi.ts';
 import { RESOURCES, RESOURCE_VERBS, apiVersionOf } from '../../src/core/resources.ts';
+import { METRICS_RESOURCES } from '../../src/core/metrics-resources.ts';
 import type { Json } from '../../src/core/types.ts';
 
 type Obj = Record<string, unknown>;
@@ -44,10 +45,11 @@ describe('version and group discovery', () => {
     assert.equal(list.kind, 'APIGroupList');
     assert.equal(list.apiVersion, 'v1');
     const groups = list.groups as Obj[];
-    const expected = [...new Set(RESOURCES.filter((r) => r.group).map((r) => r.group))];
+    const served = [...RESOURCES, ...METRICS_RESOURCES];
+    const expected = [...new Set(served.filter((r) => r.group).map((r) => r.group))];
     assert.deepEqual(groups.map((g) => g.name), expected);
     for (const g of groups) {
-      const r = RESOURCES.find((x) => x.group === g.name)!;
+      const r = served.find((x) => x.group === g.name)!;
       const gv = { groupVersion: apiVersionOf(r), version: r.version };
       assert.deepEqual(g.preferredVersion, gv);
       assert.deepEqual(g.versions, [gv]);

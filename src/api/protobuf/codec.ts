@@ -20,7 +20,7 @@ import protobuf from 'protobufjs';
 import { KubeError } from '../../core/errors.ts';
 import type { Json, JsonObject } from '../../core/types.ts';
 import { goDuration, parseGoDuration } from './duration.ts';
-import { SPECIAL, TYPE_DATA, fieldPlan, isMessageType, messageForKind, type FieldData, type MessageData, type PlannedField } from './type-data.ts';
+import { SPECIAL, TYPE_DATA, fieldPlan, isMessageType, messageForKind, zeroScalar, type FieldData, type MessageData, type PlannedField } from './type-data.ts';
 
 export const PROTOBUF_MEDIA_TYPE = 'application/vnd.kubernetes.protobuf';
 const MAGIC = Buffer.from([0x6b, 0x38, 0x73, 0x00]);
@@ -117,13 +117,6 @@ function scalarToJson(type: string, v: unknown): Json {
     default:
       return toNumber(v);
   }
-}
-
-function zeroScalar(type: string): Json {
-  if (type === 'string') return '';
-  if (type === 'bool') return false;
-  if (type === 'bytes') return null;
-  return 0;
 }
 
 function isZeroScalar(v: Json): boolean {

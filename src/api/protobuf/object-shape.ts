@@ -9,17 +9,10 @@
 // rules make a protobuf body's JSON (codec.ts), so both paths store the same.
 
 import type { Json, JsonObject } from '../../core/types.ts';
-import { SPECIAL, fieldPlan, isMessageType, messageForKind, type FieldData } from './type-data.ts';
+import { SPECIAL, fieldPlan, isMessageType, messageForKind, zeroScalar, type FieldData } from './type-data.ts';
 
 function isObject(v: Json | undefined): v is JsonObject {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function zeroScalar(type: string): Json {
-  if (type === 'string') return '';
-  if (type === 'bool') return false;
-  if (type === 'bytes') return null;
-  return 0;
 }
 
 function isZero(v: Json): boolean {

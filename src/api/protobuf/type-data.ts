@@ -3,6 +3,7 @@
 // types): its shape, and lookups by kind. The protobuf codec, the upstream
 // object shapes and the OpenAPI documents all read it, so they cannot disagree.
 import { readFileSync } from 'node:fs';
+import type { Json } from '../../core/types.ts';
 
 export type ScalarType = 'string' | 'bool' | 'bytes' | 'int32' | 'int64' | 'uint32' | 'uint64' | 'double' | 'float' | 'sint32' | 'sint64' | 'fixed32' | 'fixed64' | 'sfixed32' | 'sfixed64';
 
@@ -66,6 +67,14 @@ export function isSpecial(typeName: string): boolean {
 
 export function isMessageType(typeName: string): boolean {
   return typeName.includes('.');
+}
+
+/** The JSON of a scalar type's zero value, as Go writes an unset non-pointer field (bytes: null). */
+export function zeroScalar(type: string): Json {
+  if (type === 'string') return '';
+  if (type === 'bool') return false;
+  if (type === 'bytes') return null;
+  return 0;
 }
 
 /** The message of a kind; meta/v1 kinds (Status, DeleteOptions, …) are found under any apiVersion. */
