@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { horizontalPodAutoscalerStrategy as hpaKind, targetsCell } from '../../src/api/kinds/hpa.ts';
 import { hpaV1ToV2, hpaV2ToV1 } from '../../src/api/hpa-v1.ts';
 import { emptyMemory, planSync, podFacts, type SyncInput } from '../../src/controllers/hpa-plan.ts';
-import { usageByResource } from '../../src/controllers/hpa-metrics.ts';
+import { sampleOf, usageByResource } from '../../src/controllers/hpa-metrics.ts';
+import { podMetricsOf } from '../../src/api/metrics-api-model.ts';
 import type { KubeObject } from '../../src/core/types.ts';
 import { parseCommandLine, UsageError } from '../../src/cli/args.ts';
 import { hpaSyncPeriodMs } from '../../src/cli/server.ts';
@@ -156,5 +157,24 @@ describe('--horizontal-pod-autoscaler-sync-period', () => {
     assert.equal(hpaSyncPeriodMs({ ...parsed, options: { 'horizontal-pod-autoscaler-sync-period': '500ms' } }), 500);
     assert.throws(() => hpaSyncPeriodMs({ ...parsed, options: { 'horizontal-pod-autoscaler-sync-period': 'soon' } }), UsageError);
     assert.throws(() => hpaSyncPeriodMs({ ...parsed, options: { 'horizontal-pod-autoscaler-sync-period': '1ms' } }), /between 100ms and 1h/);
+  });
+});
+
+describe('reading PodMetrics (the metrics API contract)', () => {
+  it('sums the containers of a PodMetrics as main serves it: millicores, bytes, the window', () => {
+    const p: KubeObject = {
+      apiVersion: 'v1', kind: 'Pod',
+      metadata: { name: 'web-1', namespace: 'default', uid: 'u1' },
+      spec: { nodeName: 'n1', containers: [{ name: 'a' }, { name: 'b' }] },
+    };
+    const at = '2026-12-01T12:00:00Z';
+    const sample = (cpuNanoCores: number, memoryWorkingSetBytes: number) => ({ timestamp: at, windowSeconds: 10, cpuNanoCores, memoryWorkingSetBytes });
+    const summary = {
+      node: { nodeName: 'n1', ...sample(1e9, 1 << 30) },
+      pods: [{ namespace: 'default', name: 'web-1', uid: 'u1', ...sample(300e6, 30 << 20), containers: [{ name: 'a', ...sample(250_000_000, 20 << 20) }, { name: 'b', ...sample(49_500_000, 10 << 20) }] }],
+    };
+    const [pm] = podMetricsOf([p], new Map([['n1', summary]]), new Date(at));
+    const s = sampleOf(pm as unknown as KubeObject);
+    assert.deepEqual(s, { name: 'web-1', timestampMs: Date.parse(at), windowMs: 10_000, cpuMilli: 250 + 50, memoryBytes: 30 << 20 });
   });
 });
