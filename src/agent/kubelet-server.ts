@@ -16,9 +16,9 @@ import type { Duplex, Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { KubeError, type Reason } from '../core/errors.ts';
 import type { LogOptions } from '../kubelet/logs.ts';
+import { KUBELET_USAGE_PATH, type UsageSummary } from '../core/usage-summary.ts';
 import { listenHttp, type HttpListen, type Listening } from './http-listener.ts';
 import type { Registry } from 'prom-client';
-import { KUBELET_USAGE_PATH, type UsageSummary } from '../core/usage-summary.ts';
 import { NAME_SEGMENT, createStreamMetrics, handleStreamUpgrade, rejectUpgrade, streamingWebSocketServer, type StreamingDeps } from './streaming.ts';
 
 export type KubeletListen = HttpListen;
@@ -124,7 +124,7 @@ function handle(opts: KubeletServerOptions, req: IncomingMessage, res: ServerRes
         .then(opts.usage)
         .then((summary) => {
           const body = JSON.stringify(summary);
-          res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }).end(body);
+          res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-cache' }).end(body);
         })
         .catch((err: unknown) => sendError(res, err));
       return;

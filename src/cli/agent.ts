@@ -24,7 +24,11 @@ import { PodIps } from '../agent/pod-ips.ts';
 import { DEFAULT_CLUSTER_CIDR } from '../core/cidr.ts';
 import { Kubelet } from '../kubelet/kubelet.ts';
 import { DEFAULT_NETNS_PREFIX, isValidNetnsPrefix } from '../kubelet/names.ts';
-import { UsageError, booleanOption, parseHealthListen, integerOption, listOption, parseHostPort, requiredString, stringOption, type RunCommand } from './args.ts';
+import { PodCgroups } from '../kubelet/cgroups.ts';
+import { checkCgroupParent, defaultCgroupParent } from '../kubelet/cgroup-plan.ts';
+import { DEFAULT_USAGE_INTERVAL_MS } from '../kubelet/usage.ts';
+import type { Logger } from 'pino';
+import { UsageError, booleanOption, parseHealthListen, integerOption, listOption, numberOption, parseHostPort, requiredString, stringOption, type RunCommand } from './args.ts';
 import { parseCidr } from '../core/cidr.ts';
 import { proxyConfig, startProxy } from './agent-proxy.ts';
 import { policyConfig, startPolicy, type RunningPolicy } from './agent-policy.ts';
@@ -90,6 +94,28 @@ export function podNetworkConfig(cmd: RunCommand, dataDir: string, nodeIP: strin
     netnsPrefix,
     kubeletListen,
   };
+}
+
+/**
+ * The pod cgroups (src/kubelet/cgroups.ts) unless --no-cgroups. A host where they
+ * cannot be made (no cgroup hierarchy, v2 without cpu/memory delegated) runs pods
+ * without them and says why: no limits, no OOMKilled, no usage figures.
+ */
+async function openPodCgroups(cmd: RunCommand, nodeName: string, dataDir: string, logger: Logger): Promise<PodCgroups | undefined> {
+  if (booleanOption(cmd.options, 'no-cgroups')) return undefined;
+  const parentText = stringOption(cmd.options, 'cgroup-parent');
+  let parent: string;
+  try {
+    parent = parentText !== undefined ? checkCgroupParent(parentText) : defaultCgroupParent(nodeName);
+  } catch (err) {
+    throw new UsageError(`--cgroup-parent: ${(err as Error).message}`);
+  }
+  try {
+    return await PodCgroups.open({ parent, logger, recordDir: dataDir });
+  } catch (err) {
+    logger.error({ err }, 'pod cgroups unavailable: pods run without limits or usage figures');
+    return undefined;
+  }
 }
 
 export async function runAgent(cmd: RunCommand): Promise<number | undefined> {
@@ -207,9 +233,11 @@ export async function runAgent(cmd: RunCommand): Promise<number | undefined> {
         logger.info({ dnsIp, pid: dns.process.pid, adopted: dns.process.adopted }, 'cluster DNS ready');
       }
 
+      const cgroups = await openPodCgroups(cmd, nodeName, dataDir, logger);
       const kubelet = new Kubelet({
         nodeName, nodeIp: nodeIP, dataDir, netnsPrefix: net.netnsPrefix, mtu: network.mtu, dnsIp,
         ipam: podIps.kubeletIpam(), client, informers, logger,
+        ...(cgroups ? { cgroups, metrics, usageIntervalMs: numberOption(cmd.options, 'usage-interval', 0.1, 3600, DEFAULT_USAGE_INTERVAL_MS / 1000) * 1000 } : {}),
       });
       let kubeletServer: KubeletServer | undefined;
       kubeletServer = await startKubeletServer({
@@ -219,6 +247,7 @@ export async function runAgent(cmd: RunCommand): Promise<number | undefined> {
         readLogs: (ns, pod, container, opts) => kubelet.readLogs(ns, pod, container, opts),
         streaming: { containerProcess: (ns, pod, c) => kubelet.containerProcess(ns, pod, c), podSandbox: (ns, pod) => kubelet.podSandbox(ns, pod) },
         ...(policy ? { policyDenials: denialsHandler(policy.denials) } : {}),
+        ...(kubelet.usage ? { usage: () => kubelet.usageSummary() } : {}),
         metrics,
       });
       onStop('kubelet endpoint', () => kubeletServer?.close());

@@ -188,6 +188,22 @@ export function shimArgv(files: { pid: string; exit: string; log: string }, wrap
   return ['sh', '-c', SHIM_SCRIPT, 'meshlet-shim', files.pid, files.exit, files.log, ...wrapped];
 }
 
+/**
+ * Joins the container's cgroups, then execs: run as the shim's child, so the
+ * process is in its cgroups (limits, accounting) before any of the container's
+ * code runs. $1 the number of cgroup.procs files, then the files, then the command.
+ */
+export const CGROUP_JOIN_SCRIPT = [
+  'n=$1; shift',
+  'while [ "$n" -gt 0 ]; do echo $$ >"$1" || { echo "meshlet: cannot join cgroup $1" >&2; exit 128; }; shift; n=$((n - 1)); done',
+  'exec "$@"',
+].join('\n');
+
+/** argv that joins the cgroups (their cgroup.procs files) and execs argv; argv itself without cgroups. */
+export function cgroupJoinArgv(procs: string[], argv: string[]): string[] {
+  return procs.length === 0 ? argv : ['sh', '-c', CGROUP_JOIN_SCRIPT, 'meshlet-cgroup', String(procs.length), ...procs, ...argv];
+}
+
 /** Namespaces actually used, for the record. */
 export function namespacesUsed(ns: NamespaceSupport): string[] {
   return ['net', ...(ns.uts ? ['uts'] : []), ...(ns.mount ? ['mount'] : []), ...(ns.pid ? ['pid'] : [])];

@@ -28,12 +28,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { ContainerSpec, KubeletPod } from './pod-spec.ts';
 import { checkContainerName, checkNetnsName } from './names.ts';
 import {
-  containerArgv, containerConfigError, namespacesUsed, resolveEnv, shimArgv, wrapperArgv,
+  cgroupJoinArgv, containerArgv, containerConfigError, namespacesUsed, resolveEnv, shimArgv, wrapperArgv,
   type EnvContext, type NamespaceSupport,
 } from './container-plan.ts';
 import { podDir, sandboxFiles, writeAtomic, type SandboxRecord } from './sandbox.ts';
 import type { RunRecord } from './backoff.ts';
 import { childrenOf, isAlive, readStat, signal } from './proc.ts';
+import { ResourceSpecError, wasOomKilled } from './cgroup-plan.ts';
 import { runCommand } from '../core/command.ts';
 import { CONSOLE_DIR, consoleArgv, consoleSocketPath, needsConsole } from './exec-plan.ts';
 
@@ -53,6 +54,8 @@ export interface RunInfo {
   /** The console helper's socket (containers with stdin or tty; see exec-plan.ts). */
   console?: string;
   tty?: boolean;
+  /** The container cgroup's OOM-kill counter when the run started (cgroups.ts). */
+  oomKillsAtStart?: number;
 }
 
 export interface RunObservation {
@@ -64,6 +67,8 @@ export interface RunObservation {
   finishedAt?: number;
   /** The process went away without an exit status (killed supervisor, reboot). */
   unknown?: boolean;
+  /** The kernel's OOM killer struck in the container's cgroup during the run. */
+  oomKilled?: boolean;
   namespaces: string[];
 }
 
@@ -141,6 +146,12 @@ function readExit(path: string): { code: number; unknown: boolean; at: number } 
   }
 }
 
+/** The container cgroups (cgroups.ts PodCgroups): created before a run starts, their OOM counter read after. */
+export interface ContainerCgroups {
+  prepareContainer(pod: KubeletPod, c: ContainerSpec): Promise<{ procs: string[]; oomKills?: number }>;
+  oomKills(uid: string, name: string): number | undefined;
+}
+
 export interface ContainerRuntimeOptions {
   dataDir: string;
   nodeName: string;
@@ -149,6 +160,8 @@ export interface ContainerRuntimeOptions {
   namespaces?: NamespaceSupport;
   /** The pod's Service environment variables at the moment a container starts (service-env.ts). */
   serviceEnv?: (pod: KubeletPod) => Record<string, string>;
+  /** Without it containers run in the agent's cgroup. */
+  cgroups?: ContainerCgroups;
 }
 
 export interface StartResult {
@@ -184,11 +197,18 @@ export class ContainerRuntime {
     const ctx: EnvContext = { podIP: sandbox.ip, nodeName: this.opts.nodeName, hostIP: this.opts.hostIP };
     const { env, skipped } = resolveEnv(pod, c, ctx, sandbox.hostname, this.opts.serviceEnv?.(pod) ?? {});
     const ns = await this.namespaces();
+    let cgroup: { procs: string[]; oomKills?: number } | undefined;
+    try {
+      cgroup = await this.opts.cgroups?.prepareContainer(pod, c);
+    } catch (err) {
+      if (err instanceof ResourceSpecError) throw new ContainerConfigError(err.message);
+      throw err;
+    }
     const files = sandboxFiles(this.opts.dataDir, uid);
     const command = containerArgv(c, env);
     const consoleSocket = needsConsole(c) ? consoleSocketPath(dir, restart) : undefined;
     if (consoleSocket) await mkdir(CONSOLE_DIR, { recursive: true, mode: 0o700 });
-    const wrapped = wrapperArgv({
+    const wrapped = cgroupJoinArgv(cgroup?.procs ?? [], wrapperArgv({
       netns: checkNetnsName(sandbox.netns),
       hostname: sandbox.hostname,
       resolvConf: files.resolvConf,
@@ -196,7 +216,7 @@ export class ContainerRuntime {
       workingDir: c.workingDir,
       argv: consoleSocket ? consoleArgv(consoleSocket, c, command) : command,
       ns,
-    });
+    }));
     const paths = {
       pid: join(dir, `${restart}.pid`),
       exit: join(dir, `${restart}.exit`),
@@ -218,6 +238,7 @@ export class ContainerRuntime {
       image: c.image ?? '',
       argv: command,
       ...(consoleSocket ? { console: consoleSocket, tty: c.tty === true } : {}),
+      ...(cgroup?.oomKills !== undefined ? { oomKillsAtStart: cgroup.oomKills } : {}),
     };
     // Recorded before any await, so no observer in this process sees the run without its shim.
     writeFileSyncAtomic(join(dir, `${restart}.json`), JSON.stringify(info));
@@ -299,6 +320,7 @@ export class ContainerRuntime {
     const indices = runIndices(dir);
     if (indices.length === 0) return undefined;
     const runs = indices.map((i) => this.observeRun(dir, i));
+    this.markOomKills(uid, name, dir, runs);
     const current = runs[runs.length - 1];
     const previous = runs.length > 1 ? runs[runs.length - 2] : undefined;
     const history: RunRecord[] = runs
@@ -306,6 +328,24 @@ export class ContainerRuntime {
       .map((r) => ({ startedAt: r.startedAt, finishedAt: r.finishedAt! }));
     const info = readJson<RunInfo>(join(dir, `${current.restart}.json`));
     return { name, image: info?.image ?? image, restartCount: current.restart, current, previous, history };
+  }
+
+  /**
+   * Marks the last two runs (what the status shows) that the OOM killer ended:
+   * the cgroup's counter grew between the run's start and the next run's start (or now).
+   */
+  private markOomKills(uid: string, name: string, dir: string, runs: RunObservation[]): void {
+    const cg = this.opts.cgroups;
+    const last = runs.slice(-2).filter((r) => !r.running);
+    if (!cg || last.length === 0) return;
+    const startCount = (r: RunObservation | undefined): number | undefined =>
+      r ? readJson<RunInfo>(join(dir, `${r.restart}.json`))?.oomKillsAtStart : undefined;
+    let now: number | undefined;
+    for (const r of last) {
+      const next = runs[runs.indexOf(r) + 1];
+      const end = next ? startCount(next) : (now ??= cg.oomKills(uid, name));
+      if (wasOomKilled(startCount(r), end, r.exitCode)) r.oomKilled = true;
+    }
   }
 
   /** The record of the container's current run (what the agent wrote when it started it). */

@@ -39,6 +39,10 @@ import type { PodNetwork } from './sandbox-plan.ts';
 import { podStatus } from './status.ts';
 import { Prober, probeFailureMessage } from './prober.ts';
 import { podServiceEnv, type EnvService } from './service-env.ts';
+import type { Registry } from 'prom-client';
+import type { PodCgroups } from './cgroups.ts';
+import { UsageSampler } from './usage.ts';
+import type { UsageSummary } from '../core/usage-summary.ts';
 
 export interface KubeletIpam {
   allocate(podKey: string): Promise<PodNetwork>;
@@ -73,6 +77,12 @@ export interface KubeletDeps {
   /** Parallel pod workers. Default 4. */
   workers?: number;
   namespaces?: NamespaceSupport;
+  /** Pod cgroups (cgroups.ts): limits, OOM kills, usage. Without them pods run in the agent's cgroup and nothing is measured. */
+  cgroups?: PodCgroups;
+  /** The usage sampler's period (with cgroups). Default 10 s, as the kubelet's housekeeping. */
+  usageIntervalMs?: number;
+  /** Where the usage figures are published (with cgroups). */
+  metrics?: Registry;
 }
 
 /** <dataDir>/pods/<uid>/pod.json: which pod a directory belongs to. */
@@ -100,6 +110,8 @@ export class Kubelet {
   readonly runtime: ContainerRuntime;
   readonly sandboxes: SandboxManager;
   readonly prober: Prober;
+  /** The usage sampler (with cgroups only). */
+  readonly usage: UsageSampler | undefined;
   private readonly informer: Informer;
   /** The shared Services cache (with an informer factory only). */
   private readonly services: Informer | undefined;
@@ -121,6 +133,7 @@ export class Kubelet {
     const services = this.services;
     this.runtime = new ContainerRuntime({
       dataDir: deps.dataDir, nodeName: deps.nodeName, hostIP: deps.nodeIp, namespaces: deps.namespaces,
+      ...(deps.cgroups ? { cgroups: deps.cgroups } : {}),
       ...(services ? { serviceEnv: (pod: KubeletPod) => podServiceEnv(podEnvServices(services, pod.metadata.namespace ?? ''), pod.metadata.namespace ?? '', pod.spec?.enableServiceLinks) } : {}),
     });
     this.sandboxes = new SandboxManager(deps.dataDir, {
@@ -145,6 +158,12 @@ export class Kubelet {
         if (pod) void this.event(pod, 'Warning', 'Unhealthy', probeFailureMessage(kind, output), kind !== 'readiness');
       },
     });
+    this.usage = deps.cgroups
+      ? new UsageSampler({
+          cgroups: deps.cgroups, nodeName: deps.nodeName, intervalMs: deps.usageIntervalMs, registry: deps.metrics, logger: this.log,
+          pods: () => [...this.onDisk.values()],
+        })
+      : undefined;
     this.queue = new WorkQueue({
       baseDelayMs: 1000,
       maxDelayMs: 60_000,
@@ -168,6 +187,7 @@ export class Kubelet {
     for (const rec of this.onDisk.values()) this.queue.add(`${rec.namespace}/${rec.name}`);
     this.queue.start((key) => this.sync(key), this.deps.workers ?? 4);
     this.prober.start();
+    this.usage?.start();
     const resync = () => {
       for (const pod of this.informer.list()) this.queue.add(podName(pod));
       for (const rec of this.onDisk.values()) this.queue.add(`${rec.namespace}/${rec.name}`);
@@ -182,6 +202,7 @@ export class Kubelet {
   /** Stops watching and working. Containers keep running (a new Kubelet adopts them). */
   async stop(): Promise<void> {
     if (this.resyncTimer) clearTimeout(this.resyncTimer);
+    this.usage?.stop();
     this.prober.stop();
     await this.queue.shutDown();
     await this.informer.stop();
@@ -191,6 +212,12 @@ export class Kubelet {
   /** Waits until no pod work is queued (tests). */
   idle(): Promise<void> {
     return this.queue.idle();
+  }
+
+  /** The pods' and node's usage over the sampler's last window (the agent serves it at KUBELET_USAGE_PATH). */
+  usageSummary(): UsageSummary {
+    if (!this.usage) throw new Error(`node ${this.deps.nodeName} runs pods without cgroups: no usage figures`);
+    return this.usage.summary();
   }
 
   /** A container's log stream (the agent serves it over HTTP). */
@@ -244,11 +271,14 @@ export class Kubelet {
   private async cleanupOrphans(): Promise<void> {
     const known = new Set<string>();
     const liveKeys = new Set<string>();
+    const liveUids = new Set<string>();
     for (const p of this.livePods()) {
+      liveUids.add(p.metadata.uid!);
       known.add(uidHash(p.metadata.uid!));
       liveKeys.add(ipamKey(p.metadata.namespace ?? '', p.metadata.name ?? '', p.metadata.uid!));
     }
     for (const rec of this.onDisk.values()) {
+      liveUids.add(rec.uid);
       known.add(uidHash(rec.uid));
       liveKeys.add(ipamKey(rec.namespace, rec.name, rec.uid));
     }
@@ -263,6 +293,12 @@ export class Kubelet {
       }
     } catch (err) {
       this.log.warn({ err }, 'orphaned sandbox cleanup failed');
+    }
+    try {
+      // Pods with state on disk are cleaned up by their own sync (their cgroups go after their processes).
+      await this.deps.cgroups?.cleanup(liveUids);
+    } catch (err) {
+      this.log.warn({ err }, 'leftover pod cgroup cleanup failed');
     }
     try {
       await this.deps.ipam.reclaim(liveKeys);
@@ -430,6 +466,8 @@ export class Kubelet {
         return 'ok';
       case 'removePodState':
         await this.runtime.removeConsoles(rec.uid);
+        // After teardownSandbox: the pod's processes are gone (any stray is killed by removePod).
+        await this.deps.cgroups?.removePod(rec.uid);
         await this.sandboxes.remove(rec.uid);
         // Idempotent: also frees an IP allocated before a crash left no sandbox to tear down.
         await this.deps.ipam.release(ipamKey(rec.namespace, rec.name, rec.uid));

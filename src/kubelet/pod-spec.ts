@@ -26,6 +26,8 @@ export interface ContainerSpec {
   /** Run the container on a pseudo-terminal (implies the console helper). */
   tty?: boolean;
   ports?: ContainerPort[];
+  /** Quantities as the API holds them ("250m", "64Mi"); the kubelet sets cgroup limits from them (cgroup-plan.ts). */
+  resources?: { limits?: Record<string, string | number>; requests?: Record<string, string | number> };
   startupProbe?: ProbeSpec;
   readinessProbe?: ProbeSpec;
   livenessProbe?: ProbeSpec;

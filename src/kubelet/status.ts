@@ -23,10 +23,12 @@ export interface PodObservation {
 }
 
 export function terminatedOf(run: RunObservation, containerID?: string): ContainerStateTerminated {
-  const exitCode = run.exitCode ?? 137;
+  // The OOM killer's SIGKILL is 137 (128 + 9). util-linux 2.38's `unshare --fork` (the PID namespace wrapper)
+  // turns a child killed by a signal into "exit 1" (its re-raise fails), so an OOM-killed run says 137 itself.
+  const exitCode = run.oomKilled ? 137 : (run.exitCode ?? 137);
   const t: ContainerStateTerminated = {
     exitCode,
-    reason: run.unknown ? 'ContainerStatusUnknown' : exitCode === 0 ? 'Completed' : 'Error',
+    reason: run.unknown ? 'ContainerStatusUnknown' : run.oomKilled ? 'OOMKilled' : exitCode === 0 ? 'Completed' : 'Error',
     startedAt: kubeTime(run.startedAt),
     finishedAt: kubeTime(run.finishedAt ?? run.startedAt),
   };

@@ -4,7 +4,8 @@
 // running in its state dir), deletes every namespace with its exact prefix, removes the
 // state dir. Safe to run twice and after a crash.
 import { existsSync, readdirSync, realpathSync, rmSync } from 'node:fs';
-import { labNamespacePrefix, labNamespacesIn, labStateDir, planLab } from './plan.ts';
+import { labCgroupParent, labNamespacePrefix, labNamespacesIn, labStateDir, planLab } from './plan.ts';
+import { removeRecordedCgroups } from '../kubelet/cgroups.ts';
 import { dnsProcesses, podProcesses } from './agents.ts';
 import { Progress } from './progress.ts';
 import type { ProcessRecord } from './state.ts';
@@ -95,6 +96,18 @@ export async function labDown(opts: LabDownOptions, progress = new Progress()): 
   if (removed.length) progress.step(`deleted network namespaces ${removed.join(', ')}`);
   // Pods' /etc/netns/<netns> files whose namespace is already gone (an agent that died before its kubelet removed them).
   for (const dir of etcNetnsOf(prefix)) rmSync(join(ETC_NETNS, dir), { recursive: true, force: true });
+
+  // The nodes' pod cgroups (their processes are stopped above), as each agent recorded them.
+  if (state && state.nodes > 0) {
+    try {
+      for (const node of planLab(opts.name, state.nodes, stateDir).nodes) {
+        const dirs = await removeRecordedCgroups(node.dataDir, labCgroupParent(opts.name, node.nodeName));
+        if (dirs.length) progress.step(`removed cgroups ${dirs.join(', ')}`);
+      }
+    } catch (err) {
+      errors.push(`cgroups: ${(err as Error).message}`);
+    }
+  }
 
   let stateDirRemoved = false;
   if (existsSync(stateDir)) {

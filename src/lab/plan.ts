@@ -201,11 +201,22 @@ export function agentCommand(plan: LabPlan, node: NodePlan, nodeBinary: string, 
     '--netns-prefix', labNamespacePrefix(plan.name),
     '--underlay-dev', NODE_IFACE,
     '--kubelet-listen', node.kubeletSocket,
+    // Lab nodes share the host's cgroups: each node's pod cgroups under a name holding the lab's (labs may run side by side).
+    '--cgroup-parent', labCgroupParent(plan.name, node.nodeName),
+    '--usage-interval', String(LAB_USAGE_INTERVAL_SECONDS),
     ...(net.clusterCidr ? ['--cluster-cidr', net.clusterCidr] : []),
     ...(net.vni !== undefined ? ['--vni', String(net.vni)] : []),
     ...(net.dnsUpstreams ?? []).flatMap((u) => ['--dns-upstream', u]),
   ];
 }
+
+/** A lab node's cgroup name (under the agent's own cgroup): the lab's name in it, as labs may run side by side. */
+export function labCgroupParent(lab: string, nodeName: string): string {
+  return `meshlet-${lab}-${nodeName}`;
+}
+
+/** The lab agents' usage sampling period: shorter than the kubelet's 10 s, so `kubectl top` and an HPA see a change soon. */
+export const LAB_USAGE_INTERVAL_SECONDS = 2;
 
 /**
  * How long a lab's pods tolerate a lost node (not-ready or unreachable) before

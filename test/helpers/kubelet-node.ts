@@ -14,7 +14,7 @@ import { createClient } from '../../src/client/http-client.ts';
 import type { ApiClient } from '../../src/client/types.ts';
 import { PodIps } from '../../src/agent/pod-ips.ts';
 import { parseCidr, gatewayOf } from '../../src/core/cidr.ts';
-import { Kubelet } from '../../src/kubelet/kubelet.ts';
+import { Kubelet, type KubeletDeps } from '../../src/kubelet/kubelet.ts';
 import { InformerFactory } from '../../src/client/informer-factory.ts';
 import { SLIM_TRANSFORMS } from '../../src/client/slim-objects.ts';
 
@@ -34,7 +34,7 @@ export interface KubeletNode {
   stop(): Promise<void>;
 }
 
-export async function startKubeletNode(opts: { name: string; subnet: string }): Promise<KubeletNode> {
+export async function startKubeletNode(opts: { name: string; subnet: string; kubelet?: Partial<KubeletDeps> }): Promise<KubeletNode> {
   const tag = `mlt-${randomBytes(3).toString('hex')}-`;
   const nodeNs = `${tag}node`;
   const dataDir = await mkdtemp(join(tmpdir(), `mlt-kubelet-${opts.name}-`));
@@ -73,6 +73,7 @@ export async function startKubeletNode(opts: { name: string; subnet: string }): 
       logger,
       resyncMs: 200,
       ipam: podIps.kubeletIpam(),
+      ...opts.kubelet,
     });
     cleanups.push(async () => {
       await kubelet.stop().catch(() => undefined);
