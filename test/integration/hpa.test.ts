@@ -7,8 +7,9 @@
 //
 // No kubelet runs here, so the test plays the node: it marks the pods Running
 // and Ready, and it feeds the controller pod CPU figures through its metrics
-// interface (PodMetricsSource) — metrics.k8s.io is built by another part (see
-// test/integration/autoscale-lab.test.ts for the real thing in a lab).
+// interface (PodMetricsSource) — with no kubelet there is no usage for
+// metrics.k8s.io to serve; test/integration/autoscale-lab.test.ts runs the real
+// chain (kubelet usage → metrics.k8s.io → HPA) in a lab.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
