@@ -28,6 +28,9 @@ const EXTRA_KINDS: readonly { apiVersion: string; kind: string }[] = [
   { apiVersion: 'v1', kind: 'Binding' },
   { apiVersion: 'autoscaling/v1', kind: 'Scale' },
   { apiVersion: 'policy/v1', kind: 'Eviction' },
+  // kubectl autoscale (v1.32) POSTs an autoscaling/v1 HPA, served as a view of the v2 kind (src/api/hpa-v1.ts).
+  { apiVersion: 'autoscaling/v1', kind: 'HorizontalPodAutoscaler' },
+  { apiVersion: 'autoscaling/v1', kind: 'HorizontalPodAutoscalerList' },
   // The workload, disruption and autoscaling kinds of issue 11, ahead of their strategy modules
   // (a kind moves to src/core/resources.ts when its module lands; the closure is the same).
   ...[

@@ -4,6 +4,7 @@ import { resourceFor, groupResource, type ResourceInfo } from '../core/resources
 import { METRICS_GROUP, metricsResourceFor } from '../core/metrics-resources.ts';
 import type { MetricsRoute } from './metrics-api.ts';
 import { queryFlag } from './query-params.ts';
+import { HPA_V1_API_VERSION, v1AliasFor } from './hpa-v1.ts';
 
 export type Verb = 'get' | 'list' | 'watch' | 'create' | 'update' | 'patch' | 'delete' | 'deletecollection';
 
@@ -17,6 +18,8 @@ export interface ResourceRoute {
   name?: string;
   subresource?: string;
   verb: Verb;
+  /** Addressed in another version than the stored one (autoscaling/v1 HPAs, src/api/hpa-v1.ts). */
+  servedAs?: string;
 }
 
 export type DiscoveryRoute =
@@ -127,7 +130,8 @@ function resourceRoute(method: string, group: string, version: string, segments:
     [resource, name, subresource] = rest;
     if (rest.length > 3) throw notFoundPath();
   }
-  const info = resourceFor(group, version, resource);
+  const alias = resourceFor(group, version, resource) ? undefined : v1AliasFor(group, version, resource);
+  const info = resourceFor(group, version, resource) ?? alias;
   if (!info) throw notFoundPath();
   if (!info.namespaced && namespace !== undefined) throw notFoundPath();
   // A namespaced kind addressed by name needs its namespace.
@@ -139,7 +143,7 @@ function resourceRoute(method: string, group: string, version: string, segments:
   // exec, attach and port-forward are "create" whatever the method (a WebSocket upgrade is a GET), as upstream authorizes them.
   const streaming = subresource !== undefined && STREAM_SUBRESOURCES.has(subresource) && (method === 'GET' || method === 'POST');
   const verb = streaming ? 'create' : verbFor(method, name !== undefined, subresource, watchPath || queryFlag(query, 'watch'));
-  return { type: 'resource', info, gr: groupResource(info), namespace, name, subresource, verb };
+  return { type: 'resource', info, gr: groupResource(info), namespace, name, subresource, verb, ...(alias ? { servedAs: HPA_V1_API_VERSION } : {}) };
 }
 
 /** metrics.k8s.io: nodes[/<name>], pods, namespaces/<ns>/pods[/<name>]; GET only, no watch. */

@@ -10,7 +10,7 @@ import { pino, type Logger } from 'pino';
 import type { Registry as MetricsRegistry } from 'prom-client';
 import { KubeError, isKubeError } from '../core/errors.ts';
 import { apiVersionOf } from '../core/resources.ts';
-import type { KubeObject } from '../core/types.ts';
+import type { Json, KubeObject } from '../core/types.ts';
 import type { Store } from '../store/types.ts';
 import { authenticate, authorize, authorizeNonResource, forbiddenPodOfOtherNode, nodeAdmission, nodePodCheck, type Identity, type TokenSet } from './auth.ts';
 import { ensureDefaultNamespaces, ensureKubeDns } from './bootstrap.ts';
@@ -47,6 +47,7 @@ import { DEFAULT_SERVICE_CIDR } from '../core/service-cidr.ts';
 import type { DefaultTolerationSeconds } from './default-tolerations.ts';
 import { Registry, parseFilter, type Admit, type Reply } from './registry.ts';
 import { servePodLogs } from './pod-logs.ts';
+import { HPA_V1_API_VERSION, HPA_V1_VERBS, hpaV1ToV2, refuseV1Verb, replyAsV1 } from './hpa-v1.ts';
 import { serveMetrics } from './metrics-api.ts';
 import { UsageScraper } from './metrics-api-scraper.ts';
 import { queryFlag } from './query-params.ts';
@@ -270,6 +271,7 @@ async function handle(ctx: Context, req: IncomingMessage, res: ServerResponse): 
       if (r.subresource && STREAM_SUBRESOURCES.has(r.subresource) && r.gr === 'pods') {
         throw new KubeError('BadRequest', 'Upgrade request required');
       }
+      if (r.servedAs && !HPA_V1_VERBS.has(r.verb)) throw refuseV1Verb(r.verb);
       if (r.verb === 'watch') {
         watch = await startWatch(ctx, r, req, res, url.searchParams);
       } else if (r.verb === 'get' && r.gr === 'pods' && r.subresource === 'log') {
@@ -316,6 +318,7 @@ async function readDecodedBody(ctx: Context, req: IncomingMessage, opts?: Decode
 }
 
 async function resourceRequest(ctx: Context, r: ResourceRoute, req: IncomingMessage, query: URLSearchParams, admit: Admit): Promise<Reply> {
+  if (r.servedAs === HPA_V1_API_VERSION) return hpaV1Request(ctx, r, req, query, admit);
   const table = wantsTable(req.headers.accept);
   switch (r.verb) {
     case 'get': {
@@ -349,6 +352,19 @@ async function resourceRequest(ctx: Context, r: ResourceRoute, req: IncomingMess
     case 'watch':
       throw new KubeError('InternalError', 'watch is served as a stream');
   }
+}
+
+/** autoscaling/v1 HPAs: the v1 body converted to the stored v2, the reply back to v1 (src/api/hpa-v1.ts). */
+async function hpaV1Request(ctx: Context, r: ResourceRoute, req: IncomingMessage, query: URLSearchParams, admit: Admit): Promise<Reply> {
+  if (!HPA_V1_VERBS.has(r.verb) || r.subresource) throw refuseV1Verb(r.verb);
+  const asV2 = (body: Json | undefined): Json | undefined =>
+    body !== null && typeof body === 'object' && !Array.isArray(body) ? (hpaV1ToV2(body as unknown as KubeObject) as unknown as Json) : body;
+  const v2Route: ResourceRoute = { ...r, servedAs: undefined };
+  let reply: Reply;
+  if (r.verb === 'create') reply = await ctx.registry.create(v2Route, asV2(await readDecodedBody(ctx, req)), query, admit);
+  else if (r.verb === 'update') reply = await ctx.registry.update(v2Route, asV2(await readDecodedBody(ctx, req)), query, admit);
+  else reply = await resourceRequest(ctx, v2Route, req, query, admit);
+  return { code: reply.code, body: replyAsV1(reply.body) };
 }
 
 async function startWatch(ctx: Context, r: ResourceRoute, req: IncomingMessage, res: ServerResponse, query: URLSearchParams): Promise<ActiveWatch> {

@@ -54,6 +54,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       'service-node-port-range': { type: 'string', value: 'FIRST-LAST', help: 'where Service node ports come from (default: 30000-32767)' },
       'advertise-address': { type: 'string', value: 'IP[:PORT]', help: 'where pods reach this API server: the endpoint of default/kubernetes (default: the --listen address unless loopback or any; port: the listen port)' },
       'lb-pool': { type: 'string', multiple: true, value: 'CIDR|A-B', help: 'IPv4 addresses for LoadBalancer Services (repeatable or comma-separated; without one they stay pending)' },
+      'horizontal-pod-autoscaler-sync-period': { type: 'string', value: 'DURATION', help: 'how often each HorizontalPodAutoscaler is synced (Go duration, e.g. 15s, 2s; default: 15s)' },
       'netns-listen': { type: 'string', value: 'NETNS=IP:PORT', help: 'also accept API connections on IP:PORT inside network namespace NETNS, relayed to the TCP port (the lab\'s underlay)' },
       'no-controllers': { type: 'boolean', help: 'do not run the controllers' },
       'address-file': { type: 'string', value: 'PATH', help: 'write the bound addresses here as JSON once serving' },

@@ -30,6 +30,7 @@ import { listenInNetns, relayConnections } from './netns-listener.ts';
 import { isValidNetnsName } from '../kubelet/names.ts';
 import { isIP } from 'node:net';
 import { parseLbPool, type LbPool } from '../controllers/service-lb-pool.ts';
+import { parseGoDuration } from '../api/protobuf/duration.ts';
 
 export const DEFAULT_SERVER_DATA_DIR = '/var/lib/meshlet/server';
 export const DEFAULT_LISTEN = '127.0.0.1:6443';
@@ -80,6 +81,20 @@ export function loadBalancerPool(cmd: RunCommand): LbPool | undefined {
   } catch (err) {
     throw new UsageError(`--lb-pool: ${(err as Error).message}`);
   }
+}
+
+/** --horizontal-pod-autoscaler-sync-period DURATION (Go syntax, default 15s as upstream): in milliseconds. */
+export function hpaSyncPeriodMs(cmd: RunCommand): number | undefined {
+  const text = stringOption(cmd.options, 'horizontal-pod-autoscaler-sync-period');
+  if (text === undefined) return undefined;
+  let ms: number;
+  try {
+    ms = parseGoDuration(text) / 1e6;
+  } catch {
+    throw new UsageError(`--horizontal-pod-autoscaler-sync-period: "${text}" is not a duration (e.g. 15s, 500ms, 1m)`);
+  }
+  if (!(ms >= 100 && ms <= 3_600_000)) throw new UsageError(`--horizontal-pod-autoscaler-sync-period: must be between 100ms and 1h, not ${text}`);
+  return ms;
 }
 
 /** --netns-listen NETNS=HOST:PORT: also accept API connections there (relayed to the TCP listener). */
@@ -158,6 +173,7 @@ export async function runServer(cmd: RunCommand): Promise<number | undefined> {
   const nodeLoss = nodeLossOptions(cmd.options);
   const extraListen = netnsListen(cmd);
   const lbPool = loadBalancerPool(cmd);
+  const hpaSyncMs = hpaSyncPeriodMs(cmd);
   const advertisedGiven = advertisedAddress(cmd, listen);
   const withControllers = !booleanOption(cmd.options, 'no-controllers');
   const withScheduler = !booleanOption(cmd.options, 'no-scheduler');
@@ -283,6 +299,7 @@ export async function runServer(cmd: RunCommand): Promise<number | undefined> {
         registry: api.metrics,
         nodeIpam: { ipam, ...(podNetwork.leaseTtlMs ? { ttlMs: podNetwork.leaseTtlMs } : {}) },
         ...(lbPool ? { lbPool } : {}),
+        ...(hpaSyncMs !== undefined ? { hpa: { syncPeriodMs: hpaSyncMs } } : {}),
       });
       onStop('controllers', () => controllers.stop());
       logger.info('controllers started');

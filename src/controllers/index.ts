@@ -14,6 +14,7 @@ import { statefulSetController } from './statefulset.ts';
 import { jobController } from './job.ts';
 import { cronJobController } from './cronjob.ts';
 import { disruptionController } from './disruption.ts';
+import { hpaController, type HpaControllerOptions } from './hpa.ts';
 import { endpointsController } from './endpoints.ts';
 import { garbageCollector } from './garbage-collector.ts';
 import { namespaceController } from './namespace.ts';
@@ -52,13 +53,15 @@ export interface ControllerManagerOptions {
   informers?: InformerFactory;
   /** The LoadBalancer address pool (--lb-pool); without one LoadBalancer Services stay pending. */
   lbPool?: LbPool;
+  /** The HPA controller's sync period (--horizontal-pod-autoscaler-sync-period) and metrics source. */
+  hpa?: HpaControllerOptions;
 }
 
 /** Starts every controller on shared informers; returns their stop (which leaves a shared factory's watches running). */
 export async function runControllers(
   client: ApiClient,
   logger: Logger,
-  opts: { nodeGraceMs?: number; eviction?: EvictionRateOptions; registry?: Registry; nodeIpam?: NodeIpamOptions; informers?: InformerFactory; lbPool?: LbPool } = {},
+  opts: { nodeGraceMs?: number; eviction?: EvictionRateOptions; registry?: Registry; nodeIpam?: NodeIpamOptions; informers?: InformerFactory; lbPool?: LbPool; hpa?: HpaControllerOptions } = {},
 ): Promise<() => Promise<void>> {
   const informers = opts.informers ? opts.informers.scope() : new SharedInformers(client, logger);
   const deps: ControllerDeps = { client, informers, logger, registry: opts.registry };
@@ -70,6 +73,7 @@ export async function runControllers(
     jobController(deps),
     cronJobController(deps),
     disruptionController(deps),
+    hpaController(deps, opts.hpa),
     endpointsController(deps),
     garbageCollector(deps),
     namespaceController(deps),
@@ -103,7 +107,7 @@ export async function startControllers(client: ApiClient, opts: ControllerManage
     retryPeriodMs: opts.retryPeriodMs,
     logger: log,
     onStartedLeading: () => {
-      const started = runControllers(client, log, { nodeGraceMs: opts.nodeGraceMs, eviction: opts.eviction, registry: opts.registry, nodeIpam: opts.nodeIpam, informers: opts.informers, lbPool: opts.lbPool }).catch((err: unknown) => {
+      const started = runControllers(client, log, { nodeGraceMs: opts.nodeGraceMs, eviction: opts.eviction, registry: opts.registry, nodeIpam: opts.nodeIpam, informers: opts.informers, lbPool: opts.lbPool, hpa: opts.hpa }).catch((err: unknown) => {
         log.error({ err }, 'controllers failed to start');
         return undefined;
       });

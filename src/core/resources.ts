@@ -66,6 +66,7 @@ export const RESOURCES: readonly ResourceInfo[] = [
   r('batch', 'v1', 'jobs', 'Job', true, [], ['status'], ['all']),
   r('batch', 'v1', 'cronjobs', 'CronJob', true, ['cj'], ['status'], ['all']),
   r('policy', 'v1', 'poddisruptionbudgets', 'PodDisruptionBudget', true, ['pdb'], ['status']),
+  r('autoscaling', 'v2', 'horizontalpodautoscalers', 'HorizontalPodAutoscaler', true, ['hpa'], ['status'], ['all']),
 ];
 
 /** "pods", "deployments.apps": the group-resource string used as the store's key space. */

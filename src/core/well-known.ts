@@ -24,6 +24,7 @@ export const DEPLOYMENTS = 'deployments.apps';
 export const REPLICASETS = 'replicasets.apps';
 export const DAEMONSETS = 'daemonsets.apps';
 export const PODDISRUPTIONBUDGETS = 'poddisruptionbudgets.policy';
+export const HORIZONTALPODAUTOSCALERS = 'horizontalpodautoscalers.autoscaling';
 export const STATEFULSETS = 'statefulsets.apps';
 export const CONTROLLERREVISIONS = 'controllerrevisions.apps';
 /** The read-only resource metrics (src/core/metrics-resources.ts). */

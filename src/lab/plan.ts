@@ -225,6 +225,9 @@ export const LAB_USAGE_INTERVAL_SECONDS = 2;
  */
 export const LAB_TOLERATION_SECONDS = 30;
 
+/** The lab's HPA sync period: short, so an autoscaler follows the load within seconds (the server's default is 15 s). */
+export const LAB_HPA_SYNC_PERIOD = '3s';
+
 /**
  * How fast a lab notices a lost node (the server's --node-monitor-grace-period and
  * --default-*-toleration-seconds): tests that lose a node on purpose shorten both;
@@ -255,6 +258,7 @@ export function serverCommand(plan: LabPlan, meshletBin: string, net: LabNetwork
     '--netns-listen', `${plan.underlayNetns}=${API_UNDERLAY_IP}:${API_UNDERLAY_PORT}`,
     '--advertise-address', `${API_UNDERLAY_IP}:${API_UNDERLAY_PORT}`,
     '--lb-pool', LAB_LB_POOL,
+    '--horizontal-pod-autoscaler-sync-period', LAB_HPA_SYNC_PERIOD,
     ...(net.clusterCidr ? ['--cluster-cidr', net.clusterCidr] : []),
     ...(net.nodeSubnetSize !== undefined ? ['--node-subnet-size', String(net.nodeSubnetSize)] : []),
     ...(net.subnetLeaseTtl !== undefined ? ['--subnet-lease-ttl', String(net.subnetLeaseTtl)] : []),

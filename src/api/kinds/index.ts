@@ -17,6 +17,7 @@ import { networkPolicyStrategy } from './network-policy.ts';
 import { nodeStrategy } from './node.ts';
 import { podStrategy } from './pod.ts';
 import { podDisruptionBudgetStrategy } from './poddisruptionbudget.ts';
+import { horizontalPodAutoscalerStrategy } from './hpa.ts';
 import { DEFAULT_PRINTER, type Printer } from './printer.ts';
 import { serviceStrategy } from './service.ts';
 import { statefulSetStrategy } from './statefulset.ts';
@@ -48,6 +49,7 @@ const MODULES: readonly KindStrategy[] = [
   jobStrategy,
   cronJobStrategy,
   podDisruptionBudgetStrategy,
+  horizontalPodAutoscalerStrategy,
 ];
 
 const byGroupResource = new Map(MODULES.map((s) => [s.groupResource, s]));
