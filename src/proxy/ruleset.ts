@@ -13,7 +13,9 @@
 //             goto svc-…, others numgen over this node's endpoints (no mark)
 //   svc-…:    off-cluster sources marked for masquerade; session affinity
 //             (saddr in an endpoint's timed set → goto that endpoint); then
-//             numgen random mod N vmap { i : goto ep-<hash>-… }
+//             a random endpoint: numgen random mod (N-i) 0 goto ep-<hash>-…
+//             per endpoint i, the last unconditional (randomChoice: no
+//             anonymous set per Service; a numgen vmap above 16 endpoints)
 //   ep-…:     hairpin (saddr = the endpoint) marked; affinity set updated;
 //             dnat to ip:port
 //   nat-postrouting (srcnat) → masquerading: marked packets masqueraded
@@ -32,7 +34,7 @@
 import type { DesiredChain, DesiredMap, DesiredSet, DesiredTable, TableId } from '../nft/model.ts';
 import { flatten, type FragmentElement, type TableFragment } from '../nft/fragments.ts';
 import type { Verdict } from '../nft/values.ts';
-import { goTo, jump, match, matchAny, notMatchAny, numgen, rule, vmap, type Field, type Rule, type Statement } from '../nft/rule.ts';
+import { goTo, jump, match, matchAny, notMatchAny, randomChoice, rule, vmap, type Field, type Rule, type Statement } from '../nft/rule.ts';
 import type { KeyType } from '../nft/values.ts';
 import { affinitySetName, endpointChainName, externalChainName, serviceChainName } from './names.ts';
 import type { Endpoint, IpFamily, ServicePort } from './service-ports.ts';
@@ -143,7 +145,7 @@ function buildFragment(p: ServicePort, cfg: ProxyTableConfig, f: FamilyFields): 
         rules.push(rule({ inSet: set, key: [f.saddr] }, goTo(c)));
       }
     }
-    rules.push(rule(numgen(targets.map((t) => ({ goto: t })))));
+    rules.push(...randomChoice(targets.map((t) => ({ goto: t }))));
     chains.unshift({ name: svcChain, rules });
     elements.push({ set: SERVICE_IPS_MAP, element: { key: key(p.clusterIP), value: { goto: svcChain } } });
   } else {
@@ -161,7 +163,7 @@ function buildFragment(p: ServicePort, cfg: ProxyTableConfig, f: FamilyFields): 
       // pods of the cluster take the cluster path, as kube-proxy does.
       const rules: Rule[] = [];
       if (cfg.clusterCidrs.length && p.endpoints.length) rules.push(rule(matchAny(f.saddr, cfg.clusterCidrs), goTo(svcChain)));
-      rules.push(rule(numgen(p.localEndpoints.map((e) => ({ goto: epChain(e) })))));
+      rules.push(...randomChoice(p.localEndpoints.map((e) => ({ goto: epChain(e) }))));
       chains.push({ name: ext, rules });
     } else verdict = 'drop';
     const target: Verdict = verdict ?? { goto: ext };
