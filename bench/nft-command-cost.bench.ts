@@ -13,7 +13,9 @@
 // chain refilled, old endpoint chain flushed) against the table as the proxy
 // builds it (a random cascade of rules per service chain) and, in a third
 // namespace in the same run, against the earlier shape (one anonymous
-// `numgen … vmap` per service chain): the price of a set per Service.
+// `numgen … vmap` per service chain): the price of a set per Service; and
+// the change as the adapter renders it (rules in `add chain T C { … }`
+// blocks, for which nft loads no chain or set cache) against `add rule`s.
 //   node --import tsx bench/nft-command-cost.bench.ts [--services 1000] [--endpoints 5] [--runs 7]
 import { spawnSync } from 'node:child_process';
 import { run } from '../test/helpers/netns-lab.ts';
@@ -62,10 +64,22 @@ function withNumgenMaps(t: DesiredTable): DesiredTable {
 }
 
 /** The proxy's one-endpoint change as text: endpoint 4 of service 0 replaced (the shape's own service-chain rules). */
-function oneChange(T: string, svc: string, eps: string[], newEp: string, newIp: string, pick: Rule[], table: DesiredTable): { text: string; undo: string } {
+function oneChange(T: string, svc: string, eps: string[], newEp: string, newIp: string, pick: Rule[], table: DesiredTable, block = false): { text: string; undo: string } {
   const rulesOf = (name: string): string[] => table.chains.find((c) => c.name === name)!.rules.map((r) => `add rule ${T} ${name} ${renderRule(r)}`);
   const oldEp = eps[eps.length - 1];
   const undo = [`flush chain ${T} ${svc}`, ...rulesOf(svc), ...rulesOf(oldEp), `flush chain ${T} ${newEp}`, `delete chain ${T} ${newEp}`];
+  if (block) {
+    // as src/nft/transaction.ts renders it: rules in `add chain T C { … }` blocks
+    const svcRules = ['ip saddr != 10.244.0.0/16 jump mark-for-masquerade', ...pick.map(renderRule)];
+    const text = [
+      `add chain ${T} ${newEp}`,
+      `add chain ${T} ${newEp} { ip saddr ${newIp} jump mark-for-masquerade ; meta l4proto tcp dnat ip to ${newIp}:8080 ; }`,
+      `flush chain ${T} ${svc}`,
+      `add chain ${T} ${svc} { ${svcRules.join(' ; ')} ; }`,
+      `flush chain ${T} ${eps[eps.length - 1]}`,
+    ];
+    return { text: text.join('\n') + '\n', undo: undo.join('\n') + '\n' };
+  }
   const lines = [
     `add chain ${T} ${newEp}`,
     `add rule ${T} ${newEp} ip saddr ${newIp} jump mark-for-masquerade`,
@@ -148,18 +162,19 @@ async function main(): Promise<void> {
     const newEp = endpointChainName(ports[0], '10.250.0.9', 8080);
     const targets = [...eps.slice(0, -1), newEp].map((t): Verdict => ({ goto: t }));
     const change = {
+      cascadeBlocks: oneChange(T, svc0, eps, newEp, '10.250.0.9', randomChoice(targets), desired, true),
       cascade: oneChange(T, svc0, eps, newEp, '10.250.0.9', randomChoice(targets), desired),
       maps: oneChange(T, svc0, eps, newEp, '10.250.0.9', [rule(numgen(targets))], withNumgenMaps(desired)),
     };
-    const samples: Record<'cascade' | 'maps', Cost[]> = { cascade: [], maps: [] };
+    const samples: Record<'cascadeBlocks' | 'cascade' | 'maps', Cost[]> = { cascadeBlocks: [], cascade: [], maps: [] };
     for (let i = 0; i < runs; i++) {
-      for (const [shape, ns] of [['cascade', NS], ['maps', NS_MAPS]] as const) {
+      for (const [shape, ns] of [['cascadeBlocks', NS], ['cascade', NS], ['maps', NS_MAPS]] as const) {
         samples[shape].push(nftOnce(ns, change[shape].text));
         nftOnce(ns, change[shape].undo);
       }
     }
     const med = (c: Cost[]): Cost => ({ wallMs: median(c.map((x) => x.wallMs)), userMs: median(c.map((x) => x.userMs)), sysMs: median(c.map((x) => x.sysMs)) });
-    const oneEndpointChange = { cascade: med(samples.cascade), numgenMaps: med(samples.maps) };
+    const oneEndpointChange = { cascadeInBlocks: med(samples.cascadeBlocks), cascadeAddRule: med(samples.cascade), numgenMapsAddRule: med(samples.maps) };
     const chains = Number((await run('ip', ['netns', 'exec', NS, 'sh', '-c', `nft list chains ip | grep -c 'chain '`])).trim());
     printResult({ bench: 'nft-command-cost', machine: machineInfo(), services: n, endpointsPerService: flags.endpoints, chains, runs, coldLoad: { cascade: { ...load, wallMs: loadMs }, numgenMaps: { ...mapsLoad, wallMs: mapsLoadMs } }, oneEndpointChange, results });
   } finally {
