@@ -102,6 +102,8 @@ async function until(cond: () => boolean, timeoutMs: number): Promise<void> {
 
 async function main(): Promise<void> {
   const { services: n, endpoints: eps, runs } = flags;
+  global.gc?.();
+  const rssStart = process.memoryUsage().rss;
   await run('ip', ['netns', 'add', NS]);
   await run('ip', ['netns', 'add', NS_BASE]);
   const api = new FakeApiClient();
@@ -181,10 +183,10 @@ async function main(): Promise<void> {
       oneEndpointChangeAllMs: change,
       oneEndpointChangeNftMs: median(nftMs),
       coldStartChunkMs: runner.applied.slice(0, chunks).map((a) => Math.round(a.ms)),
-      iptablesStyleRebuildMs: median(baseline),
-      rebuildOverIncremental: median(baseline) / median(change),
+      ...(baseline.length ? { iptablesStyleRebuildMs: median(baseline), rebuildOverIncremental: median(baseline) / median(change) } : {}),
       heapUsedMiB: (mem.heapUsed - rss0.heapUsed) / 2 ** 20,
       rssMiB: mem.rss / 2 ** 20,
+      rssAtStartMiB: rssStart / 2 ** 20,
     });
   } finally {
     await proxier?.stop().catch(() => {});

@@ -57,6 +57,8 @@ export type Statement =
   | { vmap: string; key: readonly Field[] }
   /** `numgen random mod N vmap { 0 : v0, … }` (random choice; N = verdicts.length). */
   | { numgen: readonly Verdict[] }
+  /** `numgen random mod M V`: true for one in M packets (one step of a randomChoice cascade). */
+  | { numgenIs: { mod: number; value: number } }
   /** `update @set { <f1> . … }` (a dynamic set; the set's own timeout applies). */
   | { update: string; key: readonly Field[]; timeout?: number }
   /** `meta mark set meta mark or|xor|and <v>`, or `meta mark set <v>`. */
@@ -119,6 +121,12 @@ function statement(s: Statement): string {
   if ('numgen' in s) {
     if (!Array.isArray(s.numgen) || s.numgen.length === 0 || s.numgen.length > 65536) throw new NftValueError('numgen needs 1..65536 verdicts');
     return `numgen random mod ${s.numgen.length} vmap { ${s.numgen.map((v, i) => `${i} : ${renderVerdict(v)}`).join(', ')} }`;
+  }
+  if ('numgenIs' in s) {
+    const { mod, value } = s.numgenIs;
+    if (!Number.isInteger(mod) || mod < 2 || mod > 65536) throw new NftValueError(`invalid numgen modulus ${JSON.stringify(mod)} (2..65536)`);
+    if (!Number.isInteger(value) || value < 0 || value >= mod) throw new NftValueError(`invalid numgen value ${JSON.stringify(value)} (0..${mod - 1})`);
+    return `numgen random mod ${mod} ${value}`;
   }
   if ('update' in s) return `update ${setRef('set', s.update)} { ${fields(s.key)}${s.timeout !== undefined ? ` timeout ${renderTimeout(s.timeout)}` : ''} }`;
   if ('setMark' in s) {
@@ -210,3 +218,28 @@ export const masquerade: Statement = { masquerade: {} };
 export const notrack: Statement = { notrack: true };
 export const counter: Statement = { counter: true };
 export const rule = (...body: Statement[]): Rule => ({ body });
+
+/**
+ * Up to this many choices, randomChoice is a cascade of rules; above it, one
+ * numgen verdict map. A numgen map is an anonymous set in the kernel, and
+ * every set of a table makes set lookups by name and new anonymous sets cost
+ * O(sets in the table) in the kernel (and nft dumps each one into its cache),
+ * so a proxy with a map per Service pays O(Services) for any change; rules
+ * cost nothing of the kind. A cascade evaluates at most this many rules for
+ * the first packet of a connection (NAT chains see no other).
+ */
+export const RANDOM_CASCADE_MAX = 16;
+
+/**
+ * A uniformly random choice among `verdicts`, as rules: rule i is
+ * `numgen random mod (N-i) 0 <verdict i>` (taken with probability 1/(N-i)
+ * of the packets that reach it, so each verdict gets 1/N), the last one
+ * unconditional (iptables' statistic cascade, with numgen). Above
+ * RANDOM_CASCADE_MAX choices: one `numgen random mod N vmap { … }` rule.
+ */
+export function randomChoice(verdicts: readonly Verdict[], max: number = RANDOM_CASCADE_MAX): Rule[] {
+  const n = verdicts.length;
+  if (n === 0) throw new NftValueError('a random choice needs at least one verdict');
+  if (n > max) return [rule(numgen(verdicts))];
+  return verdicts.map((v, i) => (i === n - 1 ? rule({ verdict: v }) : rule({ numgenIs: { mod: n - i, value: 0 } }, { verdict: v })));
+}

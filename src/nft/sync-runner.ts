@@ -192,3 +192,30 @@ export class BoundedFrequencyRunner {
     }
   }
 }
+
+/** The sync settings every data-plane part takes from its own options (the proxy's, the policy enforcer's). */
+export interface PartSyncSettings {
+  /** Between syncs once the burst is spent (the part's default when absent). */
+  minSyncIntervalMs?: number;
+  /** Full resync period (default DEFAULT_RESYNC_MS; 0: never). */
+  resyncMs?: number;
+  clock?: Clock;
+  registry?: Registry;
+  logger?: Logger;
+}
+
+/** A full resync every 5 minutes unless a part says otherwise. */
+export const DEFAULT_RESYNC_MS = 300_000;
+
+/** The one place a part's options become its BoundedFrequencyRunner (defaults: the part's min interval, DEFAULT_RESYNC_MS). */
+export function partSyncRunner(part: string, sync: () => Promise<SyncResult>, defaultMinIntervalMs: number, s: PartSyncSettings): BoundedFrequencyRunner {
+  return new BoundedFrequencyRunner({
+    part,
+    sync,
+    minIntervalMs: s.minSyncIntervalMs ?? defaultMinIntervalMs,
+    maxIntervalMs: s.resyncMs ?? DEFAULT_RESYNC_MS,
+    ...(s.clock ? { clock: s.clock } : {}),
+    ...(s.registry ? { registry: s.registry } : {}),
+    ...(s.logger ? { logger: s.logger } : {}),
+  });
+}

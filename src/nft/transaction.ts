@@ -3,7 +3,7 @@
 // a map from each rendered line back to the operation that produced it. Pure.
 import { NftNameError, assertComment, assertObjectName } from './names.ts';
 import { renderChainSpec, renderElement, renderElementKey, renderSetSpec, isMap, tableKey, type ChainDef, type MapDef, type MapElement, type SetDef, type SetElement } from './model.ts';
-import { renderRule, type Rule } from './rule.ts';
+import { renderRule, ruleRefs, type Rule } from './rule.ts';
 import { tableOwners, type TableHandle, type TableOwners } from './owners.ts';
 import { NftValueError } from './values.ts';
 
@@ -172,20 +172,74 @@ export class NftRenderError extends Error {
  */
 export function renderTransaction(tx: Transaction, owners: TableOwners = tableOwners): RenderedTransaction {
   const lines: RenderedLine[] = [];
-  tx.ops.forEach((op, i) => {
+  const ops = tx.ops;
+  /** Sets and maps this transaction adds, by table: rules may name them in the block form (nft knows them from the batch). */
+  const added = new Set<string>();
+  const fail = (i: number, err: unknown): never => {
+    const msg = err instanceof Error ? err.message : String(err);
+    throw new NftRenderError(`nft transaction of ${tx.owner}, operation ${i + 1} (${ops[i]?.kind ?? '?'}): ${msg}`, i);
+  };
+  const push = (i: number, text: string): void => {
+    // Defence in depth: validated parts never hold a newline, a comment
+    // sign or a command separator (specs and chain blocks separate their clauses with " ;").
+    if (/[\n\r#]/.test(text) || text.replace(/ ;/g, '').includes(';')) fail(i, new NftValueError('a rendered line holds a forbidden character'));
+    lines.push({ op: i, text });
+  };
+  for (let i = 0; i < ops.length; i++) {
+    const op = ops[i];
     try {
       if (!op || typeof op !== 'object' || !op.table) throw new NftNameError('an operation names its table');
       owners.check(tx.owner, op.table);
-      for (const text of renderOp(op)) {
-        // Defence in depth: validated parts never hold a newline, a comment
-        // sign or a command separator (specs separate their clauses with " ;").
-        if (/[\n\r#]/.test(text) || text.replace(/ ;/g, '').includes(';')) throw new NftValueError('a rendered line holds a forbidden character');
-        lines.push({ op: i, text });
-      }
     } catch (err) {
-      const msg = err instanceof Error ? err.message : String(err);
-      throw new NftRenderError(`nft transaction of ${tx.owner}, operation ${i + 1} (${op?.kind ?? '?'}): ${msg}`, i);
+      fail(i, err);
     }
-  });
-  return { owner: tx.owner, ops: tx.ops, text: lines.map((l) => l.text + '\n').join(''), lines };
+    if (op.kind === 'add-set') added.add(`${tableKey(op.table)}\u0000${op.set.name}`);
+    // A run of rules appended to one chain: one `add chain T C { r1 ; r2 ; }` line (see blockable).
+    if (op.kind === 'add-rule' && blockable(op, added)) {
+      let j = i;
+      const texts: string[] = [];
+      while (j < ops.length) {
+        const o = ops[j];
+        if (o.kind !== 'add-rule' || o.chain !== op.chain || tableKey(o.table) !== tableKey(op.table) || !blockable(o, added)) break;
+        try {
+          owners.check(tx.owner, o.table);
+          texts.push(renderRule(o.rule));
+        } catch (err) {
+          fail(j, err);
+        }
+        j++;
+      }
+      try {
+        assertObjectName('chain', op.chain);
+      } catch (err) {
+        fail(i, err);
+      }
+      push(i, `add chain ${tableKey(op.table)} ${op.chain} { ${texts.join(' ; ')} ; }`);
+      i = j - 1;
+      continue;
+    }
+    let rendered: string[] = [];
+    try {
+      rendered = renderOp(op);
+    } catch (err) {
+      fail(i, err);
+    }
+    for (const text of rendered) push(i, text);
+  }
+  return { owner: tx.owner, ops, text: lines.map((l) => l.text + '\n').join(''), lines };
+}
+
+/**
+ * Rules go into a chain as `add chain T C { r1 ; r2 ; }` rather than one
+ * `add rule` each: nft 1.0.6 then loads only its table cache, while any
+ * `add rule` makes it dump every chain and set of the network namespace
+ * first (O(table) per transaction; measured in bench/nft-command-cost).
+ * Appending to an existing chain this way is the same as `add rule`. The
+ * one case it cannot take: a rule naming a set or map that exists in the
+ * kernel but is not added by this transaction (nft would look it up in the
+ * cache it did not load); such rules keep the `add rule` form, which loads it.
+ */
+function blockable(op: Extract<Op, { kind: 'add-rule' }>, added: ReadonlySet<string>): boolean {
+  const t = tableKey(op.table);
+  return ruleRefs(op.rule).sets.every((s) => added.has(`${t}\u0000${s}`));
 }

@@ -11,22 +11,22 @@
 // first sync is a full one against what the kernel holds (a restarted agent
 // adopts the table; established connections keep flowing).
 import type { Logger } from 'pino';
-import { Gauge, type Registry } from 'prom-client';
+import { Gauge } from 'prom-client';
 import type { InformerFactory } from '../client/informer-factory.ts';
 import { changedIn, type Informer } from '../client/informer.ts';
 import type { SlimNamespace, SlimPod } from '../client/slim-objects.ts';
 import { parseCidr } from '../core/cidr.ts';
 import type { KubeObject } from '../core/types.ts';
 import { NETWORKPOLICIES } from '../core/well-known.ts';
-import type { Clock } from '../nft/clock.ts';
 import type { TableOwners } from '../nft/owners.ts';
 import { NftCommandRunner, type NftRunner } from '../nft/runner.ts';
-import { BoundedFrequencyRunner, type SyncResult } from '../nft/sync-runner.ts';
+import { DEFAULT_RESYNC_MS, partSyncRunner, type BoundedFrequencyRunner, type PartSyncSettings, type SyncResult } from '../nft/sync-runner.ts';
 import { NftTable } from '../nft/table-sync.ts';
 import { compilePolicy, namespaceView, podView, POLICY_MODE_ANNOTATION, type ClusterView, type PodView, type Policy } from './model.ts';
 import { policyRuleset, POLICY_TABLE, POLICY_TABLE_OWNER, type DenialLogConfig } from './ruleset.ts';
 
-export interface PolicyEnforcerOptions {
+/** minSyncIntervalMs defaults to 50 ms; resyncMs to DEFAULT_RESYNC_MS. */
+export interface PolicyEnforcerOptions extends PartSyncSettings {
   informers: InformerFactory;
   nodeName: string;
   /** The node's pod subnets (addresses in them that are no programmed pod are held). */
@@ -34,13 +34,6 @@ export interface PolicyEnforcerOptions {
   denials?: DenialLogConfig;
   runner?: NftRunner;
   owners?: TableOwners;
-  logger?: Logger;
-  registry?: Registry;
-  clock?: Clock;
-  /** Between syncs once the burst is spent (default 50 ms). */
-  minSyncIntervalMs?: number;
-  /** Full resync period (default 5 min; 0: never). */
-  resyncMs?: number;
 }
 
 /** What of each kind the semantics read (anything else changing triggers no sync). */
@@ -80,15 +73,7 @@ export class PolicyEnforcer {
       ...(this.log ? { logger: this.log } : {}),
     });
     this.firstSync = new Promise((resolve) => (this.programmed = resolve));
-    this.sync = new BoundedFrequencyRunner({
-      part: POLICY_TABLE_OWNER,
-      sync: () => this.syncOnce(),
-      minIntervalMs: opts.minSyncIntervalMs ?? 50,
-      maxIntervalMs: opts.resyncMs ?? 300_000,
-      ...(opts.clock ? { clock: opts.clock } : {}),
-      ...(opts.registry ? { registry: opts.registry } : {}),
-      ...(this.log ? { logger: this.log } : {}),
-    });
+    this.sync = partSyncRunner(POLICY_TABLE_OWNER, () => this.syncOnce(), 50, { ...opts, ...(this.log ? { logger: this.log } : {}) });
     if (opts.registry) {
       this.gauges = {
         policies: new Gauge({ name: 'meshlet_policy_policies', help: 'NetworkPolicies in the cluster view (enforced and audit)', registers: [opts.registry] }),
@@ -165,7 +150,7 @@ export class PolicyEnforcer {
 
   private async syncOnce(): Promise<SyncResult> {
     const now = Date.now();
-    const resync = this.opts.resyncMs ?? 300_000;
+    const resync = this.opts.resyncMs ?? DEFAULT_RESYNC_MS;
     if (resync && this.lastFullAt && now - this.lastFullAt >= resync) this.table.invalidate();
     const cluster = this.clusterView();
     const desired = policyRuleset({ cluster, node: this.opts.nodeName, localSubnets: this.opts.localSubnets, ...(this.opts.denials ? { denials: this.opts.denials } : {}) });

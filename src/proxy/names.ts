@@ -66,3 +66,8 @@ export function affinitySetName(p: ServicePortName, ip: string, port: number, ti
 export function externalChainName(p: ServicePortName): string {
   return named('ext', servicePortString(p), readable(p));
 }
+
+/** The chain of one Service port's loadBalancerSourceRanges check (traffic to its LoadBalancer ingress addresses). */
+export function firewallChainName(p: ServicePortName): string {
+  return named('fw', servicePortString(p), readable(p));
+}

@@ -19,7 +19,7 @@
 // their NAT lives in conntrack). A full resync also runs after a failed
 // transaction (the adapter forgets its state) and every `resyncMs`.
 import type { Logger } from 'pino';
-import { Gauge, type Registry } from 'prom-client';
+import { Gauge } from 'prom-client';
 import type { InformerFactory } from '../client/informer-factory.ts';
 import { changedIn, keyOf, type Informer } from '../client/informer.ts';
 import type { SlimEndpointSlice, SlimService } from '../client/slim-objects.ts';
@@ -29,8 +29,7 @@ import { ipFamily, parseCidr } from '../core/cidr.ts';
 import { NftCommandRunner, type NftRunner } from '../nft/runner.ts';
 import { NftTable } from '../nft/table-sync.ts';
 import type { TableOwners } from '../nft/owners.ts';
-import { BoundedFrequencyRunner, type SyncResult } from '../nft/sync-runner.ts';
-import type { Clock } from '../nft/clock.ts';
+import { DEFAULT_RESYNC_MS, partSyncRunner, type BoundedFrequencyRunner, type PartSyncSettings, type SyncResult } from '../nft/sync-runner.ts';
 import type { TableFragment } from '../nft/fragments.ts';
 import { servicePortsOf, type IpFamily, type ServicePort } from './service-ports.ts';
 import { portFragment, portKey, proxyBase, proxyTableId, PROXY_OWNER, type ProxyTableConfig } from './ruleset.ts';
@@ -38,7 +37,8 @@ import { deleteUdpFlows, removedFlows, udpFlows } from './conntrack.ts';
 import { HealthCheckServers, type HealthCheck } from './health-check-server.ts';
 import { ZONE_LABEL } from '../core/well-known.ts';
 
-export interface ProxierOptions {
+/** minSyncIntervalMs defaults to PROXY_MIN_SYNC_INTERVAL_MS; resyncMs to DEFAULT_RESYNC_MS. */
+export interface ProxierOptions extends PartSyncSettings {
   informers: InformerFactory;
   nodeName: string;
   serviceCidrs: readonly string[];
@@ -49,13 +49,6 @@ export interface ProxierOptions {
   nodeZone?: string;
   runner?: NftRunner;
   owners?: TableOwners;
-  logger?: Logger;
-  registry?: Registry;
-  clock?: Clock;
-  /** Between syncs once the burst is spent (default 100 ms). */
-  minSyncIntervalMs?: number;
-  /** Full resync period (default 5 min; 0: never). */
-  resyncMs?: number;
   /** Delete conntrack entries of removed UDP endpoints (default true). */
   conntrack?: boolean;
   /** Service ports per transaction of a full sync (default 1000). */
@@ -65,6 +58,9 @@ export interface ProxierOptions {
   /** Address the health-check servers listen on (default 0.0.0.0). */
   healthCheckHost?: string;
 }
+
+/** The proxy's minimum interval between syncs once the burst is spent. */
+export const PROXY_MIN_SYNC_INTERVAL_MS = 100;
 
 const byFamily = (cidrs: readonly string[], f: IpFamily): string[] => cidrs.filter((c) => parseCidr(c).family === f);
 
@@ -125,15 +121,7 @@ export class Proxier {
       this.families.set(family, { table, cfg, fragments: new Map(), dirty: new Set() });
     }
     if (opts.healthChecks !== false) this.health = new HealthCheckServers({ ...(opts.healthCheckHost ? { host: opts.healthCheckHost } : {}), ...(this.log ? { logger: this.log } : {}) });
-    this.sync = new BoundedFrequencyRunner({
-      part: PROXY_OWNER,
-      sync: () => this.syncOnce(),
-      minIntervalMs: opts.minSyncIntervalMs ?? 100,
-      maxIntervalMs: opts.resyncMs ?? 300_000,
-      ...(opts.clock ? { clock: opts.clock } : {}),
-      ...(opts.registry ? { registry: opts.registry } : {}),
-      ...(this.log ? { logger: this.log } : {}),
-    });
+    this.sync = partSyncRunner(PROXY_OWNER, () => this.syncOnce(), PROXY_MIN_SYNC_INTERVAL_MS, { ...opts, ...(this.log ? { logger: this.log } : {}) });
     if (opts.registry) {
       this.gauge = new Gauge({ name: 'meshlet_proxy_service_ports', help: 'Service ports the proxy programs, by IP family', labelNames: ['family'], registers: [opts.registry] });
     }
@@ -277,7 +265,7 @@ export class Proxier {
 
   private async syncOnce(): Promise<SyncResult> {
     const now = Date.now();
-    const resync = this.opts.resyncMs ?? 300_000;
+    const resync = this.opts.resyncMs ?? DEFAULT_RESYNC_MS;
     if (resync && this.lastFullAt && now - this.lastFullAt >= resync) for (const f of this.families.values()) f.table.invalidate();
     const { removedUdp, health } = this.recompute();
     let again: number | undefined;

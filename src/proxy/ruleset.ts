@@ -10,12 +10,18 @@
 //             (externalIPs and LoadBalancer ingress → goto ext-<hash>-…), then
 //             fib daddr type local: l4proto . dport vmap @service-nodeports → goto ext-…
 //   ext-…:    eTP Cluster: mark for masquerade, goto svc-…; eTP Local: pods
-//             goto svc-…, others numgen over this node's endpoints (no mark)
+//             goto svc-…, others (session affinity, then) a random one of
+//             this node's endpoints (no mark)
 //   svc-…:    off-cluster sources marked for masquerade; session affinity
 //             (saddr in an endpoint's timed set → goto that endpoint); then
-//             numgen random mod N vmap { i : goto ep-<hash>-… }
+//             a random endpoint: numgen random mod (N-i) 0 goto ep-<hash>-…
+//             per endpoint i, the last unconditional (randomChoice: no
+//             anonymous set per Service; a numgen vmap above 16 endpoints)
 //   ep-…:     hairpin (saddr = the endpoint) marked; affinity set updated;
 //             dnat to ip:port
+//   filter-prerouting-pre-dnat / filter-output-pre-dnat (-110, before DNAT)
+//             daddr . l4proto . dport vmap @firewall-ips → goto fw-<hash>-…:
+//             saddr outside loadBalancerSourceRanges dropped (LB ingress only)
 //   nat-postrouting (srcnat) → masquerading: marked packets masqueraded
 //   filter-prerouting / filter-output (just after DNAT, new connections only)
 //             → reject-check: @no-endpoint-services and @no-endpoint-nodeports
@@ -32,9 +38,9 @@
 import type { DesiredChain, DesiredMap, DesiredSet, DesiredTable, TableId } from '../nft/model.ts';
 import { flatten, type FragmentElement, type TableFragment } from '../nft/fragments.ts';
 import type { Verdict } from '../nft/values.ts';
-import { goTo, jump, match, matchAny, notMatchAny, numgen, rule, vmap, type Field, type Rule, type Statement } from '../nft/rule.ts';
+import { goTo, jump, match, matchAny, notMatchAny, randomChoice, rule, vmap, type Field, type Rule, type Statement } from '../nft/rule.ts';
 import type { KeyType } from '../nft/values.ts';
-import { affinitySetName, endpointChainName, externalChainName, serviceChainName } from './names.ts';
+import { affinitySetName, endpointChainName, externalChainName, firewallChainName, serviceChainName } from './names.ts';
 import type { Endpoint, IpFamily, ServicePort } from './service-ports.ts';
 
 export const PROXY_OWNER = 'proxy';
@@ -43,12 +49,16 @@ export const PROXY_TABLE_NAME = 'meshlet-proxy';
 export const MASQUERADE_MARK = 0x4000;
 /** Filter chains run just after DNAT (dstnat = -100), so they see translated packets in output too. */
 const FILTER_PRIORITY = -90;
+/** The firewall (loadBalancerSourceRanges) sees the original destination: just before DNAT. */
+const FIREWALL_PRIORITY = -110;
 
 export const SERVICES_CHAIN = 'services';
 export const SERVICE_IPS_MAP = 'service-ips';
 export const NO_ENDPOINTS_MAP = 'no-endpoint-services';
 export const NODEPORTS_MAP = 'service-nodeports';
 export const NO_ENDPOINT_NODEPORTS_MAP = 'no-endpoint-nodeports';
+/** LoadBalancer ingress address . proto . port → goto fw-… (loadBalancerSourceRanges), checked before DNAT. */
+export const FIREWALL_MAP = 'firewall-ips';
 const MARK_CHAIN = 'mark-for-masquerade';
 const MASQ_CHAIN = 'masquerading';
 const CHECK_CHAIN = 'reject-check';
@@ -115,6 +125,16 @@ function buildFragment(p: ServicePort, cfg: ProxyTableConfig, f: FamilyFields): 
   const elements: FragmentElement[] = [];
   const key = (addr: string): (string | number)[] => [addr, p.protocol, p.port];
   const epChains = new Map<string, string>();
+  const affSets = new Set<string>();
+  /** The affinity set of an endpoint (declared once, whichever path names it first). */
+  const affinitySet = (e: Endpoint, seconds: number): string => {
+    const name = affinitySetName(p, e.ip, e.port, seconds);
+    if (!affSets.has(name)) {
+      affSets.add(name);
+      sets.push({ name, type: [f.addr], flags: ['dynamic', 'timeout'], timeout: seconds });
+    }
+    return name;
+  };
   const epChain = (e: Endpoint): string => {
     const id = `${e.ip}|${e.port}`;
     let name = epChains.get(id);
@@ -122,28 +142,26 @@ function buildFragment(p: ServicePort, cfg: ProxyTableConfig, f: FamilyFields): 
       name = endpointChainName(p, e.ip, e.port);
       epChains.set(id, name);
       const rules: Rule[] = [rule(match(f.saddr, e.ip), jump(MARK_CHAIN))];
-      if (p.affinitySeconds !== undefined) rules.push(rule({ update: affinitySetName(p, e.ip, e.port, p.affinitySeconds), key: [f.saddr] }));
+      if (p.affinitySeconds !== undefined) rules.push(rule({ update: affinitySet(e, p.affinitySeconds), key: [f.saddr] }));
       rules.push(rule({ dnat: { family: p.family === 4 ? 'ip' : 'ip6', addr: e.ip, port: e.port, protocol: p.protocol } }));
       chains.push({ name, rules });
     }
     return name;
+  };
+  /** Session affinity, then a random endpoint: the rules that pick one of `eps`. */
+  const pick = (eps: readonly Endpoint[]): Rule[] => {
+    const rules: Rule[] = [];
+    const targets = eps.map((e) => epChain(e));
+    if (p.affinitySeconds !== undefined) eps.forEach((e, i) => rules.push(rule({ inSet: affinitySet(e, p.affinitySeconds!), key: [f.saddr] }, goTo(targets[i]))));
+    rules.push(...randomChoice(targets.map((t) => ({ goto: t }))));
+    return rules;
   };
   // The cluster path: service chain over `endpoints` (after internalTrafficPolicy and PreferClose).
   const svcChain = serviceChainName(p);
   if (p.endpoints.length) {
     const rules: Rule[] = [];
     if (cfg.clusterCidrs.length) rules.push(rule(notMatchAny(f.saddr, cfg.clusterCidrs), jump(MARK_CHAIN)));
-    const targets: string[] = [];
-    for (const e of p.endpoints) {
-      const c = epChain(e);
-      targets.push(c);
-      if (p.affinitySeconds !== undefined) {
-        const set = affinitySetName(p, e.ip, e.port, p.affinitySeconds);
-        sets.push({ name: set, type: [f.addr], flags: ['dynamic', 'timeout'], timeout: p.affinitySeconds });
-        rules.push(rule({ inSet: set, key: [f.saddr] }, goTo(c)));
-      }
-    }
-    rules.push(rule(numgen(targets.map((t) => ({ goto: t })))));
+    rules.push(...pick(p.endpoints));
     chains.unshift({ name: svcChain, rules });
     elements.push({ set: SERVICE_IPS_MAP, element: { key: key(p.clusterIP), value: { goto: svcChain } } });
   } else {
@@ -161,13 +179,19 @@ function buildFragment(p: ServicePort, cfg: ProxyTableConfig, f: FamilyFields): 
       // pods of the cluster take the cluster path, as kube-proxy does.
       const rules: Rule[] = [];
       if (cfg.clusterCidrs.length && p.endpoints.length) rules.push(rule(matchAny(f.saddr, cfg.clusterCidrs), goTo(svcChain)));
-      rules.push(rule(numgen(p.localEndpoints.map((e) => ({ goto: epChain(e) })))));
+      rules.push(...pick(p.localEndpoints));
       chains.push({ name: ext, rules });
     } else verdict = 'drop';
     const target: Verdict = verdict ?? { goto: ext };
     const live = verdict === undefined;
     for (const ip of p.externalIPs) elements.push({ set: live ? SERVICE_IPS_MAP : NO_ENDPOINTS_MAP, element: { key: key(ip), value: target } });
     if (p.nodePort !== undefined) elements.push({ set: live ? NODEPORTS_MAP : NO_ENDPOINT_NODEPORTS_MAP, element: { key: [p.protocol, p.nodePort], value: target } });
+  }
+  // loadBalancerSourceRanges: traffic to a LoadBalancer ingress address from outside the ranges is dropped before DNAT.
+  if (p.firewall) {
+    const fw = firewallChainName(p);
+    chains.push({ name: fw, rules: [rule(notMatchAny(f.saddr, p.firewall.ranges), { verdict: 'drop' })] });
+    for (const ip of p.firewall.ips) elements.push({ set: FIREWALL_MAP, element: { key: key(ip), value: { goto: fw } } });
   }
   return { chains, sets, elements };
 }
@@ -213,7 +237,14 @@ function buildBase(cfg: ProxyTableConfig): DesiredTable {
     base: { type: 'filter', hook, priority: FILTER_PRIORITY, policy: 'accept' },
     rules: [rule(newOnly, jump(CHECK_CHAIN))],
   });
+  const firewallBase = (hook: 'prerouting' | 'output'): DesiredChain => ({
+    name: `filter-${hook}-pre-dnat`,
+    base: { type: 'filter', hook, priority: FIREWALL_PRIORITY, policy: 'accept' },
+    rules: [rule(vmap(FIREWALL_MAP, ...key))],
+  });
   const chains: DesiredChain[] = [
+    firewallBase('prerouting'),
+    firewallBase('output'),
     { name: 'nat-prerouting', base: { type: 'nat', hook: 'prerouting', priority: 'dstnat', policy: 'accept' }, rules: [rule(jump(SERVICES_CHAIN))] },
     // nft 1.0.6 takes the name dstnat in prerouting only: the output hook gets its value, -100.
     { name: 'nat-output', base: { type: 'nat', hook: 'output', priority: -100, policy: 'accept' }, rules: [rule(jump(SERVICES_CHAIN))] },
@@ -246,6 +277,7 @@ function buildBase(cfg: ProxyTableConfig): DesiredTable {
     { name: NO_ENDPOINTS_MAP, type: keyTypes, value: 'verdict', elements: [] },
     { name: NODEPORTS_MAP, type: npTypes, value: 'verdict', elements: [] },
     { name: NO_ENDPOINT_NODEPORTS_MAP, type: npTypes, value: 'verdict', elements: [] },
+    { name: FIREWALL_MAP, type: keyTypes, value: 'verdict', elements: [] },
   ];
   return { chains, sets: [], maps, comment: 'meshlet service proxy' };
 }

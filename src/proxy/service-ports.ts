@@ -4,7 +4,7 @@
 // (headless and ExternalName Services, ports without endpoints' port, bad
 // addresses), so the ruleset builder only renders.
 import type { SlimEndpointSlice, SlimService } from '../client/slim-objects.ts';
-import { ipFamily } from '../core/cidr.ts';
+import { formatCidr, ipFamily, parseCidr } from '../core/cidr.ts';
 import type { Protocol, ServicePortName } from './names.ts';
 
 export type { Family as IpFamily } from '../core/cidr.ts';
@@ -44,6 +44,13 @@ export interface ServicePort extends ServicePortName {
   localEndpoints: Endpoint[];
   /** spec.healthCheckNodePort (eTP Local LoadBalancer Services). */
   healthCheckNodePort?: number;
+  /**
+   * loadBalancerSourceRanges of this family, for the LoadBalancer ingress
+   * addresses of this family (only those: not externalIPs, not NodePorts,
+   * as upstream): traffic to them from elsewhere is dropped. Absent when
+   * either list is empty.
+   */
+  firewall?: { ips: string[]; ranges: string[] };
 }
 
 export interface ProxyInput {
@@ -117,6 +124,20 @@ export function preferClose(all: readonly Endpoint[], place: NodePlace): Endpoin
 const familyIps = (ips: readonly (string | undefined)[], family: IpFamily): string[] =>
   [...new Set(ips.filter((ip): ip is string => typeof ip === 'string' && ipFamily(ip) === family))].sort();
 
+/** Source ranges of one family, canonical ("10.0.0.5/24" → 10.0.0.0/24, as Go's ParseCIDR reads it); unparsable ones left out (the API validates them). */
+function familyRanges(ranges: readonly string[] | undefined, family: IpFamily): string[] {
+  const out = new Set<string>();
+  for (const r of ranges ?? []) {
+    try {
+      const c = parseCidr(String(r).trim(), { allowHostBits: true });
+      if (c.family === family) out.add(formatCidr(c));
+    } catch {
+      // not a CIDR: skipped
+    }
+  }
+  return [...out].sort();
+}
+
 const validPort = (n: unknown): n is number => typeof n === 'number' && Number.isInteger(n) && n >= 1 && n <= 65535;
 
 /** The proxied ports of one Service, every family (none for headless and ExternalName Services). */
@@ -135,7 +156,8 @@ export function servicePortsOf(svc: SlimService, slices: readonly SlimEndpointSl
   const externalLocal = spec.externalTrafficPolicy === 'Local';
   const type = spec.type ?? 'ClusterIP';
   const withNodePorts = type === 'NodePort' || type === 'LoadBalancer';
-  const external = [...(spec.externalIPs ?? []), ...(type === 'LoadBalancer' ? (svc.status?.loadBalancer?.ingress ?? []).map((i) => i.ip) : [])];
+  const lbIps = type === 'LoadBalancer' ? (svc.status?.loadBalancer?.ingress ?? []).map((i) => i.ip) : [];
+  const external = [...(spec.externalIPs ?? []), ...lbIps];
   const place: NodePlace = { nodeName, ...(nodeZone !== undefined ? { zone: nodeZone } : {}) };
   for (const clusterIP of ips) {
     const family = ipFamily(clusterIP);
@@ -150,6 +172,8 @@ export function servicePortsOf(svc: SlimService, slices: readonly SlimEndpointSl
       const externalIPs = familyIps(external, family);
       const nodePort = withNodePorts && validPort(p.nodePort) ? p.nodePort : undefined;
       const exposed = nodePort !== undefined || externalIPs.length > 0;
+      const fwIps = familyIps(lbIps, family);
+      const fwRanges = fwIps.length ? familyRanges(spec.loadBalancerSourceRanges, family) : [];
       out.push({
         namespace, name, protocol, portName, family, clusterIP, port: p.port, endpoints,
         noLocalEndpoints: local && all.length > 0 && endpoints.length === 0,
@@ -159,6 +183,7 @@ export function servicePortsOf(svc: SlimService, slices: readonly SlimEndpointSl
         externalLocal: externalLocal && exposed,
         localEndpoints: externalLocal && exposed ? all.filter((e) => e.nodeName === nodeName).map(bare) : [],
         ...(externalLocal && exposed && withNodePorts && validPort(spec.healthCheckNodePort) ? { healthCheckNodePort: spec.healthCheckNodePort } : {}),
+        ...(fwIps.length && fwRanges.length ? { firewall: { ips: fwIps, ranges: fwRanges } } : {}),
       });
     }
   }

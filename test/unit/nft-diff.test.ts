@@ -69,8 +69,8 @@ test('a new endpoint refills only its service chain and adds only its endpoint c
   assert.equal(lastText(), [
     'add chain ip meshlet-proxy ep-a-10-244-2-5',
     'flush chain ip meshlet-proxy svc-a',
-    'add rule ip meshlet-proxy svc-a numgen random mod 2 vmap { 0 : goto ep-a-10-244-1-5, 1 : goto ep-a-10-244-2-5 }',
-    'add rule ip meshlet-proxy ep-a-10-244-2-5 meta l4proto tcp dnat ip to 10.244.2.5:8080',
+    'add chain ip meshlet-proxy svc-a { numgen random mod 2 vmap { 0 : goto ep-a-10-244-1-5, 1 : goto ep-a-10-244-2-5 } ; }',
+    'add chain ip meshlet-proxy ep-a-10-244-2-5 { meta l4proto tcp dnat ip to 10.244.2.5:8080 ; }',
     '',
   ].join('\n'));
   assert.deepEqual(nft.rules(TABLE, 'svc-b'), ['numgen random mod 1 vmap { 0 : goto ep-b-10-244-3-5 }']);
@@ -103,7 +103,8 @@ test('a stale chain wanted again before its deletion is refilled, not recreated'
   await table.sync(proxyTable({ a: ['10.244.1.5'] }));
   advance(200);
   const r = await table.sync(proxyTable({ a: ['10.244.1.5'], b: ['10.244.3.5'] }));
-  assert.doesNotMatch(lastText(), /add chain|delete chain/);
+  // rules go in as `add chain T C { … }` blocks; no chain is declared (a bare `add chain T C`) or deleted
+  assert.doesNotMatch(lastText(), /^add chain \S+ \S+ \S+$|delete chain/m);
   assert.equal(r.staleDueAt, undefined);
   assert.deepEqual(nft.elements(TABLE, 'service-ips'), ['10.96.0.1 . tcp . 80 : goto svc-a', '10.96.0.2 . tcp . 80 : goto svc-b']);
 });
@@ -174,7 +175,7 @@ test('a cold start in chunks: each chunk is one transaction holding only the new
   const text = lastText();
   assert.doesNotMatch(text, /s[012]\b|flush/);
   assert.equal(text.match(/^add element/gm)!.length, 1);
-  assert.equal(text.match(/^add chain/gm)!.length, 6);
+  assert.equal(text.match(/^add chain \S+ \S+ \S+$/gm)!.length, 6, 'six chains declared');
 });
 
 test('a restart with a chunked cold start retires nothing until the last chunk, and keeps every element that is right', async () => {

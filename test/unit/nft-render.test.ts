@@ -79,7 +79,8 @@ test('a transaction renders one line per operation, declarations and elements ty
     'add map ip meshlet-proxy service-ips { type ipv4_addr . inet_proto . inet_service : verdict ; }',
     'add set ip meshlet-proxy aff-a { type ipv4_addr ; flags dynamic,timeout ; timeout 10800s ; }',
     'flush chain ip meshlet-proxy svc-a',
-    'add rule ip meshlet-proxy services ip daddr . meta l4proto . th dport vmap @service-ips',
+    // rules in the block form (nft then loads no chain or set cache); the map is added by this transaction
+    'add chain ip meshlet-proxy services { ip daddr . meta l4proto . th dport vmap @service-ips ; }',
     'insert rule ip meshlet-proxy svc-a index 0 ip saddr @aff-a goto svc-a',
     'add element ip meshlet-proxy service-ips { 10.96.0.1 . tcp . 443 : goto svc-a }',
     'delete element ip meshlet-proxy service-ips { 10.96.0.2 . udp . 53 }',
@@ -87,6 +88,18 @@ test('a transaction renders one line per operation, declarations and elements ty
     '',
   ].join('\n'));
   assert.equal(r.lines[8].op, 8);
+  // A run of rules on one chain is one line (its first operation's); a rule naming a set this
+  // transaction does not add keeps the `add rule` form (nft must load its set cache to resolve it).
+  const run = renderTransaction(new Transaction('proxy')
+    .addRule(t, 'svc-a', rule(match('ip saddr', '10.244.0.0/16'), goTo('ep-a')))
+    .addRule(t, 'svc-a', rule(goTo('ep-b')))
+    .addRule(t, 'svc-a', rule(inSet('aff-a', 'ip saddr'), goTo('ep-a')))
+    .addRule(t, 'ep-a', rule(goTo('ep-b'))), owners);
+  assert.deepEqual(run.lines, [
+    { op: 0, text: 'add chain ip meshlet-proxy svc-a { ip saddr 10.244.0.0/16 goto ep-a ; goto ep-b ; }' },
+    { op: 2, text: 'add rule ip meshlet-proxy svc-a ip saddr @aff-a goto ep-a' },
+    { op: 3, text: 'add chain ip meshlet-proxy ep-a { goto ep-b ; }' },
+  ]);
   // An element validated by its set's type: a wrong-family address is refused, naming the operation.
   const bad = new Transaction('proxy').addTable(t).addElements(t, serviceIps, [{ key: ['fd00::1', 'tcp', 443], value: 'drop' }]);
   assert.throws(() => renderTransaction(bad, owners), (e: unknown) => e instanceof NftRenderError && e.op === 1 && /operation 2 \(add-elements\).*not an IPv4 address/.test(e.message));

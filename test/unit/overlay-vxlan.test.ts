@@ -165,7 +165,7 @@ test('masquerade: the table is created once, then only its chain is refilled, an
   const last = nft.applied.at(-1)!.text;
   assert.equal(last, [
     'flush chain inet meshlet-nat postrouting',
-    'add rule inet meshlet-nat postrouting ip saddr 10.244.2.0/24 ip daddr != 10.244.0.0/16 masquerade',
+    'add chain inet meshlet-nat postrouting { ip saddr 10.244.2.0/24 ip daddr != 10.244.0.0/16 masquerade ; }',
     '',
   ].join('\n'));
   assert.deepEqual(nft.rules(t, 'postrouting'), ['ip saddr 10.244.2.0/24 ip daddr != 10.244.0.0/16 masquerade']);

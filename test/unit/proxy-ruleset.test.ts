@@ -8,8 +8,9 @@ import { TableOwners } from '../../src/nft/owners.ts';
 import { NftTable } from '../../src/nft/table-sync.ts';
 import type { SlimEndpointSlice, SlimService } from '../../src/client/slim-objects.ts';
 import { servicePorts, type ProxyInput } from '../../src/proxy/service-ports.ts';
-import { proxyTable, proxyTableId, PROXY_OWNER, type ProxyTableConfig } from '../../src/proxy/ruleset.ts';
-import { endpointChainName, serviceChainName, affinitySetName } from '../../src/proxy/names.ts';
+import { FIREWALL_MAP, proxyTable, proxyTableId, PROXY_OWNER, type ProxyTableConfig } from '../../src/proxy/ruleset.ts';
+import { endpointChainName, externalChainName, firewallChainName, serviceChainName, affinitySetName } from '../../src/proxy/names.ts';
+import { randomChoice, renderRule, rule, ruleRefs, RANDOM_CASCADE_MAX } from '../../src/nft/rule.ts';
 
 const CFG: ProxyTableConfig = { family: 4, serviceCidrs: ['10.96.0.0/16'], clusterCidrs: ['10.244.0.0/16'], clusterDns: '10.96.0.10' };
 const T = proxyTableId(4);
@@ -56,7 +57,10 @@ test('the table: dispatch map, a chain per service port and per endpoint, numgen
   const eps = ['10.244.1.5', '10.244.2.5', '10.244.3.5'].map((ip) => endpointChainName(web, ip, 8080));
   assert.deepEqual(nft.rules(T, sc), [
     'ip saddr != 10.244.0.0/16 jump mark-for-masquerade',
-    `numgen random mod 3 vmap { 0 : goto ${eps[0]}, 1 : goto ${eps[1]}, 2 : goto ${eps[2]} }`,
+    // a uniform random choice without an anonymous set: 1/3, then 1/2 of the rest, then the last
+    `numgen random mod 3 0 goto ${eps[0]}`,
+    `numgen random mod 2 0 goto ${eps[1]}`,
+    `goto ${eps[2]}`,
   ]);
   assert.deepEqual(nft.rules(T, eps[1]), ['ip saddr 10.244.2.5 jump mark-for-masquerade', 'meta l4proto tcp dnat ip to 10.244.2.5:8080']);
   assert.deepEqual(nft.rules(T, 'services'), [
@@ -119,8 +123,8 @@ test('one endpoint change is a handful of operations, not a rebuild (with 200 Se
   now += 10;
   const change = await table.sync(proxyTable(servicePorts(input(services, slices)), CFG));
   assert.equal(change.mode, 'incremental');
-  // add the new endpoint chain (+ its 2 rules), flush and refill the service chain (flush + 2 rules), flush the old endpoint chain.
-  assert.ok(change.ops <= 8, `one endpoint change: ${change.ops} operations`);
+  // add the new endpoint chain (+ its 2 rules), flush and refill the service chain (flush + 1 + 3 rules), flush the old endpoint chain.
+  assert.ok(change.ops <= 9, `one endpoint change: ${change.ops} operations`);
   const text = nft.applied.at(-1)!.text;
   assert.match(text, /add chain ip meshlet-proxy ep-[0-9a-f]+-default\.s7\.tcp\.http\.10\.244\.9\.7\.8080/);
   assert.match(text, /flush chain ip meshlet-proxy ep-[0-9a-f]+-default\.s7\.tcp\.http\.10\.244\.3\.7\.8080/);
@@ -153,4 +157,72 @@ test('chain names are stable, distinct and valid, even for the longest names', (
   assert.ok(a.length <= 128);
   assert.notEqual(serviceChainName(long), serviceChainName({ ...long, protocol: 'tcp' }));
   assert.notEqual(endpointChainName(long, 'fd00::1', 80), endpointChainName(long, 'fd00::2', 80));
+});
+
+test('randomChoice: a cascade whose steps give every endpoint 1/N, without an anonymous set; a numgen map above the cap', () => {
+  for (let n = 1; n <= RANDOM_CASCADE_MAX; n++) {
+    const targets = Array.from({ length: n }, (_, i) => `ep-${i}`);
+    const rules = randomChoice(targets.map((t) => ({ goto: t })));
+    assert.equal(rules.length, n);
+    // P(reach rule i) · P(take it) must be 1/n for every i: exact, in rationals (numerators over n!).
+    let reach = 1;
+    rules.forEach((r, i) => {
+      const step = r.body[0];
+      const mod = 'numgenIs' in step ? step.numgenIs.mod : 1;
+      assert.equal(mod, n - i, `rule ${i} of ${n}: ${renderRule(r)}`);
+      assert.ok(Math.abs((reach * 1) / mod - 1 / n) < 1e-12, `endpoint ${i} of ${n} gets 1/${n}`);
+      reach *= (mod - 1) / mod;
+      assert.equal(ruleRefs(r).chains[0], targets[i]);
+      assert.doesNotMatch(renderRule(r), /vmap|\{/);
+    });
+    assert.equal(reach, 0, 'the last rule takes whatever is left');
+  }
+  const big = randomChoice(Array.from({ length: RANDOM_CASCADE_MAX + 1 }, (_, i) => ({ goto: `ep-${i}` })));
+  assert.equal(big.length, 1);
+  assert.match(renderRule(big[0]), new RegExp(`^numgen random mod ${RANDOM_CASCADE_MAX + 1} vmap \\{ 0 : goto ep-0, `));
+  assert.throws(() => randomChoice([]), /at least one verdict/);
+  assert.throws(() => renderRule(rule({ numgenIs: { mod: 3, value: 3 } }, { verdict: 'drop' })), /invalid numgen value/);
+});
+
+test('loadBalancerSourceRanges: a firewall chain for the LoadBalancer ingress addresses only, checked before DNAT', async () => {
+  const nft = new FakeNft();
+  const table = new NftTable({ owner: PROXY_OWNER, table: T, runner: nft, owners: new TableOwners() });
+  const lb: SlimService = {
+    ...svc('lb', '10.96.1.7', { type: 'LoadBalancer', externalIPs: ['192.0.2.9'], loadBalancerSourceRanges: [' 198.51.100.5/24', '203.0.113.0/25', 'fd00::/64', 'nonsense'], ports: [{ name: 'http', protocol: 'TCP', port: 80, targetPort: 8080, nodePort: 30080 }] }),
+    status: { loadBalancer: { ingress: [{ ip: '192.0.2.50' }] } },
+  };
+  const ports = servicePorts(input([lb, svc('open', '10.96.1.8', { type: 'LoadBalancer' })], [slice('lb', [{ ip: '10.244.1.5' }])]));
+  const p = ports.find((x) => x.name === 'lb')!;
+  // host bits cleared as Go's ParseCIDR does, other families and garbage left out
+  assert.deepEqual(p.firewall, { ips: ['192.0.2.50'], ranges: ['198.51.100.0/24', '203.0.113.0/25'] });
+  assert.equal(ports.find((x) => x.name === 'open')!.firewall, undefined, 'no ranges: no firewall');
+  await table.sync(proxyTable(ports, CFG));
+  const fw = firewallChainName(p);
+  assert.deepEqual(nft.elements(T, FIREWALL_MAP), [`192.0.2.50 . tcp . 80 : goto ${fw}`], 'the ingress address only: not the externalIP, not the NodePort');
+  assert.deepEqual(nft.rules(T, fw), ['ip saddr != { 198.51.100.0/24, 203.0.113.0/25 } drop']);
+  const pre = nft.table(T)!.chains.get('filter-prerouting-pre-dnat')!;
+  assert.match(pre.spec ?? '', /type filter hook prerouting priority -110/);
+  assert.deepEqual(nft.rules(T, 'filter-prerouting-pre-dnat'), ['ip daddr . meta l4proto . th dport vmap @firewall-ips']);
+  assert.deepEqual(nft.rules(T, 'filter-output-pre-dnat'), ['ip daddr . meta l4proto . th dport vmap @firewall-ips']);
+  // ranges removed: the chain and its element go
+  const open = servicePorts(input([{ ...lb, spec: { ...lb.spec, loadBalancerSourceRanges: [] } }], [slice('lb', [{ ip: '10.244.1.5' }])]));
+  await table.sync(proxyTable(open, CFG));
+  assert.deepEqual(nft.elements(T, FIREWALL_MAP), []);
+});
+
+test('externalTrafficPolicy Local with ClientIP affinity: the external path checks the affinity sets of this node’s endpoints', async () => {
+  const nft = new FakeNft();
+  const table = new NftTable({ owner: PROXY_OWNER, table: T, runner: nft, owners: new TableOwners() });
+  const s = svc('aff', '10.96.1.9', { type: 'NodePort', externalTrafficPolicy: 'Local', sessionAffinity: 'ClientIP', sessionAffinityConfig: { clientIP: { timeoutSeconds: 60 } }, ports: [{ name: 'http', protocol: 'TCP', port: 80, targetPort: 8080, nodePort: 30090 }] });
+  const ports = servicePorts(input([s], [slice('aff', [{ ip: '10.244.1.5', node: 'n1' }, { ip: '10.244.1.6', node: 'n1' }, { ip: '10.244.2.5', node: 'n2' }])]));
+  await table.sync(proxyTable(ports, CFG));
+  const id = { namespace: 'default', name: 'aff', protocol: 'tcp' as const, portName: 'http' };
+  const ext = nft.rules(T, externalChainName(id))!;
+  const local = ['10.244.1.5', '10.244.1.6'];
+  assert.equal(ext[0], `ip saddr 10.244.0.0/16 goto ${serviceChainName(id)}`);
+  assert.deepEqual(ext.slice(1, 3), local.map((ip) => `ip saddr @${affinitySetName(id, ip, 8080, 60)} goto ${endpointChainName(id, ip, 8080)}`));
+  assert.deepEqual(ext.slice(3), [`numgen random mod 2 0 goto ${endpointChainName(id, local[0], 8080)}`, `goto ${endpointChainName(id, local[1], 8080)}`]);
+  assert.ok(!ext.some((r) => r.includes('10.244.2.5')), 'only this node’s endpoints');
+  // one set per endpoint, shared by both paths (the endpoint chain fills it)
+  assert.equal([...nft.table(T)!.sets.keys()].filter((n) => n.startsWith('aff-')).length, 3);
 });
