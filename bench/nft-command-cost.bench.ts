@@ -17,6 +17,7 @@
 // the change as the adapter renders it (rules in `add chain T C { … }`
 // blocks, for which nft loads no chain or set cache) against `add rule`s.
 //   node --import tsx bench/nft-command-cost.bench.ts [--services 1000] [--endpoints 5] [--runs 7]
+import { BENCH_PROXY_CONFIG, benchCluster } from './proxy-cluster-data.ts';
 import { spawnSync } from 'node:child_process';
 import { run } from '../test/helpers/netns-lab.ts';
 import { TableOwners } from '../src/nft/owners.ts';
@@ -28,27 +29,14 @@ import { endpointChainName, serviceChainName } from '../src/proxy/names.ts';
 import { numgen, randomChoice, renderRule, rule, type Rule } from '../src/nft/rule.ts';
 import type { DesiredTable } from '../src/nft/model.ts';
 import type { Verdict } from '../src/nft/values.ts';
-import type { SlimEndpointSlice, SlimService } from '../src/client/slim-objects.ts';
 import { machineInfo, median, parseFlags, printResult } from './stats.ts';
 
 const flags = parseFlags(process.argv.slice(2), { services: 1000, endpoints: 5, runs: 7 });
 const NS = `mlt-w4proxy-nftcost-${process.pid}`;
 const NS_EMPTY = `mlt-w4proxy-nftcoste-${process.pid}`;
 const NS_MAPS = `mlt-w4proxy-nftcostm-${process.pid}`;
-const CFG = { family: 4 as const, serviceCidrs: ['10.96.0.0/12'], clusterCidrs: ['10.244.0.0/16'], clusterDns: '10.96.0.10' };
-const svcIp = (i: number): string => `10.${97 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`;
-const epIp = (s: number, e: number): string => `10.244.${(s * 7 + e) % 250}.${1 + ((s + e * 31) % 250)}`;
+const CFG = BENCH_PROXY_CONFIG;
 
-function cluster(n: number, eps: number): { services: SlimService[]; slices: Map<string, SlimEndpointSlice[]> } {
-  const services: SlimService[] = [];
-  const slices = new Map<string, SlimEndpointSlice[]>();
-  for (let s = 0; s < n; s++) {
-    const name = `s${s}`;
-    services.push({ apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: 'bench' }, spec: { clusterIP: svcIp(s), clusterIPs: [svcIp(s)], ports: [{ name: 'http', protocol: 'TCP', port: 80 }] } });
-    slices.set(`bench/${name}`, [{ apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { name, namespace: 'bench', labels: { 'kubernetes.io/service-name': name } }, addressType: 'IPv4', endpoints: Array.from({ length: eps }, (_, e) => ({ addresses: [epIp(s, e)], conditions: { ready: true } })), ports: [{ name: 'http', port: 8080, protocol: 'TCP' }] }]);
-  }
-  return { services, slices };
-}
 
 /** The earlier shape: each service chain's random cascade folded back into one anonymous numgen map. */
 function withNumgenMaps(t: DesiredTable): DesiredTable {
@@ -121,7 +109,7 @@ async function main(): Promise<void> {
   try {
     const owners = new TableOwners();
     const handle = owners.claim(PROXY_OWNER, proxyTableId(4));
-    const c = cluster(n, flags.endpoints);
+    const c = benchCluster(n, flags.endpoints);
     const ports = servicePorts({ services: c.services, slicesByService: c.slices, nodeName: 'n1' });
     const desired = proxyTable(ports, CFG);
     const full = renderTransaction(planSync({ table: handle, desired, rebuild: true, now: Date.now() }).tx, owners);

@@ -10,6 +10,7 @@
 // the nat table. Also: the agent process's heap/RSS with the Services held.
 //   node --import tsx bench/proxy-sync.bench.ts [--services 1000] [--endpoints 5] [--runs 3] [--baseline-runs 1]
 // Keep sizes small while the machine is shared (docs: lessons of the first wave).
+import { BENCH_PROXY_CONFIG, benchCluster, benchEndpointSlice, epIp } from './proxy-cluster-data.ts';
 import { run } from '../test/helpers/netns-lab.ts';
 import { NftCommandRunner } from '../src/nft/runner.ts';
 import { TableOwners } from '../src/nft/owners.ts';
@@ -17,7 +18,6 @@ import { planSync } from '../src/nft/diff.ts';
 import { renderTransaction } from '../src/nft/transaction.ts';
 import { goTo, match, numgen, rule } from '../src/nft/rule.ts';
 import type { DesiredChain, DesiredTable } from '../src/nft/model.ts';
-import type { SlimEndpointSlice, SlimService } from '../src/client/slim-objects.ts';
 import { servicePorts, type ServicePort } from '../src/proxy/service-ports.ts';
 import { Proxier } from '../src/proxy/proxier.ts';
 import { FakeApiClient } from '../test/helpers/fake-api-client.ts';
@@ -35,26 +35,11 @@ const flags = parseFlags(process.argv.slice(2), { services: 1000, endpoints: 5, 
 const NS = `mlt-proxy-bench-${process.pid}`;
 /** The baseline lives in a namespace of its own: nft reads every table of a namespace on each run. */
 const NS_BASE = `mlt-proxy-benchb-${process.pid}`;
-const CFG = { family: 4 as const, serviceCidrs: ['10.96.0.0/12'], clusterCidrs: ['10.244.0.0/16'], clusterDns: '10.96.0.10' };
+const CFG = BENCH_PROXY_CONFIG;
 const BASELINE = { family: 'ip' as const, name: 'meshlet-proxybase' };
 
-const svcIp = (i: number): string => `10.${97 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`;
-const epIp = (s: number, e: number): string => `10.244.${(s * 7 + e) % 250}.${1 + ((s + e * 31) % 250)}`;
 
-function cluster(n: number, eps: number): { services: SlimService[]; slices: Map<string, SlimEndpointSlice[]> } {
-  const services: SlimService[] = [];
-  const slices = new Map<string, SlimEndpointSlice[]>();
-  for (let s = 0; s < n; s++) {
-    const name = `s${s}`;
-    services.push({ apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: 'bench' }, spec: { clusterIP: svcIp(s), clusterIPs: [svcIp(s)], ports: [{ name: 'http', protocol: 'TCP', port: 80 }] } });
-    slices.set(`bench/${name}`, [endpointSlice(name, Array.from({ length: eps }, (_, e) => epIp(s, e)))]);
-  }
-  return { services, slices };
-}
 
-function endpointSlice(name: string, ips: string[]): SlimEndpointSlice {
-  return { apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { name, namespace: 'bench', labels: { 'kubernetes.io/service-name': name } }, addressType: 'IPv4', endpoints: ips.map((ip) => ({ addresses: [ip], conditions: { ready: true } })), ports: [{ name: 'http', port: 8080, protocol: 'TCP' }] };
-}
 
 /** The iptables-style table: a linear dispatch chain (one rule per Service port), chains as the proxy's. */
 function baselineTable(ports: readonly ServicePort[]): DesiredTable {
@@ -114,7 +99,7 @@ async function main(): Promise<void> {
     const runner = new TimedRunner(nft);
     const baseNft = new NftCommandRunner({ netns: NS_BASE, timeoutMs: 300_000 });
     const owners = new TableOwners();
-    const c = cluster(n, eps);
+    const c = benchCluster(n, eps);
     for (const s of c.services) api.putQuietly('services', s);
     for (const [, sl] of c.slices) api.putQuietly(ENDPOINTSLICES, sl[0]);
     informers.start();
@@ -148,7 +133,7 @@ async function main(): Promise<void> {
       const name = `s${s}`;
       const was = c.slices.get(`bench/${name}`)!;
       // One endpoint replaced by another: event → dirty Service → one transaction.
-      const next = endpointSlice(name, [...Array.from({ length: eps - 1 }, (_, e) => epIp(s, e)), `10.250.${r}.${1 + (s % 250)}`]);
+      const next = benchEndpointSlice(name, [...Array.from({ length: eps - 1 }, (_, e) => epIp(s, e)), `10.250.${r}.${1 + (s % 250)}`]);
       const before = proxier.syncs;
       const applied = runner.applied.length;
       const [ms] = await timed(async () => {

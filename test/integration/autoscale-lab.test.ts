@@ -20,7 +20,8 @@ import { Progress } from '../../src/lab/progress.ts';
 import type { LabPlan } from '../../src/lab/plan.ts';
 import type { ApiClient } from '../../src/client/types.ts';
 import { DEPLOYMENTS, HORIZONTALPODAUTOSCALERS } from '../../src/core/well-known.ts';
-import { KUBECTL, runProcess, type RunResult } from '../helpers/run.ts';
+import type { RunResult } from '../helpers/run.ts';
+import { kubectlFor } from '../helpers/kubectl.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'mlt-w4hpa-lab-'));
 const name = `hpal${randomBytes(2).toString('hex')}`;
@@ -40,15 +41,9 @@ async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeou
   }
 }
 
-function kubectl(args: string[]): Promise<RunResult> {
-  return runProcess(KUBECTL, ['--kubeconfig', plan.kubeconfig, '--cache-dir', join(root, 'cache'), ...args], { env: { ...process.env, HOME: root } });
-}
-
-async function ok(args: string[]): Promise<string> {
-  const r = await kubectl(args);
-  assert.equal(r.code, 0, `kubectl ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout;
-}
+/** The real kubectl (test/helpers/kubectl.ts). */
+const kubectl = (args: string[]): Promise<RunResult> => kubectlFor(plan.kubeconfig, root).run(args);
+const ok = (args: string[]): Promise<string> => kubectlFor(plan.kubeconfig, root).ok(...args);
 
 async function apply(obj: object): Promise<void> {
   const file = join(root, `obj-${randomBytes(3).toString('hex')}.json`);

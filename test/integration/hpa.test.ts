@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { startTestApiServer, type TestApiServer } from '../helpers/api-server.ts';
-import { KUBECTL, runProcess, type RunResult } from '../helpers/run.ts';
+import { kubectlFor } from '../helpers/kubectl.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { createClient } from '../../src/client/http-client.ts';
 import type { ApiClient } from '../../src/client/types.ts';
@@ -34,15 +34,8 @@ let work = '';
 /** Each pod's CPU use in millicores (its request is 100m). */
 let load = 0;
 
-function kubectl(args: string[]): Promise<RunResult> {
-  return runProcess(KUBECTL, ['--kubeconfig', api.kubeconfigPath, '--cache-dir', join(work, 'cache'), ...args], { env: { ...process.env, HOME: work } });
-}
-
-async function ok(args: string[]): Promise<string> {
-  const r = await kubectl(args);
-  assert.equal(r.code, 0, `kubectl ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout;
-}
+/** The real kubectl (test/helpers/kubectl.ts). */
+const ok = (args: string[]): Promise<string> => kubectlFor(api.kubeconfigPath, work).ok(...args);
 
 const selected = (p: KubeObject): boolean => p.metadata.labels?.app === APP && !p.metadata.deletionTimestamp;
 

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { startTestApiServer, type TestApiServer } from '../helpers/api-server.ts';
-import { KUBECTL, runProcess, type RunResult } from '../helpers/run.ts';
+import { kubectlFor } from '../helpers/kubectl.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { createClient } from '../../src/client/http-client.ts';
 import { startControllers } from '../../src/controllers/index.ts';
@@ -32,15 +32,8 @@ let client: ApiClient;
 let manager: { stop(): Promise<void> } | undefined;
 let work = '';
 
-function kubectl(args: string[]): Promise<RunResult> {
-  return runProcess(KUBECTL, ['--kubeconfig', api.kubeconfigPath, '--cache-dir', join(work, 'cache'), '-n', NS, ...args], { env: { ...process.env, HOME: work } });
-}
-
-async function ok(args: string[]): Promise<string> {
-  const r = await kubectl(args);
-  assert.equal(r.code, 0, `kubectl ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout;
-}
+/** The real kubectl (test/helpers/kubectl.ts), in namespace NS. */
+const ok = (args: string[]): Promise<string> => kubectlFor(api.kubeconfigPath, work).ok('-n', NS, ...args);
 
 const podSpec = { terminationGracePeriodSeconds: 0, containers: [{ name: 'main', image: 'busybox', command: ['sleep', '3600'] }] };
 const template = (app: string, extra: Record<string, unknown> = {}) => ({ metadata: { labels: { app } }, spec: { ...podSpec, ...extra } });
