@@ -110,6 +110,14 @@ for _ in $(seq 1 30); do kubectl_ top pods -n demo >/dev/null 2>&1 && break; sle
 kubectl_ top nodes || true
 kubectl_ top pods -n demo --containers || true
 
+step "kubectl autoscale: a HorizontalPodAutoscaler (autoscaling/v2) on the web Deployment's CPU, read from metrics.k8s.io"
+kubectl_ autoscale deployment web -n demo --cpu-percent=80 --min=2 --max=4
+for _ in $(seq 1 30); do
+  kubectl_ get hpa web -n demo -o jsonpath='{.status.currentMetrics[0].resource.current.averageUtilization}' 2>/dev/null | grep -q . && break
+  sleep 1
+done
+kubectl_ get hpa web -n demo
+
 step "kubectl exec (WebSocket through the API server to the node agent, into the pod's namespaces)"
 kubectl_ exec -n demo probe -- sh -c 'echo "hello from $(hostname)"; ip -4 -br addr show eth0'
 
