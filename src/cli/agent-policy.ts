@@ -44,7 +44,7 @@ export async function startPolicy(opts: PolicyConfig & { informers: InformerFact
     reader = await NflogReader.open(
       opts.denials.group,
       (p) => {
-        const r = denialRecord(p, enforcer.view, opts.nodeName, new Date());
+        const r = denialRecord(p, enforcer.attributionViews(), opts.nodeName, new Date());
         if (r) denials.add(r);
       },
       (err) => log.warn({ err }, 'policy: NFLOG socket error'),

@@ -35,16 +35,28 @@ function end(cluster: ClusterView, ip: string): DenialEnd {
   return pod ? { ip, pod: podId(pod) } : { ip };
 }
 
-/** The record of one logged packet, or undefined if it is not one of the policy table's. Pure. */
-export function denialRecord(packet: NflogPacket, cluster: ClusterView, node: string, now: Date): DenialRecord | undefined {
+/**
+ * The record of one logged packet, or undefined if it is not one of the policy table's. Pure.
+ * `views` are the cluster views the table may be enforcing, newest first: while a sync's transaction
+ * is being committed, packets are already dropped by its rules before the enforcer has taken up its
+ * view. Names and policies come from the first view that has them, so a packet dropped by a policy
+ * just added is not recorded as "isolating policy unknown".
+ */
+export function denialRecord(packet: NflogPacket, views: ClusterView | readonly ClusterView[], node: string, now: Date): DenialRecord | undefined {
   const what = parseDenialPrefix(packet.prefix);
   const hdr = parseIpv4Header(packet.payload);
   if (!what || !hdr) return undefined;
-  const source = end(cluster, hdr.src);
-  const destination = end(cluster, hdr.dst);
+  const all: readonly ClusterView[] = Array.isArray(views) ? views : [views as ClusterView];
+  const named = (ip: string): DenialEnd => all.map((v) => end(v, ip)).find((e) => e.pod) ?? { ip };
+  const source = named(hdr.src);
+  const destination = named(hdr.dst);
   const sideIp = what.direction === 'egress' ? hdr.src : hdr.dst;
-  const sidePod = cluster.pods.find((p) => !p.hostNetwork && p.ips.includes(sideIp));
-  const policies = sidePod ? isolatingPolicies(cluster.policies, sidePod, what.direction, what.mode === 'audit') : [];
+  let policies: string[] = [];
+  for (const cluster of all) {
+    const sidePod = cluster.pods.find((p) => !p.hostNetwork && p.ips.includes(sideIp));
+    policies = sidePod ? isolatingPolicies(cluster.policies, sidePod, what.direction, what.mode === 'audit') : [];
+    if (policies.length) break;
+  }
   return {
     time: now.toISOString(),
     node,

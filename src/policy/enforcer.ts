@@ -58,6 +58,8 @@ export class PolicyEnforcer {
   private readonly firstSync: Promise<void>;
   /** The cluster view of the last successful sync (denial records, tests). */
   view: ClusterView = { namespaces: [], pods: [], policies: [] };
+  /** The view of the sync being committed now, whose rules may already drop packets. */
+  private committing: ClusterView | undefined;
 
   constructor(private readonly opts: PolicyEnforcerOptions) {
     for (const c of opts.localSubnets) parseCidr(c); // bad input: a clear error before anything runs
@@ -148,13 +150,24 @@ export class PolicyEnforcer {
     return { namespaces: (this.namespaces.list() as SlimNamespace[]).map(namespaceView), pods, policies };
   }
 
+  /** The views a logged packet may have been judged by, newest first (see denialRecord). */
+  attributionViews(): ClusterView[] {
+    return this.committing ? [this.committing, this.view] : [this.view];
+  }
+
   private async syncOnce(): Promise<SyncResult> {
     const now = Date.now();
     const resync = this.opts.resyncMs ?? DEFAULT_RESYNC_MS;
     if (resync && this.lastFullAt && now - this.lastFullAt >= resync) this.table.invalidate();
     const cluster = this.clusterView();
     const desired = policyRuleset({ cluster, node: this.opts.nodeName, localSubnets: this.opts.localSubnets, ...(this.opts.denials ? { denials: this.opts.denials } : {}) });
-    const out = await this.table.sync(desired);
+    this.committing = cluster;
+    let out: Awaited<ReturnType<typeof this.table.sync>>;
+    try {
+      out = await this.table.sync(desired);
+    } finally {
+      this.committing = undefined;
+    }
     if (out.mode !== 'incremental') this.lastFullAt = now;
     this.view = cluster;
     if (this.gauges) {

@@ -77,6 +77,20 @@ test('a record names both pods, the side that denied and the policies isolating 
   assert.equal(denialRecord(parseNflogPacket(nflogBody(1, 'other', ipv4('1.1.1.1', '2.2.2.2', 6, 1)))!, cluster, 'n', now), undefined);
 });
 
+test('while a sync is committed, a packet its new rules drop is named with the new view, one an old rule dropped with the old', () => {
+  const now = new Date('2026-12-01T20:00:00.000Z');
+  const before: ClusterView = { ...cluster, policies: [] };
+  const packet = parseNflogPacket(nflogBody(1, 'mlp:deny:ingress', ipv4(ip('y/b'), ip('x/a'), 6, 80)))!;
+  // The committed view alone does not know the policy just added: that is the gap the views close.
+  assert.deepEqual(denialRecord(packet, before, 'node-1', now)!.policies, []);
+  assert.deepEqual(denialRecord(packet, [cluster, before], 'node-1', now)!.policies, ['x/deny']);
+  // A policy just removed: the view being committed no longer has it, the committed one still does.
+  assert.deepEqual(denialRecord(packet, [before, cluster], 'node-1', now)!.policies, ['x/deny']);
+  const r = denialRecord(packet, [before, cluster], 'node-1', now)!;
+  assert.equal(r.source.pod, 'y/b');
+  assert.equal(r.destination.pod, 'x/a');
+});
+
 test('the log merges repeats of a flow, keeps at most its capacity, feeds followers and counts per policy', async () => {
   const registry = new Registry();
   const log = new DenialLog({ capacity: 3, mergeWindowMs: 1000, registry });
