@@ -129,55 +129,34 @@ export class UsageSampler {
 
   private registerMetrics(registry: Registry): void {
     // Set from the latest round at every scrape (cumulative CPU seconds, working set bytes), as the kubelet's /metrics/resource.
-    const latest = (): [Tracked[], UsageReading | undefined] => [[...this.cur.values()], this.nodeCur];
-    new Counter({
-      name: 'container_cpu_usage_seconds_total', help: 'Cumulative CPU time of the container (its cgroup), seconds',
-      labelNames: ['namespace', 'pod', 'container'], registers: [registry],
-      collect() {
-        this.reset();
-        for (const t of latest()[0]) for (const [container, r] of t.containers) this.inc({ namespace: t.pod.namespace, pod: t.pod.name, container }, r.cpuNs / 1e9);
-      },
-    });
-    new Gauge({
-      name: 'container_memory_working_set_bytes', help: 'Working set of the container (its cgroup), bytes',
-      labelNames: ['namespace', 'pod', 'container'], registers: [registry],
-      collect() {
-        this.reset();
-        for (const t of latest()[0]) for (const [container, r] of t.containers) this.set({ namespace: t.pod.namespace, pod: t.pod.name, container }, workingSet(r));
-      },
-    });
-    new Counter({
-      name: 'pod_cpu_usage_seconds_total', help: 'Cumulative CPU time of the pod (its cgroup), seconds',
-      labelNames: ['namespace', 'pod'], registers: [registry],
-      collect() {
-        this.reset();
-        for (const t of latest()[0]) if (t.reading) this.inc({ namespace: t.pod.namespace, pod: t.pod.name }, t.reading.cpuNs / 1e9);
-      },
-    });
-    new Gauge({
-      name: 'pod_memory_working_set_bytes', help: 'Working set of the pod (its cgroup), bytes',
-      labelNames: ['namespace', 'pod'], registers: [registry],
-      collect() {
-        this.reset();
-        for (const t of latest()[0]) if (t.reading) this.set({ namespace: t.pod.namespace, pod: t.pod.name }, workingSet(t.reading));
-      },
-    });
-    new Counter({
-      name: 'node_cpu_usage_seconds_total', help: "Cumulative CPU time of the node's pods and its agent, seconds",
-      registers: [registry],
-      collect() {
-        this.reset();
-        const n = latest()[1];
-        if (n) this.inc(n.cpuNs / 1e9);
-      },
-    });
-    new Gauge({
-      name: 'node_memory_working_set_bytes', help: "Working set of the node's pods plus the agent's resident memory, bytes",
-      registers: [registry],
-      collect() {
-        const n = latest()[1];
-        this.set(n ? workingSet(n) : 0);
-      },
-    });
+    type Row = [labels: Record<string, string>, value: number];
+    const containers = (value: (r: UsageReading) => number) => (): Row[] =>
+      [...this.cur.values()].flatMap((t) => [...t.containers].map(([container, r]): Row => [{ namespace: t.pod.namespace, pod: t.pod.name, container }, value(r)]));
+    const pods = (value: (r: UsageReading) => number) => (): Row[] =>
+      [...this.cur.values()].flatMap((t) => (t.reading ? [[{ namespace: t.pod.namespace, pod: t.pod.name }, value(t.reading)] as Row] : []));
+    const node = (value: (r: UsageReading) => number, absent?: number) => (): Row[] =>
+      this.nodeCur ? [[{}, value(this.nodeCur)]] : absent === undefined ? [] : [[{}, absent]];
+    const cpuSeconds = (r: UsageReading): number => r.cpuNs / 1e9;
+    const series: { kind: 'counter' | 'gauge'; name: string; help: string; labelNames: string[]; rows: () => Row[] }[] = [
+      { kind: 'counter', name: 'container_cpu_usage_seconds_total', help: 'Cumulative CPU time of the container (its cgroup), seconds', labelNames: ['namespace', 'pod', 'container'], rows: containers(cpuSeconds) },
+      { kind: 'gauge', name: 'container_memory_working_set_bytes', help: 'Working set of the container (its cgroup), bytes', labelNames: ['namespace', 'pod', 'container'], rows: containers(workingSet) },
+      { kind: 'counter', name: 'pod_cpu_usage_seconds_total', help: 'Cumulative CPU time of the pod (its cgroup), seconds', labelNames: ['namespace', 'pod'], rows: pods(cpuSeconds) },
+      { kind: 'gauge', name: 'pod_memory_working_set_bytes', help: 'Working set of the pod (its cgroup), bytes', labelNames: ['namespace', 'pod'], rows: pods(workingSet) },
+      { kind: 'counter', name: 'node_cpu_usage_seconds_total', help: "Cumulative CPU time of the node's pods and its agent, seconds", labelNames: [], rows: node(cpuSeconds) },
+      { kind: 'gauge', name: 'node_memory_working_set_bytes', help: "Working set of the node's pods plus the agent's resident memory, bytes", labelNames: [], rows: node(workingSet, 0) },
+    ];
+    for (const { kind, name, help, labelNames, rows } of series) {
+      if (kind === 'counter') {
+        new Counter({ name, help, labelNames, registers: [registry], collect() {
+          this.reset();
+          for (const [labels, v] of rows()) this.inc(labels, v);
+        } });
+      } else {
+        new Gauge({ name, help, labelNames, registers: [registry], collect() {
+          this.reset();
+          for (const [labels, v] of rows()) this.set(labels, v);
+        } });
+      }
+    }
   }
 }

@@ -47,7 +47,13 @@ export function denialRecord(packet: NflogPacket, views: ClusterView | readonly 
   const hdr = parseIpv4Header(packet.payload);
   if (!what || !hdr) return undefined;
   const all: readonly ClusterView[] = Array.isArray(views) ? views : [views as ClusterView];
-  const named = (ip: string): DenialEnd => all.map((v) => end(v, ip)).find((e) => e.pod) ?? { ip };
+  const named = (ip: string): DenialEnd => {
+    for (const v of all) {
+      const e = end(v, ip);
+      if (e.pod) return e;
+    }
+    return { ip };
+  };
   const source = named(hdr.src);
   const destination = named(hdr.dst);
   const sideIp = what.direction === 'egress' ? hdr.src : hdr.dst;
